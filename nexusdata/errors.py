@@ -1,0 +1,47 @@
+"""The one exception hierarchy of nexusdata: every error the package raises itself derives from
+:class:`NexusDataError`, so ``except nd.NexusDataError`` catches them all."""
+
+from __future__ import annotations
+
+
+class NexusDataError(Exception):
+    """Base of every error nexusdata raises itself."""
+
+
+class ArgumentError(NexusDataError, ValueError):
+    """A bad argument, raised before any connection is opened.
+
+    It is a :class:`ValueError` too, so plain ``except ValueError`` works as the contract promises.
+    """
+
+
+class ServerError(NexusDataError):
+    """The server answered a request with a failure code.
+
+    ``code`` is the server's code (an ``int`` for ChaiNext, whatever the server sent otherwise)
+    and ``info`` its text.
+    """
+
+    def __init__(self, message: str, code: int | str | None = None, info: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.info = info
+
+
+class AuthenticationError(ServerError):
+    """The server refused the credentials (ChaiNext login code other than 2001, Nexus token
+    refused at the handshake)."""
+
+
+class SubscriptionError(ServerError):
+    """The server refused a subscription; ``code`` and ``info`` hold its answer."""
+
+
+class ConnectionFailedError(NexusDataError, ConnectionError):
+    """The feed could not be reached (or kept) after the configured number of consecutive
+    failed attempts."""
+
+
+class ProtocolError(NexusDataError):
+    """A frame that does not follow the protocol. The transport counts and logs these instead of
+    raising them; the protocol layer raises it so callers can tell junk from data."""

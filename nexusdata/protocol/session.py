@@ -1,0 +1,109 @@
+"""The sans-I/O session both feeds share: frames in, data pushes and frames to send out.
+
+A :class:`Session` is one connection's protocol state. The transport feeds it every text frame it
+receives and sends whatever lands in :attr:`Session.outbox`; the session never touches a socket,
+or a thread, and takes the time from an injectable clock, which is what lets the tests drive it with plain strings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from ..errors import NexusDataError
+
+log = logging.getLogger("nexusdata.protocol")
+
+Push = tuple[str, Any]
+"""A data push: (kind, payload). ``kind`` is the Nexus event or ChaiNext topic."""
+
+_PREVIEW = 120
+
+
+def dumps(message: dict[str, Any]) -> str:
+    """Serialise a request the way both feeds expect: compact JSON text."""
+    return orjson.dumps(message).decode()
+
+
+class Session(ABC):
+    """Per-connection protocol state machine shared by both feeds.
+
+    Subclasses implement :meth:`start`, :meth:`dispatch`, :meth:`ping` and :meth:`finish`.
+    ``error`` is set (never raised) when the server refuses credentials or a subscription, so the
+    transport decides what to do with it.
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.outbox: list[str] = []
+        self.error: NexusDataError | None = None
+        self.malformed = 0
+        self.unknown = 0
+        self.finished = False
+        self._secrets = tuple(s for s in secrets if s)
+
+    # -- what the transport calls ----------------------------------------------------------------
+
+    @abstractmethod
+    def start(self) -> None:
+        """Queue the opening frames (login and/or subscriptions)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Queue the feed's application-level ping."""
+
+    @abstractmethod
+    def finish(self) -> None:
+        """Queue what a clean stop sends (unsubscribe, logout); ``finished`` turns true once the
+        server has answered whatever needs an answer."""
+
+    def receive(self, frame: bytes | str) -> Push | None:
+        """Parse one text frame. Returns the data push it carries, or ``None`` for anything else
+        (replies, pongs, unknown or malformed frames, which are counted and logged)."""
+        try:
+            message = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            return self.reject("not JSON", frame)
+        if not isinstance(message, dict):
+            return self.reject("not a JSON object", frame)
+        return self.dispatch(message, frame)
+
+    def take_outbox(self) -> list[str]:
+        """The frames to send now, emptying the outbox."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    # -- for subclasses --------------------------------------------------------------------------
+
+    @abstractmethod
+    def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
+        """Handle one decoded JSON object."""
+
+    def reject(self, reason: str, frame: bytes | str) -> None:
+        """Count and log a malformed frame; it never reaches the data."""
+        self.malformed += 1
+        log.warning("malformed frame ignored (%s): %s", reason, self.preview(frame))
+        return None
+
+    def ignore(self, reason: str, frame: bytes | str) -> None:
+        """Count and log a well-formed frame this client does not recognise."""
+        self.unknown += 1
+        log.info("unrecognised message ignored (%s): %s", reason, self.preview(frame))
+        return None
+
+    def preview(self, frame: bytes | str) -> str:
+        """A short, secret-free excerpt of a frame for log lines."""
+        text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray)) else str(frame)
+        size = len(text)
+        text = self.scrub(text[: _PREVIEW * 4])[:_PREVIEW]
+        return f"{text!r}" + (f" … ({size} chars)" if size > _PREVIEW else "")
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret this session knows replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
