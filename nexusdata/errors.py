@@ -39,7 +39,10 @@ class SubscriptionError(ServerError):
 
 class ConnectionFailedError(NexusDataError, ConnectionError):
     """The feed could not be reached (or kept) after the configured number of consecutive
-    failed attempts."""
+    failed attempts. A collector sets ``frame`` to the rows that arrived before, so they are not
+    lost."""
+
+    frame: object = None
 
 
 class ProtocolError(NexusDataError):

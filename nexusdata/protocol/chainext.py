@@ -31,6 +31,7 @@ TOPICS: dict[str, Table] = {
 
 SUCCESS = 2001
 LOGIN_AGAIN = 2010
+MAX_RELOGINS = 3  # 2010s in a row without getting every subscription back before giving up
 
 CODES: dict[int, str] = {
     2001: "success",
@@ -89,9 +90,10 @@ def reply(op: str, code: int, info: str | None = None, **extra: Any) -> dict[str
     return message(op, {**extra, "info": CODES.get(code, "unknown error") if info is None else info, "code": code})
 
 
-def code_error(code: Any, info: Any, context: str) -> ServerError:
-    """The exception for a failure ``code`` in reply to ``context`` (login, subscribe, ...)."""
-    text = f"{info}" if info else CODES.get(code, "unknown code") if isinstance(code, int) else "no info"
+def code_error(code: int | None, info: str | None, context: str) -> ServerError:
+    """The exception for a failure ``code`` in reply to ``context`` (login, subscribe, ...).
+    ``info`` must already be safe to show (see :meth:`Session.safe`)."""
+    text = info or (CODES.get(code, "unknown code") if code is not None else "no code")
     if context == "login":
         return AuthenticationError(f"ChaiNext refused the login: {code} {text}", code, info)
     if context.startswith("subscribe"):
@@ -105,6 +107,9 @@ class IndexSubscription:
 
     topic: str
     id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", str(self.id))  # replies are matched by the id's text
 
     @property
     def kind(self) -> str:
@@ -133,6 +138,11 @@ class ChaiNextSession(Session):
         self.logged_in = False
         self.active: set[IndexSubscription] = set()
         self._stopping = False
+        self._relogins = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.logged_in and self.active.issuperset(self.subscriptions)
 
     def _login(self) -> None:
         request = login_request(self._key, self._secret, self.clock())
@@ -160,21 +170,31 @@ class ChaiNextSession(Session):
             if sub not in self.active:
                 self.outbox.append(dumps(sub.request("subscribe")))
 
-    def _sub_of(self, args: dict[str, Any]) -> IndexSubscription:
-        return IndexSubscription(str(args.get("topic")), str(args.get("id")))
+    def _sub_of(self, args: dict[str, Any]) -> IndexSubscription | None:
+        """The subscription a reply is about: its topic and id, or when the reply names none,
+        the one subscription still pending (if exactly one is)."""
+        topic, id_ = args.get("topic"), args.get("id")
+        if isinstance(topic, str) and isinstance(id_, (str, int)) and not isinstance(id_, bool):
+            return IndexSubscription(topic, str(id_))
+        pending = [s for s in self.subscriptions if s not in self.active]
+        return pending[0] if len(pending) == 1 else None
 
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         op = message.get("op")
         args = message.get("args")
+        if not isinstance(op, str) or (args is not None and not isinstance(args, dict)):
+            return self.reject("no op or args of the wrong shape", frame)
         if op in TOPICS:
-            if not isinstance(args, dict):
-                return self.reject(f"{op} args of the wrong shape", frame)
+            if args is None:
+                return self.reject(f"{op} without args", frame)
             return op, args
         if op == "pong":
             return None
-        if not isinstance(op, str) or (args is not None and not isinstance(args, dict)):
-            return self.reject("no op or args of the wrong shape", frame)
-        code = args.get("code") if args else None
+        args = args or {}
+        code = args.get("code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            code = None
+        info = self.safe(args.get("info"))
         if code == LOGIN_AGAIN:
             return self._relogin(op)
         if op == "loginResponse":
@@ -185,34 +205,44 @@ class ChaiNextSession(Session):
                 else:
                     self._subscribe()
             else:
-                self.error = code_error(code, args.get("info") if args else None, "login")
+                self.error = code_error(code, info, "login")
             return None
-        if op in ("subscribeResponse", "unsubscribeResponse") and args is not None:
+        if op in ("subscribeResponse", "unsubscribeResponse") and code is None:
+            return self.reject(f"{op} without a code", frame)
+        if op == "subscribeResponse":
             sub = self._sub_of(args)
-            if op == "subscribeResponse":
-                if code in SUBSCRIBED:
-                    self.active.add(sub)
-                elif sub in self.subscriptions:
-                    self.error = code_error(code, args.get("info"), f"subscribe {sub.topic} {sub.id}")
-                else:
-                    return self.ignore("reply for a subscription not asked for", frame)
-            elif code in UNSUBSCRIBED:
+            if code not in SUBSCRIBED and (sub is None or sub in self.subscriptions):
+                self.error = code_error(code, info, f"subscribe {sub.topic} {sub.id}" if sub else "subscribe")
+                return None
+            if sub is None or sub not in self.subscriptions:
+                return self.ignore("reply for a subscription not asked for", frame)
+            self.active.add(sub)
+            if self.ready:
+                self._relogins = 0  # a full recovery: a later 2010 starts a new count
+            return None
+        if op == "unsubscribeResponse":
+            sub = self._sub_of(args)
+            if code in UNSUBSCRIBED and sub is not None:
                 self.active.discard(sub)
-            else:
-                log.warning("unsubscribe %s %s answered %s %s", sub.topic, sub.id, code, args.get("info"))
+            elif code not in UNSUBSCRIBED:
+                log.warning("unsubscribe answered %s %s", code, info)
             return None
         if op == "logoutResponse":
             if code not in LOGGED_OUT:
-                log.warning("logout answered %s %s", code, args.get("info") if args else None)
+                log.warning("logout answered %s %s", code, info)
             self.logged_in = False
             self.finished = True
             return None
-        return self.ignore(f"op {op!r}", frame)
+        return self.ignore("unknown op", frame)
 
-    def _relogin(self, op: str) -> None:
+    def _relogin(self, op: str) -> Push | None:
         """Code 2010: the server forgot the login (session expiry). Log in again; the login
         reply then resubscribes whatever is not active."""
-        log.info("ChaiNext asked to log in again (2010 in %s)", op)
+        log.info("ChaiNext asked to log in again (2010 in %s)", self.safe(op))
+        self._relogins += 1
+        if self._relogins > MAX_RELOGINS:
+            self.error = code_error(LOGIN_AGAIN, CODES[LOGIN_AGAIN], "login")
+            return None
         self.logged_in = False
         self.active.clear()
         self._login()

@@ -25,6 +25,8 @@ EVENTS: tuple[str, ...] = (MARKETDEPTH, ORDER, RISK_POSITION)
 
 Action = Literal["SUBSCRIBE", "UNSUBSCRIBE"]
 
+_MAX_PENDING = 256  # requests remembered to recognise their replies
+
 DEFAULT_TABLES: dict[str, Table] = {MARKETDEPTH: DEPTH, ORDER: ORDERS, RISK_POSITION: RISK}
 """The table each event's pushes fill by default."""
 
@@ -101,12 +103,20 @@ class NexusSession(Session):
         self.subscriptions = tuple(subscriptions)
         self._ids = RequestIds()
         self._sent: dict[str, str] = {}
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        return self._started  # the document defines no acknowledgement to wait for
 
     def _send(self, body: dict[str, Any]) -> None:
         self._sent[body["id"]] = body["action"]
+        if len(self._sent) > _MAX_PENDING:  # a server that never replies must not grow this
+            del self._sent[next(iter(self._sent))]
         self.outbox.append(dumps(body))
 
     def start(self) -> None:
+        self._started = True
         for sub in self.subscriptions:
             self._send(sub.request("SUBSCRIBE", self._ids.next(self.clock())))
 
@@ -120,7 +130,8 @@ class NexusSession(Session):
 
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         event = message.get("event")
-        if event in DEFAULT_TABLES and "data" in message:
+        known = isinstance(event, str) and event in DEFAULT_TABLES
+        if known and "data" in message:
             data = message["data"]
             expected = dict if event == MARKETDEPTH else (list, dict)
             if not isinstance(data, expected):
@@ -130,4 +141,6 @@ class NexusSession(Session):
         if isinstance(request_id, (str, int)) and str(request_id) in self._sent:
             log.debug("reply to %s %s", self._sent.pop(str(request_id)), request_id)
             return None
+        if known:
+            return self.reject(f"{event} without data", frame)
         return self.ignore("no known event", frame)

@@ -61,6 +61,11 @@ class Session(ABC):
         """Queue what a clean stop sends (unsubscribe, logout); ``finished`` turns true once the
         server has answered whatever needs an answer."""
 
+    @property
+    @abstractmethod
+    def ready(self) -> bool:
+        """Whether every subscription is in place (sent, or acknowledged where the feed replies)."""
+
     def receive(self, frame: bytes | str) -> Push | None:
         """Parse one text frame. Returns the data push it carries, or ``None`` for anything else
         (replies, pongs, unknown or malformed frames, which are counted and logged)."""
@@ -83,24 +88,33 @@ class Session(ABC):
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         """Handle one decoded JSON object."""
 
-    def reject(self, reason: str, frame: bytes | str) -> None:
-        """Count and log a malformed frame; it never reaches the data."""
+    def reject(self, reason: str, frame: bytes | str) -> Push | None:
+        """Count and log a malformed frame; it never reaches the data. Returns ``None`` so a
+        dispatcher can ``return self.reject(...)``."""
         self.malformed += 1
         log.warning("malformed frame ignored (%s): %s", reason, self.preview(frame))
         return None
 
-    def ignore(self, reason: str, frame: bytes | str) -> None:
-        """Count and log a well-formed frame this client does not recognise."""
+    def ignore(self, reason: str, frame: bytes | str) -> Push | None:
+        """Count and log a well-formed frame this client does not recognise (returns ``None``)."""
         self.unknown += 1
         log.info("unrecognised message ignored (%s): %s", reason, self.preview(frame))
         return None
 
     def preview(self, frame: bytes | str) -> str:
-        """A short, secret-free excerpt of a frame for log lines."""
+        """A short, secret-free excerpt of a frame for log lines (scrubbed whole, then cut, so
+        no part of a secret can slide into view)."""
         text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray)) else str(frame)
         size = len(text)
-        text = self.scrub(text[: _PREVIEW * 4])[:_PREVIEW]
+        text = self.scrub(text)[:_PREVIEW]
         return f"{text!r}" + (f" … ({size} chars)" if size > _PREVIEW else "")
+
+    def safe(self, value: object) -> str | None:
+        """A value taken from a server frame, fit for a log line or an exception message:
+        strings and numbers only (bounded, secrets scrubbed), anything else ``None``."""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None
+        return self.scrub(str(value))[:_PREVIEW]
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret this session knows replaced by ``***``."""

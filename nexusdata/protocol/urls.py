@@ -12,8 +12,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import ArgumentError
 
 NEXUS_PATH = "/api/realtime"
+CHAINEXT_PATH = "/websocket"
 TOKEN_PARAM = "X-API-TOKEN"
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:x-api-token|token|apikey|api_key|signature|secret)=)[^&#]*")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:x-api-token|token|apikey|api_key|signature|secret)=)[^&#\s'\"]*")
 
 
 def check_ws_url(url: object, argument: str = "url") -> str:
@@ -21,7 +22,10 @@ def check_ws_url(url: object, argument: str = "url") -> str:
     naming ``argument``."""
     if not isinstance(url, str) or not url.strip():
         raise ArgumentError(f"{argument} must be a ws:// or wss:// URL, got {type(url).__name__}")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise ArgumentError(f"{argument} is not a valid URL: {redact(url)!r}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ArgumentError(f"{argument} must be a ws:// or wss:// URL with a host, got {redact(url)!r}")
     try:
@@ -36,7 +40,7 @@ def nexus_url(base: str, token: str) -> str:
     token set as ``X-API-TOKEN`` (replacing any token already in the query)."""
     parts = urlsplit(base)
     path = parts.path.rstrip("/") or NEXUS_PATH
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != TOKEN_PARAM]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != TOKEN_PARAM.lower()]
     query.append((TOKEN_PARAM, token))
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
