@@ -1,0 +1,124 @@
+"""The ChaiNext side: ``{"op","args"}`` messages, signed login, subscriptions and their codes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+
+from ..protocol import chainext
+from ..protocol.urls import CHAINEXT_PATH
+from .connection import Connection, Recorder, every
+from .indices import INDEX_TOPIC, IndexStream, known
+from .market import Market
+
+log = logging.getLogger("nexusdata.sim")
+
+SIGN_WINDOW = 300
+"""How far ``signTime`` may be from the server's clock, in seconds (the document's five minutes)."""
+WRONG_PARAM, DOUBLE_LOGIN, DATA_ERROR, LOGIN_ERROR, USER_ABSENT = 2002, 2004, 2009, 2012, 2013
+EVENT_ABSENT, ALREADY, TOPIC_ABSENT, COIN_ABSENT, COIN_NOT_SUBSCRIBED = 3001, 3005, 3006, 3007, 3008
+INDEX_NOT_SUBSCRIBED, INDEX_ABSENT = 3009, 3010
+
+
+@dataclass(frozen=True)
+class ChaiNextFeed:
+    """What every ChaiNext connection shares: the one account's credentials, the market, the pace."""
+
+    api_key: str
+    api_secret: str
+    market: Market
+    rate: float
+    clock_skew: float = 0.0
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"ChaiNextFeed(rate={self.rate})"
+
+    def connect(self, ws: ServerConnection, number: int, record: Recorder | None) -> ChaiNextConnection:
+        return ChaiNextConnection(ws, number, record, self)
+
+    def login_code(self, args: Any, logged_in: bool) -> int:
+        """The code answering a login with ``args``."""
+        if not isinstance(args, dict):
+            return WRONG_PARAM
+        sign_time, api_key, signature = args.get("signTime"), args.get("apiKey"), args.get("signature")
+        if isinstance(sign_time, str) and sign_time.isascii() and sign_time.isdigit():
+            sign_time = int(sign_time)
+        if type(sign_time) is not int or not isinstance(api_key, str) or not isinstance(signature, str):
+            return WRONG_PARAM
+        if not hmac.compare_digest(api_key.encode(), self.api_key.encode()):
+            return USER_ABSENT
+        expected = chainext.sign(self.api_key, self.api_secret, sign_time)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            return LOGIN_ERROR
+        if abs(sign_time - (time.time() + self.clock_skew)) > SIGN_WINDOW:
+            return LOGIN_ERROR
+        return DOUBLE_LOGIN if logged_in else chainext.SUCCESS
+
+
+class ChaiNextConnection(Connection):
+    """One ChaiNext client: logged out until a good login; subscriptions keyed (topic, id)."""
+
+    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, feed: ChaiNextFeed) -> None:
+        super().__init__(ws, number, record)
+        self.feed = feed
+        self.logged_in = False
+
+    async def receive(self, frame: str | bytes) -> None:
+        try:
+            message = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            await self.send(chainext.reply("error", DATA_ERROR))
+            return
+        op = message.get("op") if isinstance(message, dict) else None
+        args = message.get("args") if isinstance(message, dict) else None
+        if op == "ping":
+            await self.send(chainext.message("pong", None))
+        elif op == "login":
+            code = self.feed.login_code(args, self.logged_in)
+            if code == chainext.SUCCESS:
+                self.logged_in = True
+            else:
+                log.info("ChaiNext login refused on connection %d: %d", self.number, code)
+            await self.send(chainext.reply("loginResponse", code))
+        elif op == "logout":
+            await self.stop_streams()
+            self.logged_in = False
+            await self.send(chainext.reply("logoutResponse", chainext.SUCCESS))
+        elif op in ("subscribe", "unsubscribe"):
+            await self._subscription(op, args if isinstance(args, dict) else {})
+        else:
+            answer = f"{op}Response" if isinstance(op, str) and op else "error"
+            await self.send(chainext.reply(answer, EVENT_ABSENT))
+
+    async def _subscription(self, op: str, args: dict[str, Any]) -> None:
+        """Answer a subscribe or unsubscribe, ``topic`` and ``id`` echoed as received. A stream
+        starts after its success reply and stops before it, so no push precedes a subscribe's
+        reply or follows an unsubscribe's."""
+        topic: Any = args.get("topic")  # raw client input, checked below
+        sid: Any = args.get("id")
+        key = (topic, str(sid))
+        index = topic == INDEX_TOPIC
+        if not self.logged_in:
+            code = chainext.LOGIN_AGAIN
+        elif not isinstance(topic, str) or isinstance(sid, bool) or not isinstance(sid, (str, int)):
+            code = WRONG_PARAM
+        elif topic not in chainext.TOPICS:
+            code = TOPIC_ABSENT
+        elif not known(topic, str(sid)):
+            code = INDEX_ABSENT if index else COIN_ABSENT
+        elif op == "subscribe":
+            code = ALREADY if self.subscribed(key) else chainext.SUCCESS
+        elif self.cancel(key):
+            code = chainext.SUCCESS
+        else:
+            code = INDEX_NOT_SUBSCRIBED if index else COIN_NOT_SUBSCRIBED
+        await self.send(chainext.reply(f"{op}Response", code, topic=topic, id=sid))
+        if op == "subscribe" and code == chainext.SUCCESS:
+            stream = IndexStream(topic, str(sid), self.feed.market)
+            self.stream(key, topic, every(self.feed.rate, stream.next))

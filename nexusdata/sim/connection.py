@@ -1,0 +1,106 @@
+"""What both feeds' connections do alike: read requests, send replies, and run one push task per
+subscription (paced, recorded, cancelled on unsubscribe or disconnect)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Hashable
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..protocol.session import dumps
+
+log = logging.getLogger("nexusdata.sim")
+
+Recorder = Callable[[int, str, str], None]
+"""Called with (connection number, kind, frame text) after each data push is sent."""
+
+
+async def ticks(rate: float) -> AsyncIterator[int]:
+    """Yield at once, then ``rate`` times a second on a fixed schedule (a late tick does not
+    shift the ones after it; after a long stall the schedule restarts rather than bursting)."""
+    loop = asyncio.get_running_loop()
+    period = 1.0 / rate
+    start = loop.time()
+    n = 0
+    while True:
+        yield n
+        n += 1
+        delay = start + n * period - loop.time()
+        if delay < -period:
+            start, n, delay = loop.time(), 0, 0.0
+        await asyncio.sleep(max(delay, 0.0))
+
+
+async def every(rate: float, build: Callable[[], str]) -> AsyncGenerator[str, None]:
+    """The frames ``build`` makes, ``rate`` times a second."""
+    async for _ in ticks(rate):
+        yield build()
+
+
+class Connection(ABC):
+    """One client connection: its number, its push tasks by subscription key, and sending."""
+
+    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None) -> None:
+        self.ws = ws
+        self.number = number
+        self._record = record
+        self._streams: dict[Hashable, asyncio.Task[None]] = {}
+
+    async def run(self) -> None:
+        """Handle requests until the client goes; then stop every push task."""
+        try:
+            async for frame in self.ws:
+                await self.receive(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self.stop_streams()
+
+    @abstractmethod
+    async def receive(self, frame: str | bytes) -> None:
+        """Answer one client frame; never raises on bad input."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send a reply (not a data push, so not recorded)."""
+        await self.ws.send(dumps(message))
+
+    def subscribed(self, key: Hashable) -> bool:
+        return key in self._streams
+
+    def stream(self, key: Hashable, kind: str, frames: AsyncGenerator[str, None]) -> None:
+        """Push every frame of ``frames`` as data of ``kind`` until :meth:`cancel` (replacing any
+        stream already under ``key``)."""
+        self.cancel(key)
+        self._streams[key] = asyncio.create_task(self._pump(kind, frames), name=f"sim push {self.number} {kind}")
+
+    def cancel(self, key: Hashable) -> bool:
+        """Stop the stream under ``key``; whether there was one."""
+        task = self._streams.pop(key, None)
+        if task is not None:
+            task.cancel()
+        return task is not None
+
+    async def stop_streams(self) -> None:
+        """Cancel every stream and wait until they have all finished."""
+        tasks = list(self._streams.values())
+        self._streams.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _pump(self, kind: str, frames: AsyncGenerator[str, None]) -> None:
+        try:
+            async for text in frames:
+                await self.ws.send(text)
+                if self._record is not None:
+                    self._record(self.number, kind, text)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("push stream %s on connection %d failed", kind, self.number)
+        finally:
+            await frames.aclose()  # run the generator's clean-up now, not at garbage collection

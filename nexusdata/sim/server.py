@@ -1,0 +1,284 @@
+"""The simulator: one ``websockets`` server on its own thread and event loop, serving both feeds
+on one port, routed by path (``/api/realtime`` Nexus, ``/websocket`` ChaiNext)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import secrets
+import threading
+from functools import partial
+from http import HTTPStatus
+from types import TracebackType
+from typing import NamedTuple, Union
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from ..errors import ArgumentError, NexusDataError
+from ..protocol import urls
+from ..protocol.urls import CHAINEXT_PATH
+from .chainext_handler import ChaiNextFeed
+from .market import Market
+from .nexus_handler import NexusFeed
+
+log = logging.getLogger("nexusdata.sim")
+
+_wire_log = logging.getLogger("nexusdata.sim.wire")
+_wire_log.setLevel(logging.WARNING)  # websockets' debug lines echo request lines and frames: tokens, signatures
+
+CLOSE_TIMEOUT = 1.0
+"""Seconds ``stop()`` waits for a client to answer the close frame before cutting it off."""
+
+Feed = Union[NexusFeed, ChaiNextFeed]
+
+
+class SentPush(NamedTuple):
+    """One data push as sent: the connection's number, the Nexus event or ChaiNext topic, the frame."""
+
+    connection: int
+    kind: str
+    text: str
+
+
+class Simulator:
+    """A local server speaking the Nexus and ChaiNext feeds, with seeded, reproducible data.
+
+    ``rate`` is the number of data pushes per second per subscription. Credentials default to
+    fresh random values. ``clock_skew`` (seconds) is added to the server's clock when checking a
+    ChaiNext ``signTime``. ``record_sent`` keeps every data push sent in :attr:`sent`.
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    Reproducibility: with the same ``seed``, each subscription's stream gives the same values
+    (timestamps aside). Streams that share a price path (books and orders of one symbol, risk
+    rows, which follow the account's fills) interleave on it, so what they show together depends
+    on timing.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        rate: float = 10.0,
+        token: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        record_sent: bool = False,
+        clock_skew: float = 0.0,
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+            raise ArgumentError(f"rate must be a positive number of pushes per second, got {rate!r}")
+        self.host = host
+        self.seed = seed
+        self.rate = float(rate)
+        self.record_sent = record_sent
+        self.clock_skew = clock_skew
+        self.token = secrets.token_urlsafe(24) if token is None else token
+        self.api_key = secrets.token_urlsafe(12) if api_key is None else api_key
+        self.api_secret = secrets.token_urlsafe(24) if api_secret is None else api_secret
+        self._port = port
+        self._lifecycle = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()  # guards the bookkeeping below
+        self._live: dict[int, ServerConnection] = {}
+        self._total = 0
+        self._sent: list[SentPush] = []
+
+    def __repr__(self) -> str:
+        state = "running" if self._thread is not None else "stopped"
+        return f"<Simulator {self.host}:{self.port} seed={self.seed} rate={self.rate:g} {state}>"
+
+    # -- addresses and credentials ------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port listened on: the one picked for port 0 once started, kept across a restart."""
+        return self._port
+
+    @property
+    def nexus_url(self) -> str:
+        """The Nexus realtime URL, without the token."""
+        return f"ws://{self.host}:{self.port}{urls.NEXUS_PATH}"
+
+    @property
+    def chainext_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{CHAINEXT_PATH}"
+
+    @property
+    def nexus(self) -> dict[str, str]:
+        """``url`` and ``token``, ready to pass as keyword arguments."""
+        return {"url": self.nexus_url, "token": self.token}
+
+    @property
+    def chainext(self) -> dict[str, str]:
+        """``url``, ``api_key`` and ``api_secret``, ready to pass as keyword arguments."""
+        return {"url": self.chainext_url, "api_key": self.api_key, "api_secret": self.api_secret}
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Start serving; returns once the server listens. Starting a running simulator does nothing."""
+        with self._lifecycle:
+            if self._thread is not None:
+                return self
+            with self._changed:
+                self._live.clear()
+                self._total = 0
+                self._sent.clear()
+            self._error = None
+            ready = threading.Event()
+            thread = threading.Thread(target=self._run, args=(ready,), name="nexusdata-sim", daemon=True)
+            thread.start()
+            ready.wait()
+            if self._error is not None:
+                thread.join()
+                raise self._error
+            self._thread = thread
+            log.info("simulator listening on %s:%d (seed %s, %g pushes/s)", self.host, self.port, self.seed, self.rate)
+        return self
+
+    def stop(self) -> None:
+        """Close every connection, stop the server and join its thread. Idempotent."""
+        with self._lifecycle:
+            thread, loop, stopping = self._thread, self._loop, self._stopping
+            if thread is None or loop is None or stopping is None:
+                return
+            try:
+                loop.call_soon_threadsafe(stopping.set)
+            except RuntimeError:  # the loop already ended on its own (logged by _run)
+                pass
+            thread.join()
+            self._thread = self._loop = self._stopping = None
+            log.info("simulator on port %d stopped", self.port)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- connections --------------------------------------------------------------------------------
+
+    @property
+    def connection_count(self) -> int:
+        """Websocket connections open now."""
+        with self._changed:
+            return len(self._live)
+
+    @property
+    def connections_total(self) -> int:
+        """Websocket connections accepted (handshake succeeded) since :meth:`start`."""
+        with self._changed:
+            return self._total
+
+    @property
+    def sent(self) -> list[SentPush]:
+        """A copy of every data push sent so far (empty unless ``record_sent``)."""
+        with self._changed:
+            return list(self._sent)
+
+    def wait_for_connections(self, n: int, timeout: float | None = None) -> bool:
+        """Block until at least ``n`` connections are open; whether that happened in time."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._live) >= n, timeout)
+
+    def wait_for_sent(self, n: int, timeout: float | None = None) -> bool:
+        """Block until at least ``n`` data pushes have been sent since :meth:`start`; whether that
+        happened in time. Needs ``record_sent=True``."""
+        if not self.record_sent:
+            raise NexusDataError("wait_for_sent needs Simulator(record_sent=True)")
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._sent) >= n, timeout)
+
+    def drop_connections(self) -> int:
+        """Cut every client connection abruptly (TCP abort, no close frame); how many were cut."""
+        with self._lifecycle:
+            if self._loop is None:
+                return 0
+            return asyncio.run_coroutine_threadsafe(self._abort_all(), self._loop).result()
+
+    # -- on the server's thread ---------------------------------------------------------------------
+
+    def _run(self, ready: threading.Event) -> None:
+        try:
+            asyncio.run(self._serve(ready))
+        except Exception as exc:
+            if ready.is_set():
+                log.exception("simulator stopped on an error")
+            else:
+                self._error = exc
+        finally:
+            ready.set()
+
+    async def _serve(self, ready: threading.Event) -> None:
+        market = Market(self.seed)
+        feeds: dict[str, Feed] = {
+            urls.NEXUS_PATH: NexusFeed(market, self.rate),
+            CHAINEXT_PATH: ChaiNextFeed(self.api_key, self.api_secret, market, self.rate, self.clock_skew),
+        }
+        self._stopping = asyncio.Event()
+        async with serve(
+            partial(self._handle, feeds),
+            self.host,
+            self._port,
+            process_request=self._check_request,
+            compression=None,
+            close_timeout=CLOSE_TIMEOUT,
+            logger=_wire_log,
+        ) as server:
+            self._port = server.sockets[0].getsockname()[1]
+            self._loop = asyncio.get_running_loop()
+            ready.set()
+            await self._stopping.wait()
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Route the handshake: 404 off the two paths, 401 for a Nexus request without the token."""
+        parts = urlsplit(request.path)
+        if parts.path == urls.NEXUS_PATH:
+            token = dict(parse_qsl(parts.query)).get(urls.TOKEN_PARAM)
+            if token is None or not hmac.compare_digest(token.encode(), self.token.encode()):
+                log.info("Nexus handshake refused: %s missing or wrong", urls.TOKEN_PARAM)
+                return connection.respond(HTTPStatus.UNAUTHORIZED, f"{urls.TOKEN_PARAM} missing or wrong\n")
+            return None
+        if parts.path == CHAINEXT_PATH:
+            return None
+        return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
+
+    async def _handle(self, feeds: dict[str, Feed], ws: ServerConnection) -> None:
+        path = urlsplit(ws.request.path).path if ws.request else ""
+        with self._changed:
+            self._total += 1
+            number = self._total
+            self._live[number] = ws
+            self._changed.notify_all()
+        log.debug("connection %d opened on %s", number, path)
+        try:
+            await feeds[path].connect(ws, number, self._record if self.record_sent else None).run()
+        finally:
+            with self._changed:
+                del self._live[number]
+                self._changed.notify_all()
+            log.debug("connection %d closed", number)
+
+    def _record(self, number: int, kind: str, text: str) -> None:
+        with self._changed:
+            self._sent.append(SentPush(number, kind, text))
+            self._changed.notify_all()
+
+    async def _abort_all(self) -> int:
+        with self._changed:
+            live = list(self._live.values())
+        for ws in live:
+            ws.transport.abort()
+        log.info("dropped %d connection(s)", len(live))
+        return len(live)
