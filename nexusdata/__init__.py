@@ -1,0 +1,39 @@
+"""nexusdata: live Nexus market, order and risk data and ChaiNext indices as pandas DataFrames.
+
+>>> import nexusdata as nd
+>>> df = nd.stream_depth("BTCUSDT", seconds=60)          # doctest: +SKIP
+>>> idx = nd.collect_index("pair_index_v3", 1, seconds=30)  # doctest: +SKIP
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .collectors import collect_index, collect_orders, collect_risk, stream_depth
+from .errors import (
+    ArgumentError,
+    AuthenticationError,
+    ConnectionFailedError,
+    NexusDataError,
+    ProtocolError,
+    ServerError,
+    SubscriptionError,
+)
+
+try:
+    __version__ = version("nexusdata")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ArgumentError",
+    "AuthenticationError",
+    "ConnectionFailedError",
+    "NexusDataError",
+    "ProtocolError",
+    "ServerError",
+    "SubscriptionError",
+    "__version__",
+    "collect_index",
+    "collect_orders",
+    "collect_risk",
+    "stream_depth",
+]

@@ -1,0 +1,153 @@
+"""Where to connect and how: endpoints from keyword arguments or the environment, and the
+connection options, all checked before any socket is opened."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterable, Literal, Mapping
+
+from .errors import ArgumentError
+from .protocol import ChaiNextSession, NexusSession, Session
+from .protocol.urls import check_ws_url, nexus_url, redact
+
+Feed = Literal["nexus", "chainext"]
+
+ENV = {
+    "nexus": {"url": "NEXUSDATA_NEXUS_URL", "token": "NEXUSDATA_NEXUS_TOKEN"},
+    "chainext": {
+        "url": "NEXUSDATA_CHAINEXT_URL",
+        "api_key": "NEXUSDATA_CHAINEXT_API_KEY",
+        "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET",
+    },
+}
+"""The environment variable behind each credential keyword, per feed (see CONTRACT.md)."""
+
+
+class UnknownArgumentError(ArgumentError, TypeError):
+    """A keyword the function does not take (a ``TypeError`` as Python would raise, and a
+    ``ValueError`` as the contract promises)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a connection behaves; every field can be given as a keyword to any collector.
+
+    - ``ping_interval``: seconds between application pings (Nexus ``PING``, ChaiNext ``ping``).
+    - ``stall_timeout``: seconds without any frame before the connection is probed.
+    - ``pong_timeout``: seconds a probe may go unanswered before the connection counts as dead.
+    - ``max_failures``: consecutive failed connection attempts before giving up with
+      :class:`~nexusdata.ConnectionFailedError` (``None``: never give up).
+    - ``backoff_base`` / ``backoff_cap``: reconnect delays grow from base, doubling up to cap,
+      with jitter.
+    - ``connect_timeout``: seconds for the TCP/TLS/websocket handshake.
+    - ``ca_file``: a CA bundle (PEM) to verify ``wss://`` servers with, e.g. a private CA.
+    """
+
+    ping_interval: float = 30.0
+    stall_timeout: float = 10.0
+    pong_timeout: float = 5.0
+    max_failures: int | None = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    connect_timeout: float = 10.0
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("ping_interval", "stall_timeout", "pong_timeout", "backoff_base", "backoff_cap", "connect_timeout"):
+            positive_number(getattr(self, name), name)
+        if self.max_failures is not None:
+            positive_int(self.max_failures, "max_failures")
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise ArgumentError(f"ca_file must be the path of a PEM CA bundle; no file at {self.ca_file!r}")
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(Options))
+
+
+@dataclass(frozen=True, repr=False)
+class Endpoint:
+    """One feed's endpoint and credentials. Its repr and :attr:`display_url` never show secrets."""
+
+    feed: Feed
+    url: str
+    token: str = field(default="", compare=False)
+    api_key: str = ""
+    api_secret: str = field(default="", compare=False)
+
+    @property
+    def connect_url(self) -> str:
+        """The URL to open: for Nexus with the path and the token added."""
+        return nexus_url(self.url, self.token) if self.feed == "nexus" else self.url
+
+    @property
+    def display_url(self) -> str:
+        """The URL as it may be shown to a user."""
+        return redact(self.connect_url)
+
+    def session(self, subscriptions: Iterable[Any]) -> Session:
+        """A fresh protocol session for one connection."""
+        if self.feed == "nexus":
+            return NexusSession(subscriptions, token=self.token)
+        return ChaiNextSession(subscriptions, self.api_key, self.api_secret)
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.feed}, {self.display_url})"
+
+
+def positive_number(value: object, name: str, *, allow_inf: bool = False) -> float:
+    """``value`` as a float if it is a positive number, else an :class:`ArgumentError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
+        raise ArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+    if math.isinf(value) and not allow_inf:
+        raise ArgumentError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def positive_int(value: object, name: str, *, maximum: int | None = None) -> int:
+    """``value`` if it is an int from 1 to ``maximum``, else an :class:`ArgumentError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum and value > maximum):
+        accepted = f"from 1 to {maximum}" if maximum else ">= 1"
+        raise ArgumentError(f"{name} must be a whole number {accepted}, got {value!r}")
+    return value
+
+
+def nonempty_str(value: object, name: str) -> str:
+    """``value`` stripped if it is a non-empty string, else an :class:`ArgumentError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise ArgumentError(f"{name} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _credential(conn: Mapping[str, Any], feed: Feed, key: str, env: Mapping[str, str]) -> str:
+    value = conn.get(key)
+    if value is None:
+        value = env.get(ENV[feed][key])
+    if value is None or value == "":
+        raise ArgumentError(
+            f"missing {feed} {key}: pass {key}= or set the environment variable {ENV[feed][key]}"
+        )
+    if not isinstance(value, str):
+        raise ArgumentError(f"{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def split_conn(
+    feed: Feed, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
+) -> tuple[Endpoint, Options, dict[str, Any]]:
+    """Split a collector's ``**conn`` into the endpoint, the options and the ``extra`` keywords
+    the caller handles itself, checking every one of them."""
+    env = os.environ if env is None else env
+    credentials = set(ENV[feed])
+    extra = set(extra)
+    unknown = set(conn) - credentials - OPTION_NAMES - extra
+    if unknown:
+        accepted = ", ".join(sorted(credentials | OPTION_NAMES | extra))
+        raise UnknownArgumentError(f"unexpected keyword {', '.join(sorted(unknown))}; accepted: {accepted}")
+    url = check_ws_url(_credential(conn, feed, "url", env), "url")
+    secrets = {k: _credential(conn, feed, k, env) for k in ENV[feed] if k != "url"}
+    endpoint = Endpoint(feed, url, **secrets)
+    options = Options(**{k: v for k, v in conn.items() if k in OPTION_NAMES})
+    return endpoint, options, {k: v for k, v in conn.items() if k in extra}
+

@@ -1,0 +1,99 @@
+"""Typing flattened columns: plain Python lists in, compact numpy/pandas arrays out.
+
+Each column kind of :mod:`nexusdata.protocol.tables` has one converter. Conversions are
+vectorised (numpy parses decimal strings itself); a value that cannot be converted becomes a
+missing value rather than failing the whole batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from ..protocol.tables import Kind
+
+Array = Any  # np.ndarray or pd.Categorical
+
+STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
+"""pandas' default string dtype: ``str`` from pandas 3, plain ``object`` before."""
+
+_SECONDS_LIMIT = 100_000_000_000  # below: a 10-digit epoch in seconds; above: milliseconds
+_NAT = np.iinfo(np.int64).min
+
+
+def _float_one(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def to_float(values: Sequence[Any]) -> np.ndarray:
+    """Decimal strings, numbers and ``None`` → float64 (NaN where not a number)."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([_float_one(v) for v in values], dtype=np.float64)
+
+
+def to_str(values: Sequence[Any]) -> np.ndarray:
+    """Identifiers and text with their exact characters (integers as their digits)."""
+    return np.array([v if type(v) is str or v is None else str(v) for v in values], dtype=object)
+
+
+def to_category(values: Sequence[Any]) -> pd.Categorical:
+    """Short repeated strings as a categorical (1 byte a row while under 128 distinct values)."""
+    return pd.Categorical(to_str(values))
+
+
+def to_time(values: Sequence[Any]) -> np.ndarray:
+    """Epoch seconds or milliseconds (numbers or digit strings) → datetime64[ms]; 0 or missing →
+    NaT. The unit is told by size: a 10-digit value is seconds, a 13-digit one milliseconds."""
+    raw = to_float(values)
+    valid = np.isfinite(raw) & (raw > 0)
+    ms = np.where(raw < _SECONDS_LIMIT, raw * 1000.0, raw)
+    out = np.full(len(raw), _NAT, dtype=np.int64)
+    out[valid] = ms[valid].astype(np.int64)
+    return out.view("datetime64[ms]")
+
+
+def to_int(values: Sequence[Any]) -> np.ndarray:
+    """Small status codes → int16; missing or non-numeric → 0 (no documented code is 0)."""
+    raw = to_float(values)
+    raw[~np.isfinite(raw) | (np.abs(raw) > 32767)] = 0
+    return raw.astype(np.int16)
+
+
+def to_position(values: Sequence[int]) -> np.ndarray:
+    """Index within a list (order-book level) → int8; -1 marks a parent kept without children."""
+    return np.minimum(np.array(values, dtype=np.int64), 127).astype(np.int8)
+
+
+CONVERTERS: dict[Kind, Callable[[Sequence[Any]], Array]] = {
+    "float": to_float,
+    "id": to_str,
+    "text": to_str,
+    "category": to_category,
+    "time": to_time,
+    "int": to_int,
+    "position": to_position,
+}
+
+
+def concat(kind: Kind, parts: Sequence[Array]) -> Array:
+    """Join one column's chunks."""
+    if kind == "category":
+        return union_categoricals(list(parts)) if parts else pd.Categorical([])
+    return np.concatenate(parts) if parts else CONVERTERS[kind]([])
+
+
+def to_series_values(kind: Kind, values: Array) -> Any:
+    """A chunk-joined column as it goes into the DataFrame (times become UTC-aware)."""
+    if kind == "time":
+        return pd.DatetimeIndex(values).tz_localize("UTC")
+    if kind in ("id", "text"):
+        return pd.array(values, dtype=STR_DTYPE) if STR_DTYPE != object else values
+    return values

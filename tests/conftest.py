@@ -1,0 +1,48 @@
+"""Shared fixtures: a simulator per test module, clean environment, thread-leak guard."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import pytest
+
+from nexusdata.sim import Simulator
+
+CREDENTIAL_ENV = (
+    "NEXUSDATA_NEXUS_URL",
+    "NEXUSDATA_NEXUS_TOKEN",
+    "NEXUSDATA_CHAINEXT_URL",
+    "NEXUSDATA_CHAINEXT_API_KEY",
+    "NEXUSDATA_CHAINEXT_API_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees credentials from the machine it runs on."""
+    for name in CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    """A simulator shared by a test module, pushing fast enough for short tests."""
+    with Simulator(seed=7, rate=50.0, record_sent=True) as s:
+        yield s
+
+
+@pytest.fixture
+def fresh_sim() -> Iterator[Simulator]:
+    """A simulator of the test's own, for tests that count connections or drop them."""
+    with Simulator(seed=11, rate=50.0, record_sent=True) as s:
+        yield s
+
+
+@pytest.fixture
+def no_thread_leak() -> Iterator[None]:
+    """Fails the test if it leaves a nexusdata thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name.startswith("nexusdata")]
+    assert not leaked, f"threads left behind: {leaked}"
