@@ -15,7 +15,7 @@ import pandas as pd
 
 from .config import Endpoint, Options
 from .frames import TableBuffer
-from .protocol import Table
+from .protocol import Push, Table
 from .transport import Connection
 
 log = logging.getLogger("nexusdata.feed")
@@ -45,18 +45,26 @@ class Feed:
         self.started_at: float | None = None
         self.last_push_at: float | None = None
         self.finished = threading.Event()
-        self.connection = Connection(endpoint, subscriptions, self._on_push, options, done=self.finished)
+        self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished)
 
-    def _on_push(self, kind: str, payload: Any, received_ns: int, connection: int) -> None:
-        buffer = self.buffers.get(kind)
-        if buffer is None:
-            self.unexpected += 1
-            return
+    def _on_pushes(self, pushes: list[Push], received_ns: int, connection: int) -> None:
+        """Route one socket read's pushes to their buffers, up to ``max_messages``."""
         limit = self.max_messages
-        if limit is not None and self.accepted >= limit:
-            return
-        buffer.append(payload, received_ns, connection)
-        self.accepted += 1
+        if limit is not None:
+            room = limit - self.accepted
+            if room <= 0:
+                return
+            pushes = pushes[:room]
+        by_kind: dict[str, list[Any]] = {}
+        for kind, payload in pushes:
+            by_kind.setdefault(kind, []).append(payload)
+        for kind, payloads in by_kind.items():
+            buffer = self.buffers.get(kind)
+            if buffer is None:
+                self.unexpected += len(payloads)
+                continue
+            buffer.extend(payloads, received_ns, connection)
+            self.accepted += len(payloads)
         self.last_push_at = received_ns / 1e9
         if limit is not None and self.accepted >= limit:
             self.finished.set()

@@ -1,7 +1,8 @@
 """Columnar accumulation of one table's pushes, typed in chunks, joined into a DataFrame once.
 
-The connection thread appends raw payloads; every ``chunk_pushes`` payloads the batch is flattened
-and typed into compact column arrays, so neither parsed dicts nor per-message DataFrames pile up.
+The connection thread adds payloads a socket read at a time, flattened into column lists at once;
+every ``chunk_rows`` rows these are typed into compact column arrays, so neither parsed dicts nor
+per-message DataFrames pile up.
 :meth:`TableBuffer.frame` joins the chunks, and may be called at any time from any thread.
 """
 
@@ -51,32 +52,39 @@ class TableBuffer:
     once more are held. ``None`` keeps everything.
     """
 
-    def __init__(self, table: Table, *, chunk_pushes: int = 1024, max_rows: int | None = None) -> None:
+    def __init__(self, table: Table, *, chunk_rows: int = 16384, max_rows: int | None = None) -> None:
         self.table = table
-        self.chunk_pushes = chunk_pushes
+        self.chunk_rows = chunk_rows
         self.max_rows = max_rows
         self.malformed = 0
         self.pushes = 0
-        self._payloads: list[Any] = []
-        self._received: list[int] = []
-        self._connections: list[int] = []
+        self._pending: dict[str, list[Any]] = {name: [] for name, _ in table.columns}
+        self._pending_reads: list[tuple[int, int, list[int]]] = []  # (time, connection, push of each row)
+        self._pending_rows = 0
         self._chunks: deque[Chunk] = deque()
         self._rows = 0
         self._lock = threading.Lock()
 
-    def append(self, payload: Any, received_ns: int, connection: int) -> None:
-        """Add one push (called on the connection's thread)."""
+    def extend(self, payloads: list[Any], received_ns: int, connection: int) -> None:
+        """Add the pushes of one socket read (called on the connection's thread).
+
+        They are flattened at once, so the parsed JSON is freed at once (kept, it would make the
+        garbage collector rescan a growing heap). They share the read's time; the n-th is
+        stamped n nanoseconds later so every push keeps its own ``received_at``, in order.
+        """
+        columns, push = self._flatten(payloads)
         with self._lock:
-            self._payloads.append(payload)
-            self._received.append(received_ns)
-            self._connections.append(connection)
-            self.pushes += 1
-            if len(self._payloads) >= self.chunk_pushes:
+            for name, values in columns.items():
+                self._pending[name].extend(values)
+            self._pending_reads.append((received_ns, connection, push))
+            self._pending_rows += len(push)
+            self.pushes += len(payloads)
+            if self._pending_rows >= self.chunk_rows:
                 self._seal()
 
     @property
     def rows(self) -> int:
-        """Rows held, counting pushes not yet typed as their row count once typed."""
+        """Rows held (pending rows are typed first)."""
         with self._lock:
             self._seal()
             return self._rows
@@ -100,26 +108,22 @@ class TableBuffer:
     # -- internals (lock held) -------------------------------------------------------------------
 
     def _seal(self) -> None:
-        if not self._payloads:
+        """Type the pending rows into a chunk."""
+        if not self._pending_rows:
             return
-        payloads, received, connections = self._payloads, self._received, self._connections
-        self._payloads, self._received, self._connections = [], [], []
-        chunk = self._type(payloads, received, connections)
-        if chunk.rows:
-            self._chunks.append(chunk)
-            self._rows += chunk.rows
-            self._trim()
-
-    def _type(self, payloads: list[Any], received: list[int], connections: list[int]) -> Chunk:
-        columns, push = self._flatten(payloads)
-        index = np.asarray(push, dtype=np.intp)
+        pending, reads, rows = self._pending, self._pending_reads, self._pending_rows
+        self._pending = {name: [] for name in pending}
+        self._pending_reads = []
+        self._pending_rows = 0
         typed: dict[str, Array] = {
-            "received_at": np.asarray(received, dtype=np.int64)[index].view("datetime64[ns]"),
-            "connection": np.asarray(connections, dtype=np.int32)[index],
+            "received_at": np.concatenate([t + np.asarray(push, dtype=np.int64) for t, _, push in reads]).view("datetime64[ns]"),
+            "connection": np.concatenate([np.full(len(push), c, dtype=np.int32) for _, c, push in reads]),
         }
         for name, kind in self.table.columns:
-            typed[name] = CONVERTERS[kind](columns[name])
-        return Chunk(typed, len(index))
+            typed[name] = CONVERTERS[kind](pending[name])
+        self._chunks.append(Chunk(typed, rows))
+        self._rows += rows
+        self._trim()
 
     def _flatten(self, payloads: Sequence[Any]) -> tuple[dict[str, list[Any]], list[int]]:
         """Flatten the batch; if some payload has the wrong shape, single it out, count it as

@@ -1,7 +1,8 @@
-"""One feed connection in one background thread, on websocket-client.
+"""One feed connection in one background thread, opened with websocket-client.
 
 The thread connects, lets the protocol session log in and subscribe, keeps the connection alive
-(application pings, a stall probe), hands every data push to ``on_push`` and, when the connection
+(application pings, a stall probe), hands data pushes to ``on_pushes`` a batch at a time (all
+that one socket read brought) and, when the connection
 drops, reconnects with backoff and a fresh session (so it logs in and subscribes again). Errors
 that retrying cannot fix (refused credentials or subscriptions, too many failed attempts) end the
 thread and are kept in :attr:`Connection.error` for the caller's thread to raise.
@@ -17,19 +18,20 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import websocket
-from websocket import ABNF
+from websockets.frames import Opcode
 
 from ..config import Endpoint, Options
 from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError
-from ..protocol import Session
+from ..protocol import Push, Session
 from ..protocol.urls import redact
 from .backoff import Backoff
+from .wire import ConnectionLost, Wire, close_reason
 
 log = logging.getLogger("nexusdata.transport")
 
-PushHandler = Callable[[str, Any, int, int], None]
-"""``on_push(kind, payload, received_at_ns, connection_number)``, called on the connection's
-thread for every data push."""
+PushHandler = Callable[[list[Push], int, int], None]
+"""``on_pushes(pushes, received_at_ns, connection_number)``, called on the connection's thread
+with the data pushes (kind, payload) of one socket read and the time it returned."""
 
 _TICK = 0.2  # seconds between housekeeping checks while the socket is quiet
 _CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's answer to unsubscribe/logout
@@ -45,10 +47,6 @@ class ConnectionEvent:
     reason: str
 
 
-class _Dropped(Exception):
-    """The current connection is gone; reconnect."""
-
-
 class Connection:
     """A self-healing connection to one endpoint with a fixed set of subscriptions."""
 
@@ -56,7 +54,7 @@ class Connection:
         self,
         endpoint: Endpoint,
         subscriptions: Iterable[Any],
-        on_push: PushHandler,
+        on_pushes: PushHandler,
         options: Options | None = None,
         name: str = "nexusdata",
         done: threading.Event | None = None,
@@ -64,7 +62,7 @@ class Connection:
         self.endpoint = endpoint
         self.subscriptions = tuple(subscriptions)
         self.options = options or Options()
-        self._on_push = on_push
+        self._on_pushes = on_pushes
         self._backoff = Backoff(self.options.backoff_base, self.options.backoff_cap)
         self._stopping = threading.Event()
         self.ready = threading.Event()
@@ -174,7 +172,7 @@ class Connection:
                     "handshake refused",
                 ) from None
             raise
-        ws.settimeout(_TICK)
+        ws.settimeout(_TICK)  # reads wake at least this often for housekeeping
         return ws
 
     def _serve(self, ws: websocket.WebSocket) -> bool:
@@ -182,63 +180,64 @@ class Connection:
         was healthy (delivered data or stayed up past the stall timeout)."""
         self.number += 1
         number = self.number
+        wire = Wire(ws.sock)
         session = self.endpoint.session(self.subscriptions)
         self._session = session
         self._note("connected", "handshake complete")
         opts = self.options
         started = now = time.monotonic()
-        last_frame = next_ping = now
-        next_ping += opts.ping_interval
+        last_frame = next_check = now
+        next_ping = now + opts.ping_interval
         probe_at: float | None = None
         close_by: float | None = None
         pushes_before = self.messages
-        on_push = self._on_push
-        stopping = self._stopping
-        recv = ws.recv_data
-        text, binary, close = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CLOSE
-        next_check = now
+        receive = session.receive
+        text = Opcode.TEXT
         try:
             session.start()
-            self._flush(ws, session)
-            if session.ready:
-                self.ready.set()
+            self._flush(wire, session)
             while True:
-                try:
-                    opcode, data = recv(control_frame=True)
-                except websocket.WebSocketTimeoutException:
-                    opcode = None
+                messages = wire.read()
                 now = time.monotonic()
-                if opcode == text:
-                    last_frame = now
-                    probe_at = None
-                    push = session.receive(data)
-                    if push is not None:
-                        if close_by is None:
-                            self.messages += 1
-                            on_push(push[0], push[1], time.time_ns(), number)
+                if messages:
+                    last_frame, probe_at = now, None
+                    pushes: list[Push] = []
+                    closed: str | None = None
+                    for opcode, data in messages:
+                        if opcode is text:
+                            push = receive(data)
+                            if push is not None:
+                                pushes.append(push)
+                            elif session.error is not None:
+                                self.error = session.error
+                                return False
+                            elif session.outbox:
+                                self._flush(wire, session)
+                        elif opcode is Opcode.BINARY:
+                            session.reject("binary frame", data)
+                        elif opcode is Opcode.CLOSE:
+                            closed = close_reason(data)
+                            break
+                    if pushes and close_by is None:
+                        self.messages += len(pushes)
+                        self._on_pushes(pushes, time.time_ns(), number)
+                    if closed is not None:
+                        raise ConnectionLost(f"server closed the connection ({closed})")
+                if close_by is None and session.ready != self.ready.is_set():
+                    if session.ready:
+                        self.ready.set()
                     else:
-                        if session.error is not None:
-                            self.error = session.error
-                            return False
-                        self._flush(ws, session)
-                        if session.ready and not self.ready.is_set():
-                            self.ready.set()
-                elif opcode is not None:
-                    last_frame = now
-                    probe_at = None
-                    if opcode == close:
-                        raise _Dropped(f"server closed the connection ({_close_reason(data)})")
-                    if opcode == binary:
-                        session.reject("binary frame", data)
-                if now < next_check:
-                    continue
-                # Housekeeping, at most every tick: stop, keep-alive, stall detection.
-                next_check = now + _TICK
-                if stopping.is_set() and close_by is None:
+                        self.ready.clear()  # logging in again after code 2010
+                if close_by is None and self._stopping.is_set():  # checked per read: stop at once
                     self.ready.clear()
                     session.finish()
-                    self._flush(ws, session)
+                    self._flush(wire, session)
                     close_by = now + _CLOSE_TIMEOUT
+                    next_check = now
+                if now < next_check:
+                    continue
+                # Housekeeping, at most every tick: closing, keep-alive, stall detection.
+                next_check = now + _TICK
                 if close_by is not None:
                     if session.finished or now >= close_by:
                         self._note("closed", "stopped by the caller")
@@ -246,31 +245,31 @@ class Connection:
                     continue
                 if now >= next_ping:
                     session.ping()
-                    self._flush(ws, session)
+                    self._flush(wire, session)
                     next_ping = now + opts.ping_interval
                 if probe_at is None and now - last_frame >= opts.stall_timeout:
-                    ws.ping()
+                    wire.ping()
                     session.ping()
-                    self._flush(ws, session)
+                    self._flush(wire, session)
                     probe_at = now
                 elif probe_at is not None and now - probe_at >= opts.pong_timeout:
                     self._note("stalled", f"no frame for {now - last_frame:.1f}s, probe unanswered")
                     return self.messages > pushes_before
-        except _Dropped as exc:
+        except ConnectionLost as exc:
             self._note("disconnected", str(exc))
-        except (OSError, websocket.WebSocketException) as exc:
+        except OSError as exc:
             self._note("disconnected", _describe(exc))
         finally:
             self.malformed += session.malformed
             self.unknown += session.unknown
             self._session = None
             self.ready.clear()
-            _close(ws)
+            wire.close()
         return self.messages > pushes_before or time.monotonic() - started > opts.stall_timeout
 
-    def _flush(self, ws: websocket.WebSocket, session: Session) -> None:
+    def _flush(self, wire: Wire, session: Session) -> None:
         for frame in session.take_outbox():
-            ws.send(frame)
+            wire.send_text(frame)
 
     def stats(self) -> dict[str, int]:
         """Counters so far: connection number, data pushes, malformed and unknown frames."""
@@ -282,25 +281,6 @@ class Connection:
             "malformed": self.malformed + (session.malformed if session else 0),
             "unknown": self.unknown + (session.unknown if session else 0),
         }
-
-
-def _close(ws: websocket.WebSocket) -> None:
-    """Close politely if the socket still works, then release it in any case (after a close
-    frame from the server websocket-client answers it but leaves the socket open)."""
-    try:
-        ws.close(timeout=1)
-    except Exception:  # the peer may already be gone; nothing left to do
-        pass
-    finally:
-        ws.shutdown()
-
-
-def _close_reason(frame: Any) -> str:
-    data = getattr(frame, "data", b"") or b""
-    if len(data) >= 2:
-        code = int.from_bytes(data[:2], "big")
-        return f"code {code} {data[2:].decode('utf-8', 'replace')}".strip()
-    return "no code"
 
 
 def _describe(exc: BaseException) -> str:
