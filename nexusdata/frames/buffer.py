@@ -1,8 +1,8 @@
 """Columnar accumulation of one table's pushes, typed in chunks, joined into a DataFrame once.
 
-The connection thread adds payloads a socket read at a time, flattened into column lists at once;
-every ``chunk_rows`` rows these are typed into compact column arrays, so neither parsed dicts nor
-per-message DataFrames pile up.
+The connection thread adds the raw frames of each socket read; every ``chunk_frames`` frames
+they are read into compact typed columns in one go (Arrow's JSON reader, or element by element
+when Arrow cannot), so neither parsed dicts nor per-message DataFrames pile up.
 :meth:`TableBuffer.frame` joins the chunks, and may be called at any time from any thread.
 """
 
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..protocol.tables import Kind, Table
-from .columns import CONVERTERS, Array, concat, to_series_values
+from .arrow_json import read_frames
+from .columns import CONVERTERS, Array, NotColumnar, concat, to_series_values
 
 log = logging.getLogger("nexusdata.frames")
 
@@ -52,34 +54,30 @@ class TableBuffer:
     once more are held. ``None`` keeps everything.
     """
 
-    def __init__(self, table: Table, *, chunk_rows: int = 16384, max_rows: int | None = None) -> None:
+    def __init__(self, table: Table, *, chunk_frames: int = 4096, max_rows: int | None = None) -> None:
         self.table = table
-        self.chunk_rows = chunk_rows
+        self.chunk_frames = chunk_frames
         self.max_rows = max_rows
         self.malformed = 0
         self.pushes = 0
-        self._pending: dict[str, list[Any]] = {name: [] for name, _ in table.columns}
-        self._pending_reads: list[tuple[int, int, list[int]]] = []  # (time, connection, push of each row)
-        self._pending_rows = 0
+        self._frames: list[bytes] = []
+        self._reads: list[tuple[int, int, int]] = []  # (time, connection, frames) of each read
         self._chunks: deque[Chunk] = deque()
         self._rows = 0
         self._lock = threading.Lock()
 
-    def extend(self, payloads: list[Any], received_ns: int, connection: int) -> None:
-        """Add the pushes of one socket read (called on the connection's thread).
+    def extend(self, frames: list[bytes], received_ns: int, connection: int) -> None:
+        """Add the raw push frames of one socket read (called on the connection's thread).
 
-        They are flattened at once, so the parsed JSON is freed at once (kept, it would make the
-        garbage collector rescan a growing heap). They share the read's time; the n-th is
-        stamped n nanoseconds later so every push keeps its own ``received_at``, in order.
+        Raw bytes cost the garbage collector nothing, unlike parsed JSON. The frames share the
+        read's time; the n-th is stamped n nanoseconds later so every push keeps its own
+        ``received_at``, in order.
         """
-        columns, push = self._flatten(payloads)
         with self._lock:
-            for name, values in columns.items():
-                self._pending[name].extend(values)
-            self._pending_reads.append((received_ns, connection, push))
-            self._pending_rows += len(push)
-            self.pushes += len(payloads)
-            if self._pending_rows >= self.chunk_rows:
+            self._frames.extend(frames)
+            self._reads.append((received_ns, connection, len(frames)))
+            self.pushes += len(frames)
+            if len(self._frames) >= self.chunk_frames:
                 self._seal()
 
     @property
@@ -108,22 +106,30 @@ class TableBuffer:
     # -- internals (lock held) -------------------------------------------------------------------
 
     def _seal(self) -> None:
-        """Type the pending rows into a chunk."""
-        if not self._pending_rows:
+        """Type the pending frames into a chunk: columnar with Arrow's JSON reader, or element by
+        element when Arrow cannot take the batch as it is."""
+        if not self._frames:
             return
-        pending, reads, rows = self._pending, self._pending_reads, self._pending_rows
-        self._pending = {name: [] for name in pending}
-        self._pending_reads = []
-        self._pending_rows = 0
-        typed: dict[str, Array] = {
-            "received_at": np.concatenate([t + np.asarray(push, dtype=np.int64) for t, _, push in reads]).view("datetime64[ns]"),
-            "connection": np.concatenate([np.full(len(push), c, dtype=np.int32) for _, c, push in reads]),
-        }
-        for name, kind in self.table.columns:
-            typed[name] = CONVERTERS[kind](pending[name])
-        self._chunks.append(Chunk(typed, rows))
-        self._rows += rows
-        self._trim()
+        frames, reads = self._frames, self._reads
+        self._frames, self._reads = [], []
+        try:
+            columns, push = read_frames(self.table, frames)
+        except NotColumnar as exc:
+            log.debug("%s batch typed element-wise: %s", self.table.name, exc)
+            columns, push = self._type_elementwise(frames)
+        received = np.concatenate([t + np.arange(n, dtype=np.int64) for t, _, n in reads])
+        connection = np.concatenate([np.full(n, c, dtype=np.int32) for _, c, n in reads])
+        chunk = Chunk({"received_at": received[push].view("datetime64[ns]"), "connection": connection[push], **columns}, len(push))
+        if chunk.rows:
+            self._chunks.append(chunk)
+            self._rows += chunk.rows
+            self._trim()
+
+    def _type_elementwise(self, frames: list[bytes]) -> tuple[dict[str, Array], np.ndarray]:
+        """The reference path: decode each frame, flatten in Python, convert each value."""
+        envelope = self.table.envelope
+        columns, push = self._flatten([orjson.loads(f).get(envelope) for f in frames])
+        return {name: CONVERTERS[kind](columns[name]) for name, kind in self.table.columns}, np.asarray(push, dtype=np.intp)
 
     def _flatten(self, payloads: Sequence[Any]) -> tuple[dict[str, list[Any]], list[int]]:
         """Flatten the batch; if some payload has the wrong shape, single it out, count it as

@@ -66,18 +66,24 @@ def to_str(values: Sequence[Any]) -> np.ndarray:
 def to_category(values: Sequence[Any]) -> pd.Categorical:
     """Short repeated strings as a categorical (1 byte a row while under 128 distinct values)."""
     try:
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+        return _categorical(pa.array(values, type=pa.string()))
     except _ARROW_ERRORS:
         return pd.Categorical(to_str(values))
-    return pd.Categorical.from_codes(
-        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), categories=pd.Index(encoded.dictionary.to_pylist(), dtype=STR_DTYPE)
-    )
+
+
+def _categorical(strings: pa.Array) -> pd.Categorical:
+    encoded = strings.dictionary_encode()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=STR_DTYPE))
 
 
 def to_time(values: Sequence[Any]) -> np.ndarray:
     """Epoch seconds or milliseconds (numbers or digit strings) → datetime64[ms]; 0 or missing →
     NaT. The unit is told by size: a 10-digit value is seconds, a 13-digit one milliseconds."""
-    raw = to_float(values)
+    return _epoch_ms(to_float(values))
+
+
+def _epoch_ms(raw: np.ndarray) -> np.ndarray:
     valid = np.isfinite(raw) & (raw > 0)
     ms = np.where(raw < _SECONDS_LIMIT, raw * 1000.0, raw)
     out = np.full(len(raw), _NAT, dtype=np.int64)
@@ -87,7 +93,10 @@ def to_time(values: Sequence[Any]) -> np.ndarray:
 
 def to_int(values: Sequence[Any]) -> np.ndarray:
     """Small status codes → int16; missing or non-numeric → 0 (no documented code is 0)."""
-    raw = to_float(values)
+    return _status(to_float(values))
+
+
+def _status(raw: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(raw) & (np.abs(raw) <= 32767), raw, 0).astype(np.int16)
 
 
@@ -107,11 +116,45 @@ CONVERTERS: dict[Kind, Callable[[Sequence[Any]], Array]] = {
 }
 
 
+class NotColumnar(Exception):
+    """A batch Arrow cannot type as it is; the caller takes the element-wise path."""
+
+
+def _arrow_of(arr: pa.Array, *accepted: Callable[[pa.DataType], bool]) -> pa.Array:
+    if pa.types.is_null(arr.type) or any(test(arr.type) for test in accepted):
+        return arr
+    raise NotColumnar(f"unexpected {arr.type}")
+
+
+def _arrow_numbers(arr: pa.Array) -> np.ndarray:
+    arr = _arrow_of(arr, pa.types.is_string, pa.types.is_integer, pa.types.is_floating)
+    try:
+        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except _ARROW_ERRORS as exc:
+        raise NotColumnar(str(exc)) from None
+
+
+def _arrow_strings(arr: pa.Array) -> pa.Array:
+    return _arrow_of(arr, pa.types.is_string, pa.types.is_integer).cast(pa.string())
+
+
+ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array], Array]] = {
+    "float": _arrow_numbers,
+    "id": lambda arr: _arrow_strings(arr).to_numpy(zero_copy_only=False),
+    "text": lambda arr: _arrow_strings(arr).to_numpy(zero_copy_only=False),
+    "category": lambda arr: _categorical(_arrow_strings(arr)),
+    "time": lambda arr: _epoch_ms(_arrow_numbers(arr)),
+    "int": lambda arr: _status(_arrow_numbers(arr)),
+}
+"""The same conversions as :data:`CONVERTERS`, from Arrow arrays read by the JSON reader; they
+raise :class:`NotColumnar` for anything the element-wise path would treat differently."""
+
+
 def concat(kind: Kind, parts: Sequence[Array]) -> Array:
     """Join one column's chunks."""
-    if kind == "category":
-        return union_categoricals(list(parts)) if parts else pd.Categorical([])
-    return np.concatenate(parts) if parts else CONVERTERS[kind]([])
+    if not parts:
+        return CONVERTERS[kind]([])
+    return union_categoricals(list(parts)) if kind == "category" else np.concatenate(parts)
 
 
 def to_series_values(kind: Kind, values: Array) -> Any:

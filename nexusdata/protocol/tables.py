@@ -73,11 +73,14 @@ class Level:
 
 @dataclass(frozen=True)
 class Table:
-    """A tidy view of one push type: root fields, then zero or more levels to explode."""
+    """A tidy view of one push type: root fields, then zero or more levels to explode.
+    ``envelope`` is the key of the message holding the payload (Nexus ``data``, ChaiNext
+    ``args``)."""
 
     name: str
     fields: tuple[Field, ...]
     levels: tuple[Level, ...] = ()
+    envelope: str = "data"
     columns: tuple[tuple[str, Kind], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -249,10 +252,11 @@ RISK = Table(
 
 _COIN = (Field("cid", "id"), *_fields("category", "symbol", "cmcSymbol"), Field("latest", "float"))
 
-COIN_INDEX = Table("coin_index", fields=(*_COIN, Field("updateTime", "time")))
+COIN_INDEX = Table("coin_index", fields=(*_COIN, Field("updateTime", "time")), envelope="args")
 
 PAIR_INDEX = Table(
     "pair_index",
+    envelope="args",
     fields=(*_COIN, Field("updateTime", "time")),
     levels=(
         Level(
@@ -269,6 +273,7 @@ PAIR_INDEX = Table(
 
 INDEX = Table(
     "index",
+    envelope="args",
     fields=(
         Field("indexId", "id"),
         *_fields("float", "lastPrice", "marketCap", "turnover24h"),
@@ -285,10 +290,11 @@ _V3 = (
     Field("status", "int"),
 )
 
-COIN_INDEX_V3 = Table("coin_index_v3", fields=(*_V3, Field("updateTime", "time")))
+COIN_INDEX_V3 = Table("coin_index_v3", fields=(*_V3, Field("updateTime", "time")), envelope="args")
 
 PAIR_INDEX_V3 = Table(
     "pair_index_v3",
+    envelope="args",
     fields=(*_V3, Field("coinUpdateTime", "time")),
     levels=(
         Level(

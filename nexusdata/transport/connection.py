@@ -29,9 +29,10 @@ from .wire import ConnectionLost, Wire, close_reason
 
 log = logging.getLogger("nexusdata.transport")
 
-PushHandler = Callable[[list[Push], int, int], None]
-"""``on_pushes(pushes, received_at_ns, connection_number)``, called on the connection's thread
-with the data pushes (kind, payload) of one socket read and the time it returned."""
+PushHandler = Callable[[list[Push], list[bytes], int, int], None]
+"""``on_pushes(pushes, frames, received_at_ns, connection_number)``, called on the connection's
+thread with the data pushes (kind, payload) of one socket read, their raw frames, and the time
+the read returned."""
 
 _TICK = 0.2  # seconds between housekeeping checks while the socket is quiet
 _CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's answer to unsubscribe/logout
@@ -202,12 +203,14 @@ class Connection:
                 if messages:
                     last_frame, probe_at = now, None
                     pushes: list[Push] = []
+                    frames: list[bytes] = []
                     closed: str | None = None
                     for opcode, data in messages:
                         if opcode is text:
                             push = receive(data)
                             if push is not None:
                                 pushes.append(push)
+                                frames.append(data)
                             elif session.error is not None:
                                 self.error = session.error
                                 return False
@@ -220,7 +223,7 @@ class Connection:
                             break
                     if pushes and close_by is None:
                         self.messages += len(pushes)
-                        self._on_pushes(pushes, time.time_ns(), number)
+                        self._on_pushes(pushes, frames, time.time_ns(), number)
                     if closed is not None:
                         raise ConnectionLost(f"server closed the connection ({closed})")
                 if close_by is None and session.ready != self.ready.is_set():
