@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from collections import deque
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import pandas as pd
 
@@ -19,6 +20,15 @@ from .protocol import Push, Table
 from .transport import Connection
 
 log = logging.getLogger("nexusdata.feed")
+
+
+class Read(NamedTuple):
+    """One socket read's pushes of one kind, as :attr:`Feed.recent` keeps them."""
+
+    number: int  # pushes the feed had accepted once these were added: tells new reads from seen ones
+    frames: list[bytes]  # the pushes' raw frames, as TableBuffer.extend takes them
+    received_ns: int
+    connection: int
 
 
 class Feed:
@@ -37,8 +47,11 @@ class Feed:
         *,
         max_messages: int | None = None,
         max_rows: int | None = None,
+        recent: int = 1,
     ) -> None:
         self.buffers = {kind: TableBuffer(table, max_rows=max_rows) for kind, table in tables.items()}
+        self.recent: dict[str, deque[Read]] = {kind: deque(maxlen=recent) for kind in tables}
+        """Per kind, its newest ``recent`` socket reads: the latest state and live charts read them."""
         self.max_messages = max_messages
         self.accepted = 0
         self.unexpected = 0
@@ -47,7 +60,7 @@ class Feed:
         self.finished = threading.Event()
         self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished)
 
-    def _on_pushes(self, pushes: list[Push], received_ns: int, connection: int) -> None:
+    def _on_pushes(self, pushes: list[Push], frames: list[bytes], received_ns: int, connection: int) -> None:
         """Route one socket read's pushes to their buffers, up to ``max_messages``."""
         limit = self.max_messages
         if limit is not None:
@@ -55,16 +68,19 @@ class Feed:
             if room <= 0:
                 return
             pushes = pushes[:room]
-        by_kind: dict[str, list[Any]] = {}
-        for kind, payload in pushes:
-            by_kind.setdefault(kind, []).append(payload)
-        for kind, payloads in by_kind.items():
+        by_kind: dict[str, tuple[list[Any], list[bytes]]] = {}
+        for (kind, payload), frame in zip(pushes, frames):
+            payloads_of, frames_of = by_kind.setdefault(kind, ([], []))
+            payloads_of.append(payload)
+            frames_of.append(frame)
+        for kind, (payloads, raw) in by_kind.items():
             buffer = self.buffers.get(kind)
             if buffer is None:
                 self.unexpected += len(payloads)
                 continue
-            buffer.extend(payloads, received_ns, connection)
+            buffer.extend(raw, received_ns, connection)
             self.accepted += len(payloads)
+            self.recent[kind].append(Read(self.accepted, raw, received_ns, connection))
         self.last_push_at = received_ns / 1e9
         if limit is not None and self.accepted >= limit:
             self.finished.set()
