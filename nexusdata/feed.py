@@ -16,7 +16,7 @@ import pandas as pd
 
 from .config import Endpoint, Options
 from .frames import TableBuffer
-from .protocol import Push, Table
+from .protocol import Table
 from .transport import Connection
 
 log = logging.getLogger("nexusdata.feed")
@@ -60,26 +60,27 @@ class Feed:
         self.finished = threading.Event()
         self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished)
 
-    def _on_pushes(self, pushes: list[Push], frames: list[bytes], received_ns: int, connection: int) -> None:
+    def _on_pushes(self, kinds: list[str], frames: list[bytes], received_ns: int, connection: int) -> None:
         """Route one socket read's pushes to their buffers, up to ``max_messages``."""
         limit = self.max_messages
         if limit is not None:
             room = limit - self.accepted
             if room <= 0:
                 return
-            pushes = pushes[:room]
-        by_kind: dict[str, tuple[list[Any], list[bytes]]] = {}
-        for (kind, payload), frame in zip(pushes, frames):
-            payloads_of, frames_of = by_kind.setdefault(kind, ([], []))
-            payloads_of.append(payload)
-            frames_of.append(frame)
-        for kind, (payloads, raw) in by_kind.items():
+            kinds, frames = kinds[:room], frames[:room]
+        if len(set(kinds)) == 1:  # the usual case: one kind per connection
+            by_kind = {kinds[0]: frames}
+        else:
+            by_kind = {}
+            for kind, frame in zip(kinds, frames):
+                by_kind.setdefault(kind, []).append(frame)
+        for kind, raw in by_kind.items():
             buffer = self.buffers.get(kind)
             if buffer is None:
-                self.unexpected += len(payloads)
+                self.unexpected += len(raw)
                 continue
             buffer.extend(raw, received_ns, connection)
-            self.accepted += len(payloads)
+            self.accepted += len(raw)
             self.recent[kind].append(Read(self.accepted, raw, received_ns, connection))
         self.last_push_at = received_ns / 1e9
         if limit is not None and self.accepted >= limit:

@@ -165,3 +165,15 @@ def test_max_rows_bounds_the_buffer_keeping_the_newest() -> None:
     df = buffer.frame()
     assert len(df) == 95
     assert df["received_at"].astype("int64").iloc[-1] == 39_000  # the newest push is kept
+
+
+def test_a_push_that_starts_right_but_is_broken_is_dropped_alone() -> None:
+    """Frames recognised by their prefix skip decoding on arrival; a broken one is still
+    singled out when its batch is typed."""
+    good = sim_frames(tables.DEPTH, 2)
+    broken = b'{"event":"API_MARKETDEPTH","data":{"symbol":"BTC'
+    buffer = TableBuffer(tables.DEPTH)
+    buffer.extend([good[0], broken, good[1]], 5_000, 1)
+    df = buffer.frame()
+    assert buffer.malformed == 1
+    assert list(df.drop_duplicates("received_at")["received_at"].astype("int64")) == [5_000, 5_002]

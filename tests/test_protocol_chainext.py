@@ -15,7 +15,7 @@ import pytest
 
 from nexusdata.errors import AuthenticationError, NexusDataError, ServerError, SubscriptionError
 from nexusdata.protocol import chainext, tables
-from nexusdata.protocol.chainext import IndexSubscription
+from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 
 FIXTURES = Path(__file__).parent / "fixtures" / "spec"
 SPEC_DOC = Path("/work/shared/spec/chainext-websocket-api.zh.md")
@@ -858,3 +858,11 @@ def test_2010_after_a_full_recovery_starts_a_new_count():
         s.receive(sub_reply(COIN, 2001))
         assert s.ready
     assert s.error is None
+
+
+def test_peek_tells_a_documented_push_by_its_prefix_only():
+    s = ChaiNextSession([IndexSubscription("pair_index_v3", "1")], "k", "s")
+    assert s.peek(b'{"op":"pair_index_v3","args":{"price":1}}') == "pair_index_v3"
+    assert s.peek(b'{"op":"pair_index_v3","args":null}') is None
+    assert s.peek(b'{"op":"coin_index","args":{}}') is None
+    assert s.peek(b'{"op":"subscribeResponse","args":{}}') is None

@@ -18,7 +18,7 @@ import pyarrow.json as pj
 from ..protocol.tables import Field, Level, Table
 from .columns import ARROW_CONVERTERS, Array, NotColumnar, to_category
 
-_READ = pj.ReadOptions(use_threads=True, block_size=1 << 30)  # one block: one schema for the batch
+_READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)  # blocks may parse in parallel; Arrow unifies their types
 
 
 def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np.ndarray]:

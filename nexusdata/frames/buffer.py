@@ -127,8 +127,13 @@ class TableBuffer:
 
     def _type_elementwise(self, frames: list[bytes]) -> tuple[dict[str, Array], np.ndarray]:
         """The reference path: decode each frame, flatten in Python, convert each value."""
-        envelope = self.table.envelope
-        columns, push = self._flatten([orjson.loads(f).get(envelope) for f in frames])
+        payloads: list[Any] = []
+        for frame in frames:
+            try:
+                payloads.append(orjson.loads(frame)[self.table.envelope])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                payloads.append(None)  # counted as malformed by _flatten
+        columns, push = self._flatten(payloads)
         return {name: CONVERTERS[kind](columns[name]) for name, kind in self.table.columns}, np.asarray(push, dtype=np.intp)
 
     def _flatten(self, payloads: Sequence[Any]) -> tuple[dict[str, list[Any]], list[int]]:

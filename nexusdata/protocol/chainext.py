@@ -131,8 +131,9 @@ class ChaiNextSession(Session):
         api_secret: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(secrets=(api_secret,), clock=clock)
         self.subscriptions = tuple(subscriptions)
+        prefixes = {(b'{"op":"%s","args":{' % s.topic.encode(), s.topic) for s in self.subscriptions}
+        super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=prefixes)
         self._key = api_key
         self._secret = api_secret
         self.logged_in = False

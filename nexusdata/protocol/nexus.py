@@ -99,8 +99,9 @@ class NexusSession(Session):
     def __init__(
         self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
     ) -> None:
-        super().__init__(secrets=(token,), clock=clock)
         self.subscriptions = tuple(subscriptions)
+        prefixes = {(b'{"event":"%s","data":' % s.event.encode(), s.event) for s in self.subscriptions}
+        super().__init__(secrets=(token,), clock=clock, push_prefixes=prefixes)
         self._ids = RequestIds()
         self._sent: dict[str, str] = {}
         self._started = False

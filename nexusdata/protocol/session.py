@@ -37,8 +37,11 @@ class Session(ABC):
     transport decides what to do with it.
     """
 
-    def __init__(self, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time, push_prefixes: Iterable[tuple[bytes, str]] = ()
+    ) -> None:
         self.clock = clock
+        self._push_prefixes = tuple(push_prefixes)
         self.outbox: list[str] = []
         self.error: NexusDataError | None = None
         self.malformed = 0
@@ -76,6 +79,16 @@ class Session(ABC):
         if not isinstance(message, dict):
             return self.reject("not a JSON object", frame)
         return self.dispatch(message, frame)
+
+    def peek(self, frame: bytes) -> str | None:
+        """The kind of a data push whose text starts exactly as the documents show pushes
+        (``{"event":"API_MARKETDEPTH","data":`` ...), told without decoding it; ``None`` for
+        any other frame, which :meth:`receive` then decodes. A frame that starts right but is
+        malformed further on is caught when its batch is typed."""
+        for prefix, kind in self._push_prefixes:
+            if frame.startswith(prefix):
+                return kind
+        return None
 
     def take_outbox(self) -> list[str]:
         """The frames to send now, emptying the outbox."""

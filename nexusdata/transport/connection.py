@@ -22,17 +22,17 @@ from websockets.frames import Opcode
 
 from ..config import Endpoint, Options
 from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError
-from ..protocol import Push, Session
+from ..protocol import Session
 from ..protocol.urls import redact
 from .backoff import Backoff
 from .wire import ConnectionLost, Wire, close_reason
 
 log = logging.getLogger("nexusdata.transport")
 
-PushHandler = Callable[[list[Push], list[bytes], int, int], None]
-"""``on_pushes(pushes, frames, received_at_ns, connection_number)``, called on the connection's
-thread with the data pushes (kind, payload) of one socket read, their raw frames, and the time
-the read returned."""
+PushHandler = Callable[[list[str], list[bytes], int, int], None]
+"""``on_pushes(kinds, frames, received_at_ns, connection_number)``, called on the connection's
+thread with the data pushes of one socket read (their kinds and raw frames) and the time the
+read returned."""
 
 _TICK = 0.2  # seconds between housekeeping checks while the socket is quiet
 _CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's answer to unsubscribe/logout
@@ -128,6 +128,12 @@ class Connection:
                 except (OSError, websocket.WebSocketException) as exc:
                     failures += 1
                     self._note("connect_failed", _describe(exc))
+                    if isinstance(exc, ssl.SSLCertVerificationError):  # retrying cannot fix it
+                        raise ConnectionFailedError(
+                            f"{self.endpoint.display_url}: the server's TLS certificate was refused"
+                            f" ({exc.verify_message}); if you trust it, pass ca_file= the PEM bundle of"
+                            " the CA that signed it"
+                        ) from None
                 else:
                     healthy = self._serve(ws)
                     if self.error is not None or self._stopping.is_set():
@@ -192,7 +198,7 @@ class Connection:
         probe_at: float | None = None
         close_by: float | None = None
         pushes_before = self.messages
-        receive = session.receive
+        receive, peek = session.receive, session.peek
         text = Opcode.TEXT
         try:
             session.start()
@@ -202,14 +208,19 @@ class Connection:
                 now = time.monotonic()
                 if messages:
                     last_frame, probe_at = now, None
-                    pushes: list[Push] = []
+                    kinds: list[str] = []
                     frames: list[bytes] = []
                     closed: str | None = None
                     for opcode, data in messages:
                         if opcode is text:
+                            kind = peek(data)
+                            if kind is not None:
+                                kinds.append(kind)
+                                frames.append(data)
+                                continue
                             push = receive(data)
                             if push is not None:
-                                pushes.append(push)
+                                kinds.append(push[0])
                                 frames.append(data)
                             elif session.error is not None:
                                 self.error = session.error
@@ -221,9 +232,9 @@ class Connection:
                         elif opcode is Opcode.CLOSE:
                             closed = close_reason(data)
                             break
-                    if pushes and close_by is None:
-                        self.messages += len(pushes)
-                        self._on_pushes(pushes, frames, time.time_ns(), number)
+                    if frames and close_by is None:
+                        self.messages += len(frames)
+                        self._on_pushes(kinds, frames, time.time_ns(), number)
                     if closed is not None:
                         raise ConnectionLost(f"server closed the connection ({closed})")
                 if close_by is None and session.ready != self.ready.is_set():
