@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
@@ -65,6 +68,20 @@ async def handle(ws: ServerConnection, depth: list[bytes], v3: list[bytes]) -> N
     finally:
         if flood:
             flood.cancel()
+
+
+@contextmanager
+def running() -> Iterator[int]:
+    """The flood server in its own process; yields its port."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.flood_server"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"flood server did not start: {line!r}")
+        yield int(line.split()[1])
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 async def main() -> None:

@@ -104,14 +104,20 @@ class Feed:
         return self.connection.error
 
     def frame(self, kind: str | None = None) -> pd.DataFrame:
-        """The DataFrame of ``kind`` (the only kind when there is one)."""
+        """The DataFrame of ``kind`` (the only kind when there is one) so far."""
+        return self._buffer(kind).frame()
+
+    def take_frame(self, kind: str | None = None) -> pd.DataFrame:
+        """Like :meth:`frame`, emptying the buffer: the way to take a finished feed's result
+        without a second copy of the data in memory."""
+        return self._buffer(kind).take_frame()
+
+    def _buffer(self, kind: str | None) -> TableBuffer:
         if kind is None:
             if len(self.buffers) != 1:
                 raise ValueError(f"kind must be one of {sorted(self.buffers)}")
-            (buffer,) = self.buffers.values()
-        else:
-            buffer = self.buffers[kind]
-        return buffer.frame()
+            return next(iter(self.buffers.values()))
+        return self.buffers[kind]
 
     def stats(self) -> dict[str, Any]:
         """Counters: messages accepted, connections, malformed and unknown frames."""

@@ -54,7 +54,7 @@ class TableBuffer:
     once more are held. ``None`` keeps everything.
     """
 
-    def __init__(self, table: Table, *, chunk_frames: int = 4096, max_rows: int | None = None) -> None:
+    def __init__(self, table: Table, *, chunk_frames: int = 1024, max_rows: int | None = None) -> None:
         self.table = table
         self.chunk_frames = chunk_frames
         self.max_rows = max_rows
@@ -93,6 +93,11 @@ class TableBuffer:
             self._seal()
             chunks = list(self._chunks)
         return build_frame(self.table, chunks)
+
+    def take_frame(self) -> pd.DataFrame:
+        """Everything held, as a DataFrame, emptying the buffer (for a collector's result: no
+        second copy of the data is made on the way)."""
+        return build_frame(self.table, self.take_chunks(), consume=True)
 
     def take_chunks(self) -> list[Chunk]:
         """Remove and return the typed chunks held so far (for writers that flush to disk)."""
@@ -170,12 +175,13 @@ class TableBuffer:
                 self._rows -= excess
 
 
-def build_frame(table: Table, chunks: Sequence[Chunk]) -> pd.DataFrame:
+def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pd.DataFrame:
     """Join typed chunks into the table's DataFrame (also for zero chunks: right columns and
-    dtypes, no rows)."""
+    dtypes, no rows). With ``consume`` each chunk column is released once joined, so building
+    costs one column's worth of memory above the result, not a second copy of everything."""
     data: dict[str, Any] = {}
     for name, kind in schema(table):
-        parts = [c.columns[name] for c in chunks]
+        parts = [c.columns.pop(name) if consume else c.columns[name] for c in chunks]
         if name == "received_at":
             joined = np.concatenate(parts) if parts else np.empty(0, dtype="datetime64[ns]")
             data[name] = pd.DatetimeIndex(joined).tz_localize("UTC")
@@ -183,4 +189,5 @@ def build_frame(table: Table, chunks: Sequence[Chunk]) -> pd.DataFrame:
             data[name] = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
         else:
             data[name] = to_series_values(kind, concat(kind, parts))  # type: ignore[arg-type]
-    return pd.DataFrame(data)
+        del parts
+    return pd.DataFrame(data, copy=False)

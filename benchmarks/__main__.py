@@ -1,0 +1,75 @@
+"""The benchmark suite: ``python -m benchmarks`` (options: ``--help``).
+
+Starts the flood server (:mod:`benchmarks.flood_server`) in its own process, then runs each
+approach in a fresh process of its own (:mod:`benchmarks.measure`), alternating approaches
+round by round so that drift in the machine's load hits them alike, and prints messages/s,
+rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
+round of each). Then the frame-latency check of a 1-million-row buffer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from .flood_server import running
+
+
+def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.measure", approach, feed, str(port), str(messages)],
+                         capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def frame_latency(rows: int = 1_000_000) -> float:
+    """Seconds for ``TableBuffer.frame()`` over ``rows`` depth rows (a live handle's window)."""
+    from nexusdata.frames import TableBuffer
+    from nexusdata.protocol import tables
+
+    from .flood_server import depth_frames
+
+    frames = depth_frames()
+    buffer = TableBuffer(tables.DEPTH)
+    for i in range(rows // 10 // len(frames)):
+        buffer.extend(frames, i * 10**9, 1)
+    buffer.frame()  # types the pending batch, as a live handle's background thread would have
+    start = time.perf_counter()
+    buffer.frame()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000, help="pushes per measured run (default 100000)")
+    parser.add_argument("--naive-messages", type=int, default=2_000, help="pushes for the per-message concat run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
+    args = parser.parse_args()
+    print(f"{'feed':<14} {'approach':<24} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}")
+    with running() as port:
+        for feed in ("depth", "pair_index_v3"):
+            runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for _ in range(args.rounds):
+                for approach in ("floor", "nexusdata"):
+                    runs[approach].append(measure(approach, feed, port, args.messages))
+            runs["naive"].append(measure("naive", feed, port, args.naive_messages))
+            best = {a: min(r, key=lambda x: x["seconds"]) for a, r in runs.items()}
+            floor_rate = best["floor"]["messages"] / best["floor"]["seconds"]
+            rows_per_msg = best["nexusdata"]["rows"] / best["nexusdata"]["messages"]
+            for approach, label in (("floor", "floor (ws-client+json)"), ("naive", f"naive concat ({args.naive_messages})"), ("nexusdata", "nexusdata collector")):
+                r = best[approach]
+                rate = r["messages"] / r["seconds"]
+                size = f"{r['frame_bytes'] / r['rows']:6.1f}" if r.get("rows") else f"{'':6}"
+                rss = r["peak_rss_above_baseline"] / 2**20
+                ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
+                print(f"{feed:<14} {label:<24} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
+    print(f"TableBuffer.frame() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

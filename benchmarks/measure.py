@@ -1,0 +1,110 @@
+"""One measurement in a fresh process, printed as one JSON line: rate, rows, bytes per row and
+peak RSS above the interpreter's baseline (taken after a short warm-up run of the same approach,
+so one-time costs such as lazy imports and thread pools are not counted).
+
+    python -m benchmarks.measure APPROACH FEED PORT MESSAGES
+
+APPROACH is ``floor`` (websocket-client, ``skip_utf8_validation=True``, ``recv`` +
+``json.loads``, nothing kept), ``naive`` (a DataFrame and ``pd.concat`` per message) or
+``nexusdata`` (the collector, end to end, its DataFrame included). FEED is ``depth`` or
+``pair_index_v3``. The parent, :mod:`benchmarks.__main__`, alternates them.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import resource
+import sys
+import time
+from typing import Any, Callable
+
+import pandas as pd
+import websocket
+
+import nexusdata as nd
+from nexusdata.protocol import chainext, nexus
+from nexusdata.protocol.session import dumps
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def peak_rss_bytes() -> int:
+    """Highest resident set size so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def bare_connection(port: int, feed: str) -> websocket.WebSocket:
+    """A plain websocket-client connection, logged in and subscribed."""
+    if feed == "depth":
+        ws = websocket.create_connection(f"ws://127.0.0.1:{port}/api/realtime?X-API-TOKEN=t", skip_utf8_validation=True)
+        ws.send(dumps(nexus.depth("BTCUSDT", 5).request("SUBSCRIBE", "1")))
+        return ws
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/websocket", skip_utf8_validation=True)
+    ws.send(dumps(chainext.login_request("k", "s", time.time())))
+    ws.recv()
+    ws.send(dumps(chainext.IndexSubscription("pair_index_v3", "1").request("subscribe")))
+    ws.recv()
+    return ws
+
+
+def floor(port: int, feed: str, messages: int) -> pd.DataFrame | None:
+    ws = bare_connection(port, feed)
+    recv, loads = ws.recv, json.loads
+    for _ in range(messages):
+        loads(recv())
+    ws.close()
+    return None
+
+
+def naive(port: int, feed: str, messages: int) -> pd.DataFrame:
+    ws = bare_connection(port, feed)
+    df = pd.DataFrame()
+    for _ in range(messages):
+        msg = json.loads(ws.recv())
+        if feed == "depth":
+            rows = [{**level, "side": side} for side in ("bids", "asks") for level in msg["data"][side]]
+        else:
+            rows = [{**msg["args"], **pair} for pair in msg["args"]["pairInfos"]]
+        df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+    ws.close()
+    return df
+
+
+def collector(port: int, feed: str, messages: int) -> pd.DataFrame:
+    if feed == "depth":
+        return nd.stream_depth("BTCUSDT", seconds=float("inf"), max_messages=messages,
+                               url=f"ws://127.0.0.1:{port}", token="t")
+    return nd.collect_index("pair_index_v3", "1", seconds=float("inf"), max_messages=messages,
+                            url=f"ws://127.0.0.1:{port}/websocket", api_key="k", api_secret="s")
+
+
+APPROACHES: dict[str, Callable[[int, str, int], pd.DataFrame | None]] = {
+    "floor": floor,
+    "naive": naive,
+    "nexusdata": collector,
+}
+
+
+def main() -> None:
+    approach, feed, port, messages = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    APPROACHES[approach](port, feed, 200)  # warm up: lazy imports, thread pools, allocator arenas
+    gc.collect()
+    baseline = rss_bytes()
+    start = time.perf_counter()
+    df = APPROACHES[approach](port, feed, messages)
+    elapsed = time.perf_counter() - start
+    result: dict[str, Any] = {"approach": approach, "feed": feed, "messages": messages, "seconds": elapsed,
+                              "peak_rss_above_baseline": peak_rss_bytes() - baseline}
+    if df is not None:
+        result["rows"] = len(df)
+        result["frame_bytes"] = int(df.memory_usage(index=False, deep=False).sum())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
