@@ -92,7 +92,7 @@ APPROACHES: dict[str, Callable[[int, str, int], pd.DataFrame | None]] = {
 
 def main() -> None:
     approach, feed, port, messages = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    APPROACHES[approach](port, feed, 200)  # warm up: lazy imports, thread pools, allocator arenas
+    APPROACHES[approach](port, feed, 3000)  # warm up: lazy imports, thread pools, allocator arenas
     gc.collect()
     baseline = rss_bytes()
     start = time.perf_counter()

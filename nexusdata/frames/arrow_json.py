@@ -18,6 +18,7 @@ import pyarrow.json as pj
 from ..protocol.tables import Field, Level, Table
 from .columns import ARROW_CONVERTERS, Array, NotColumnar, to_category
 
+_POOL = pa.system_memory_pool()  # the parser's scratch goes back to the system at once; jemalloc keeps it
 _READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)  # blocks may parse in parallel; Arrow unifies their types
 
 
@@ -26,7 +27,7 @@ def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np
     under ``table.envelope``) and, per row, the index of the frame it came from."""
     text = b"\n".join(f.replace(b"\n", b" ") if b"\n" in f else f for f in frames)  # JSON newlines are whitespace
     try:
-        batch = pj.read_json(io.BytesIO(text), read_options=_READ)
+        batch = pj.read_json(io.BytesIO(text), read_options=_READ, memory_pool=_POOL)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise NotColumnar(str(exc)) from None
     if batch.num_rows != len(frames) or table.envelope not in batch.column_names:
