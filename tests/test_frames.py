@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,27 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spec_examples import TABLE_SOURCE, load
+
 from nexusdata.frames import TableBuffer
 from nexusdata.frames.arrow_json import read_frames
 from nexusdata.frames.buffer import build_frame
 from nexusdata.frames.columns import CONVERTERS, NotColumnar
-from nexusdata.protocol import chainext, nexus, tables
+from nexusdata.protocol import nexus, tables
 from nexusdata.sim.indices import IndexStream
 from nexusdata.sim.market import Market
 
-SPEC = Path(__file__).parent / "fixtures" / "spec"
-TABLE_FIXTURE = {
-    tables.DEPTH: "nexus_push_depth",
-    tables.ORDERS: "nexus_push_order",
-    tables.CP_ORDERS: "nexus_push_order",
-    tables.EXECUTIONS: "nexus_push_order",
-    tables.RISK: "nexus_push_risk",
-    tables.COIN_INDEX: "chainext_push_coin_index",
-    tables.PAIR_INDEX: "chainext_push_pair_index",
-    tables.INDEX: "chainext_push_index",
-    tables.COIN_INDEX_V3: "chainext_push_coin_index_v3",
-    tables.PAIR_INDEX_V3: "chainext_push_pair_index_v3",
-}
+TABLE_FIXTURE = {tables.TABLES[name]: example for name, example in TABLE_SOURCE.items()}
 
 
 def reference(table: tables.Table, frames: list[bytes]) -> tuple[dict[str, Any], np.ndarray]:
@@ -64,7 +53,7 @@ def sim_frames(table: tables.Table, n: int = 50) -> list[bytes]:
 
 @pytest.mark.parametrize("table", list(TABLE_FIXTURE), ids=lambda t: t.name)
 def test_arrow_path_equals_reference_on_spec_examples(table: tables.Table) -> None:
-    frame = json.dumps(json.loads((SPEC / f"{TABLE_FIXTURE[table]}.json").read_text())).encode()
+    frame = json.dumps(load(TABLE_FIXTURE[table])).encode()
     frames = [frame, frame.replace(b"\n", b"")]
     assert_same(table, read_frames(table, frames), reference(table, frames))
 
@@ -101,7 +90,7 @@ def _mutations() -> st.SearchStrategy[tuple[tables.Table, list[bytes]]]:
     @st.composite
     def batch(draw: st.DrawFn) -> tuple[tables.Table, list[bytes]]:
         table = draw(st.sampled_from(list(TABLE_FIXTURE)))
-        base = json.loads((SPEC / f"{TABLE_FIXTURE[table]}.json").read_text())
+        base = load(TABLE_FIXTURE[table])
         rnd = random.Random(draw(st.integers(0, 2**32)))
         frames = []
         for _ in range(draw(st.integers(1, 6))):

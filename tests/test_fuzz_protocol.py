@@ -19,19 +19,19 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spec_examples import TABLE_SOURCE, load
+
 from nexusdata.errors import ServerError
 from nexusdata.protocol import chainext, nexus, tables
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 from nexusdata.protocol.nexus import NexusSession
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spec"
 TOKEN = "WHZWUFAxWlV0bzdMMzl5N1dmYy1z"
 API_KEY = "fuzz-key"
 API_SECRET = "fuzz-secret-9f8e7d"
@@ -45,7 +45,7 @@ FUZZ = settings(
 
 
 def _load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return load(name)
 
 
 NEXUS_NAMES = ("nexus_push_depth", "nexus_push_order", "nexus_push_risk", "nexus_ping", "nexus_subscribe_depth",
@@ -63,18 +63,6 @@ NEXUS_MESSAGES = [_load(n) for n in NEXUS_NAMES] + [{"id": i, "result": None} fo
 CHAINEXT_MESSAGES = [_load(n) for n in CHAINEXT_NAMES] + [
     chainext.reply(op, 2010, topic="coin_index", id="1") for op in ("subscribeResponse", "unsubscribeResponse")
 ]
-TABLE_SOURCE = {
-    "depth": "nexus_push_depth",
-    "orders": "nexus_push_order",
-    "cp_orders": "nexus_push_order",
-    "executions": "nexus_push_order",
-    "risk": "nexus_push_risk",
-    "coin_index": "chainext_push_coin_index",
-    "pair_index": "chainext_push_pair_index",
-    "index": "chainext_push_index",
-    "coin_index_v3": "chainext_push_coin_index_v3",
-    "pair_index_v3": "chainext_push_pair_index_v3",
-}
 PAYLOADS = [(m.get("data", m.get("args"))) for m in (_load(n) for n in sorted(set(TABLE_SOURCE.values())))]
 
 

@@ -8,17 +8,17 @@ import hmac
 import json
 import logging
 import re
-from pathlib import Path
 
 import orjson
 import pytest
 
 from nexusdata.errors import AuthenticationError, NexusDataError, ServerError, SubscriptionError
+from spec_examples import FIXTURES, SPEC_DIR, compact, load, raw, short
+
 from nexusdata.protocol import chainext, tables
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spec"
-SPEC_DOC = Path("/work/shared/spec/chainext-websocket-api.zh.md")
+SPEC_DOC = SPEC_DIR / "chainext-websocket-api.zh.md"
 
 API_KEY = "ak-7f3c2b1e"
 API_SECRET = "S3cr3t-0a9b8c7d6e5f4a3b2c1d"
@@ -45,22 +45,12 @@ JSON_FIXTURES = [
 ]
 
 
-def raw(name: str) -> str:
-    return (FIXTURES / f"{name}.json").read_text(encoding="utf-8")
 
 
-def load(name: str):
-    return json.loads(raw(name))
 
 
-def compact(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def short(value) -> str:
-    """A readable test id for a frame."""
-    text = repr(value)
-    return text if len(text) <= 50 else f"{text[:40]}...<{len(text)} chars>"
 
 
 def doc_signature(api_key: str, api_secret: str, time_now: str) -> str:

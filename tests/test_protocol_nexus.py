@@ -13,11 +13,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from spec_examples import SPEC_DIR, compact, load, raw, short
+
 from nexusdata.protocol import nexus, tables
 from nexusdata.protocol.session import Session, dumps
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spec"
-SPEC_DOC = Path("/work/shared/spec/nexus-websocket-api.zh.md")
+SPEC_DOC = SPEC_DIR / "nexus-websocket-api.zh.md"
 TOKEN = "WHZWUFAxWlV0bzdMMzl5N1dmYy1z"  # the token of the document's example URL
 
 NEXUS_FIXTURES = [
@@ -31,22 +32,12 @@ NEXUS_FIXTURES = [
 ]
 
 
-def raw(name: str) -> str:
-    return (FIXTURES / f"{name}.json").read_text(encoding="utf-8")
 
 
-def load(name: str):
-    return json.loads(raw(name))
 
 
-def compact(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def short(value) -> str:
-    """A readable test id for a frame."""
-    text = repr(value)
-    return text if len(text) <= 50 else f"{text[:40]}...<{len(text)} chars>"
 
 
 class Clock:

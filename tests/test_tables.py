@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
+
+from spec_examples import FIXTURES, TABLE_SOURCE
 
 from nexusdata.protocol import tables
 from nexusdata.protocol.tables import TABLES, Field, Level, Table, snake_case
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spec"
 
 
 def payload(name: str):
@@ -32,19 +32,7 @@ ALL = [
     tables.PAIR_INDEX_V3,
 ]
 
-# which spec example each table reads
-SOURCE = {
-    "depth": "nexus_push_depth",
-    "orders": "nexus_push_order",
-    "cp_orders": "nexus_push_order",
-    "executions": "nexus_push_order",
-    "risk": "nexus_push_risk",
-    "coin_index": "chainext_push_coin_index",
-    "pair_index": "chainext_push_pair_index",
-    "index": "chainext_push_index",
-    "coin_index_v3": "chainext_push_coin_index_v3",
-    "pair_index_v3": "chainext_push_pair_index_v3",
-}
+SOURCE = TABLE_SOURCE
 ROWS = {
     "depth": 2,
     "orders": 1,
