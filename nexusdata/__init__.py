@@ -17,6 +17,8 @@ from .errors import (
     ServerError,
     SubscriptionError,
 )
+from .live import LiveHandle, live_depth, live_handles, live_index, live_orders, live_risk, stop_live
+from .plots import plot_depth, plot_pair_weights
 
 try:
     __version__ = version("nexusdata")
@@ -27,6 +29,7 @@ __all__ = [
     "ArgumentError",
     "AuthenticationError",
     "ConnectionFailedError",
+    "LiveHandle",
     "NexusDataError",
     "ProtocolError",
     "ServerError",
@@ -35,5 +38,13 @@ __all__ = [
     "collect_index",
     "collect_orders",
     "collect_risk",
+    "live_depth",
+    "live_handles",
+    "live_index",
+    "live_orders",
+    "live_risk",
+    "plot_depth",
+    "plot_pair_weights",
+    "stop_live",
     "stream_depth",
 ]

@@ -3,15 +3,17 @@
 Each checks its arguments, starts a :class:`~nexusdata.feed.Feed` in the background, blocks until
 ``seconds`` pass or ``max_messages`` pushes arrive (a KeyboardInterrupt ends it early with what
 arrived), stops cleanly and returns the typed DataFrame. Its ``attrs["nexusdata"]`` holds the
-run's counters and gap log.
+run's counters and gap log. While it blocks it can show a progress bar (``progress=``) and, in
+Jupyter, a live chart (``plot=True``), both updated from the waiting thread.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import asdict
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import pandas as pd
 
@@ -19,53 +21,102 @@ from .config import Feed as FeedName
 from .config import nonempty_str, positive_int, positive_number, split_conn
 from .errors import ArgumentError, ConnectionFailedError
 from .feed import Feed
-from .protocol import IndexSubscription, Table, chainext, nexus, tables
+from .plots import CHARTS, Chart
+from .progress import RunProgress, in_kernel
+from .protocol import IndexSubscription, NexusSubscription, Table, chainext, nexus, tables
+
+if TYPE_CHECKING:
+    from .widgets import LivePlot
 
 log = logging.getLogger("nexusdata")
 
 OrderRows = Literal["orders", "cp_orders", "executions"]
 ORDER_TABLES: dict[str, Table] = {"orders": tables.ORDERS, "cp_orders": tables.CP_ORDERS, "executions": tables.EXECUTIONS}
 MAX_DEPTH = 100
-_TICK = 0.2  # seconds between checks for Ctrl-C while a collector blocks
+LIVE_READS = 256
+"""Socket reads a feed keeps for its live chart between two redraws (older ones are not drawn)."""
+_TICK = 0.2  # seconds between checks for Ctrl-C (and progress and chart updates) while a collector blocks
 
 
 def stream_depth(
-    symbol: str, seconds: float = 60, depth: int = 5, *, max_messages: int | None = None, **conn: Any
+    symbol: str,
+    seconds: float = 60,
+    depth: int = 5,
+    *,
+    max_messages: int | None = None,
+    progress: bool = True,
+    plot: bool = False,
+    **conn: Any,
 ) -> pd.DataFrame:
     """Collect ``symbol``'s aggregated order book: one row per price level per push, with
-    ``side`` ("bid"/"ask") and ``level`` (0 = best)."""
-    symbol = nonempty_str(symbol, "symbol")
-    depth = positive_int(depth, "depth", maximum=MAX_DEPTH)
-    return _collect("nexus", [nexus.depth(symbol, depth)], tables.DEPTH, seconds, max_messages, conn)
+    ``side`` ("bid"/"ask") and ``level`` (0 = best). ``plot=True`` shows the live depth chart
+    in Jupyter while it collects."""
+    sub = depth_subscription(symbol, depth)
+    return _collect("nexus", sub, tables.DEPTH, seconds, max_messages, conn, progress, plot, f"{sub.symbol} depth")
 
 
 def collect_orders(
-    seconds: float = 60, *, max_messages: int | None = None, rows: OrderRows = "orders", **conn: Any
+    seconds: float = 60,
+    *,
+    max_messages: int | None = None,
+    rows: OrderRows = "orders",
+    progress: bool = True,
+    **conn: Any,
 ) -> pd.DataFrame:
     """Collect the account's order results: one row per parent order update, or with
     ``rows="cp_orders"`` one per child order, ``rows="executions"`` one per execution (each
     carrying its parent's ``client_order_id`` and ``parent_order_id``)."""
-    if rows not in ORDER_TABLES:
-        raise ArgumentError(f"rows must be one of {', '.join(map(repr, ORDER_TABLES))}, got {rows!r}")
-    return _collect("nexus", [nexus.orders()], ORDER_TABLES[rows], seconds, max_messages, conn)
+    return _collect("nexus", nexus.orders(), order_table(rows), seconds, max_messages, conn, progress, False, rows)
 
 
 def collect_risk(
-    symbol: str, book: str, seconds: float = 60, *, max_messages: int | None = None, **conn: Any
+    symbol: str,
+    book: str,
+    seconds: float = 60,
+    *,
+    max_messages: int | None = None,
+    progress: bool = True,
+    **conn: Any,
 ) -> pd.DataFrame:
     """Collect the risk position of ``symbol`` in ``book``: one row per position row pushed."""
-    sub = nexus.risk(nonempty_str(symbol, "symbol"), nonempty_str(book, "book"))
-    return _collect("nexus", [sub], tables.RISK, seconds, max_messages, conn)
+    sub = risk_subscription(symbol, book)
+    return _collect("nexus", sub, tables.RISK, seconds, max_messages, conn, progress, False, f"{sub.symbol} {sub.book} risk")
 
 
 def collect_index(
-    topic: str, id: str | int, seconds: float = 60, *, max_messages: int | None = None, **conn: Any
+    topic: str,
+    id: str | int,
+    seconds: float = 60,
+    *,
+    max_messages: int | None = None,
+    progress: bool = True,
+    plot: bool = False,
+    **conn: Any,
 ) -> pd.DataFrame:
     """Collect a ChaiNext topic for one coin or index ``id``. ``pair_index`` and
     ``pair_index_v3`` give one row per exchange pair per push (the pair's status is
-    ``pair_status``)."""
+    ``pair_status``). ``plot=True`` (``pair_index_v3``) shows the live pair weight chart in
+    Jupyter while it collects."""
     sub = index_subscription(topic, id)
-    return _collect("chainext", [sub], chainext.TOPICS[sub.topic], seconds, max_messages, conn)
+    table = chainext.TOPICS[sub.topic]
+    return _collect("chainext", sub, table, seconds, max_messages, conn, progress, plot, f"{sub.topic} {sub.id}")
+
+
+def depth_subscription(symbol: object, depth: object) -> NexusSubscription:
+    """A checked order-book subscription (symbol non-empty, depth from 1 to ``MAX_DEPTH``)."""
+    return nexus.depth(nonempty_str(symbol, "symbol"), positive_int(depth, "depth", maximum=MAX_DEPTH))
+
+
+def risk_subscription(symbol: object, book: object) -> NexusSubscription:
+    """A checked risk position subscription (symbol and book non-empty)."""
+    return nexus.risk(nonempty_str(symbol, "symbol"), nonempty_str(book, "book"))
+
+
+def order_table(rows: object) -> Table:
+    """The order table ``rows`` names (one of ``ORDER_TABLES``)."""
+    if rows not in ORDER_TABLES:
+        raise ArgumentError(f"rows must be one of {', '.join(map(repr, ORDER_TABLES))}, got {rows!r}")
+    return ORDER_TABLES[str(rows)]
 
 
 def index_subscription(topic: object, id: object) -> IndexSubscription:
@@ -84,34 +135,100 @@ def check_run(seconds: object, max_messages: object) -> tuple[float, int | None]
     return positive_number(seconds, "seconds", allow_inf=limit is not None), limit
 
 
-def wait_interruptibly(feed: Feed, seconds: float) -> None:
-    """Block until ``seconds`` pass or the feed finishes, waking every tick so that Ctrl-C (the
-    notebook's stop button) is honoured at once on every platform."""
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is a bool, else an :class:`ArgumentError`."""
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def chart_for(table: Table, plot: object) -> Chart | None:
+    """The live chart ``plot=True`` asks for (``None`` for ``plot=False``): it must exist for
+    ``table`` and be drawn from the main thread."""
+    if not check_flag(plot, "plot"):
+        return None
+    if table.name not in CHARTS:
+        raise ArgumentError(f"plot=True draws {' and '.join(CHARTS)} data only, not {table.name}")
+    if threading.current_thread() is not threading.main_thread():
+        raise ArgumentError("plot=True draws from the calling thread, which must be the main thread")
+    return CHARTS[table.name]
+
+
+def wait_interruptibly(feed: Feed, seconds: float, on_tick: Callable[[], None] | None = None) -> None:
+    """Block until ``seconds`` pass or the feed finishes, waking every tick (calling ``on_tick``)
+    so that Ctrl-C (the notebook's stop button) is honoured at once on every platform."""
     deadline = time.monotonic() + seconds
     while not feed.wait(min(_TICK, max(deadline - time.monotonic(), 0))):
+        if on_tick is not None:
+            on_tick()
         if time.monotonic() >= deadline:
             return
 
 
-def _collect(
-    feed_name: FeedName, subscriptions: list[Any], table: Table, seconds: Any, max_messages: Any, conn: dict[str, Any]
-) -> pd.DataFrame:
-    seconds, limit = check_run(seconds, max_messages)
-    endpoint, options, _ = split_conn(feed_name, conn)
-    feed = Feed(endpoint, subscriptions, {subscriptions[0].kind: table}, options, max_messages=limit)
-    feed.start()
-    try:
-        wait_interruptibly(feed, seconds)
-    except KeyboardInterrupt:
-        log.warning("interrupted: stopping and returning what arrived so far")
-    finally:
-        feed.stop()
-    frame = feed.frame()
-    # Plain JSON values only: pandas writes attrs into Parquet metadata.
-    frame.attrs["nexusdata"] = {**feed.stats(), "gaps": [asdict(e) for e in feed.connection.events]}
+def raise_feed_error(feed: Feed, frame: pd.DataFrame) -> None:
+    """Raise the error that ended ``feed``, if any, keeping ``frame`` (what arrived before) on a
+    :class:`ConnectionFailedError`."""
     error = feed.error
     if error is not None:
         if isinstance(error, ConnectionFailedError):
             error.frame = frame  # what arrived before the feed became unreachable is not lost
         raise error
+
+
+def _collect(
+    feed_name: FeedName,
+    subscription: Any,
+    table: Table,
+    seconds: Any,
+    max_messages: Any,
+    conn: dict[str, Any],
+    progress: Any,
+    plot: Any,
+    label: str,
+) -> pd.DataFrame:
+    seconds, limit = check_run(seconds, max_messages)
+    endpoint, options, _ = split_conn(feed_name, conn)
+    chart = chart_for(table, plot)
+    kind = subscription.kind
+    feed = Feed(endpoint, [subscription], {kind: table}, options, max_messages=limit, recent=LIVE_READS if chart else 1)
+    bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
+    live_chart = _show_chart(feed, kind, chart) if chart else None
+
+    def tick() -> None:
+        bar.update(time.monotonic() - started, feed.accepted)
+        if live_chart is not None:
+            live_chart.refresh()
+
+    started = time.monotonic()
+    feed.start()
+    completed = False
+    try:
+        wait_interruptibly(feed, seconds, tick)
+        completed = feed.error is None
+    except KeyboardInterrupt:
+        log.warning("interrupted: stopping and returning what arrived so far")
+    finally:
+        feed.stop()
+        bar.update(time.monotonic() - started, feed.accepted)
+        bar.close(completed)
+    if live_chart is not None:
+        live_chart.refresh(force=True)  # the final state stays on screen
+    frame = feed.take_frame()  # no second copy of the data on the way out
+    # Plain JSON values only: pandas writes attrs into Parquet metadata.
+    frame.attrs["nexusdata"] = {**feed.stats(), "gaps": [asdict(e) for e in feed.connection.events]}
+    raise_feed_error(feed, frame)
     return frame
+
+
+def _show_chart(feed: Feed, kind: str, chart: Chart) -> LivePlot | None:
+    """Display a live chart of ``feed`` in Jupyter; elsewhere say why there is none."""
+    if not in_kernel():
+        log.warning("plot=True shows a live chart in Jupyter only; plot the result with nd.plot_depth / nd.plot_pair_weights")
+        return None
+    from IPython.display import display
+
+    from .widgets import LivePlot  # ipywidgets is loaded only when a chart is shown
+
+    live_chart = LivePlot(feed, kind, chart)
+    display(live_chart)
+    return live_chart

@@ -1,18 +1,28 @@
-"""Static charts of collected DataFrames: the order book's depth and the v3 pair weight breakdown.
+"""Charts of depth and ``pair_index_v3`` data, shared by the static plots and the live widgets.
 
-They draw on a matplotlib :class:`~matplotlib.figure.Figure` created without pyplot, so they work
-in any thread and any backend, and return the figure for ``savefig`` or display.
+Each :class:`Chart` draws the latest push beside a per-push series over time on a matplotlib
+figure created without pyplot, so it works in any backend and is redrawn in place by the live
+widgets; ``plot_depth(df)`` and ``plot_pair_weights(df)`` draw a saved DataFrame for display
+(a PNG in Jupyter) or ``savefig``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.dates import DateFormatter
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+
+from .errors import ArgumentError
+from .frames import schema
+from .protocol import tables
 
 PAIR_STATUS = {
     1: ("enabled", "#2a9d8f"),
@@ -21,82 +31,96 @@ PAIR_STATUS = {
 }
 """Pair-level ``status`` of ``pair_index_v3``: meaning and the colour the charts use."""
 
+SIDE_COLOURS = {"bid": "#2a9d8f", "ask": "#e76f51"}
 
-def time_axis(ax: Any) -> None:
-    """Clock times (UTC) on the x axis, slanted so they never overlap."""
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
+
+def time_axis(ax: Axes) -> None:
+    """Clock times (UTC) on the x axis, as precise as the span needs (sub-second ticks show
+    fractions, not repeated seconds), slanted so they never overlap."""
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    formats = ["%Y", "%b", "%d", "%H:%M", "%H:%M:%S", "%H:%M:%S.%f"]
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, formats=formats, show_offset=False))
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("received at (UTC)")
 
 
-def latest_book(depth: pd.DataFrame) -> pd.DataFrame:
-    """The last push's levels of a depth DataFrame (rows sharing the newest ``received_at``)."""
-    if depth.empty:
-        return depth
-    return depth[depth["received_at"] == depth["received_at"].iloc[-1]]
+def clock(when: pd.Timestamp) -> str:
+    """A receive time as the charts title it: ``12:34:56.789 UTC``."""
+    return f"{when:%H:%M:%S.%f}"[:-3] + " UTC"
+
+
+def latest_push(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the newest push (those sharing the last ``received_at``)."""
+    if df.empty:
+        return df
+    return df[df["received_at"] == df["received_at"].iloc[-1]]
 
 
 def book_summary(depth: pd.DataFrame) -> pd.DataFrame:
     """Per push: best bid, best ask, mid and spread, indexed by ``received_at``."""
     best = depth[depth["level"] == 0]
-    wide = best.pivot_table(index="received_at", columns="side", values="price", aggfunc="first", observed=True)
-    wide = wide.reindex(columns=["bid", "ask"])
+    sides = {
+        side: best[best["side"] == side].drop_duplicates("received_at").set_index("received_at")["price"]
+        for side in ("bid", "ask")
+    }
+    wide = pd.DataFrame(sides, columns=["bid", "ask"], dtype="float64")
     wide["mid"] = (wide["bid"] + wide["ask"]) / 2
     wide["spread"] = wide["ask"] - wide["bid"]
     return wide
 
 
-def draw_book(ax: Any, book: pd.DataFrame) -> None:
+def index_prices(v3: pd.DataFrame) -> pd.DataFrame:
+    """Per push: the index ``price`` and ``status``, indexed by ``received_at``."""
+    return v3.drop_duplicates("received_at").set_index("received_at")[["price", "status"]]
+
+
+def draw_book(ax: Axes, book: pd.DataFrame) -> None:
     """Cumulative bid and ask volume against price as step lines, on ``ax``."""
-    ax.clear()
-    for side, colour in (("bid", "#2a9d8f"), ("ask", "#e76f51")):
+    for side, colour in SIDE_COLOURS.items():
         levels = book[book["side"] == side].sort_values("level")
         if levels.empty:
             continue
-        ax.step(levels["price"], np.cumsum(levels["volume"].to_numpy()), where="post", color=colour, label=side)
-        ax.fill_between(levels["price"], np.cumsum(levels["volume"].to_numpy()), step="post", alpha=0.25, color=colour)
+        cumulative = np.cumsum(levels["volume"].to_numpy())
+        ax.step(levels["price"], cumulative, where="post", color=colour, label=side)
+        ax.fill_between(levels["price"], cumulative, step="post", alpha=0.25, color=colour)
     ax.set_xlabel("price")
     ax.set_ylabel("cumulative volume")
-    ax.legend(loc="upper center")
+    if ax.get_lines():
+        ax.legend(loc="upper center")
 
 
-def plot_depth(depth: pd.DataFrame, title: str | None = None) -> Figure:
-    """The latest order book as cumulative depth, with mid price and spread over time beneath."""
-    fig = Figure(figsize=(8, 6), layout="constrained")
-    top, mid = fig.subplots(2, 1, height_ratios=[2, 1])
-    book = latest_book(depth)
+def draw_depth(axes: Sequence[Axes], book: pd.DataFrame, summary: pd.DataFrame, title: str | None = None) -> None:
+    """On the depth chart's three axes: the order book ``book`` as cumulative depth, then
+    ``summary``'s mid price and spread over time."""
+    top, mid, spread = clear(axes)
     draw_book(top, book)
-    symbol = str(book["symbol"].iloc[0]) if not book.empty else ""
-    top.set_title(title or f"{symbol} order book depth")
-    summary = book_summary(depth) if not depth.empty else pd.DataFrame(columns=["mid", "spread"])
-    mid.plot(summary.index, summary["mid"], color="#264653", label="mid")
+    if title is None and not book.empty:
+        title = f"{book['symbol'].iloc[0]} order book at {clock(book['received_at'].iloc[0])}"
+        if not summary.empty:
+            title += f"\nmid {summary['mid'].iloc[-1]:,.6g}, spread {summary['spread'].iloc[-1]:,.6g}"
+    top.set_title(title or "order book depth")
+    mid.plot(summary.index, summary["mid"], color="#264653")
     mid.set_ylabel("mid")
-    spread_ax = mid.twinx()
-    spread_ax.plot(summary.index, summary["spread"], color="#f4a261", label="spread")
-    spread_ax.set_ylabel("spread")
-    mid.legend(handles=[*mid.get_lines(), *spread_ax.get_lines()], loc="upper left", fontsize="small")
-    time_axis(mid)
-    return fig
+    mid.tick_params(axis="x", labelbottom=False)
+    spread.plot(summary.index, summary["spread"], color="#f4a261")
+    spread.set_ylabel("spread")
+    time_axis(spread)
 
 
-def latest_pairs(v3: pd.DataFrame) -> pd.DataFrame:
-    """The last push's pairs of a ``pair_index_v3`` DataFrame."""
-    if v3.empty:
-        return v3
-    return v3[v3["received_at"] == v3["received_at"].iloc[-1]]
-
-
-def draw_pair_weights(ax: Any, pairs: pd.DataFrame) -> None:
-    """Each exchange pair's weight as a horizontal bar coloured by pair status, on ``ax``."""
-    ax.clear()
+def draw_pair_weights(ax: Axes, pairs: pd.DataFrame) -> None:
+    """Each exchange pair's weight as a horizontal bar coloured by pair status, on ``ax``, with
+    the statuses' meanings in the legend."""
     pairs = pairs.dropna(subset=["exchange"])
-    labels = [f"{e} {p}" for e, p in zip(pairs["exchange"], pairs["pair_symbol"])]
+    rows = range(len(pairs))
     statuses = [PAIR_STATUS.get(int(s), ("other", "#6c757d")) for s in pairs["pair_status"]]
-    ax.barh(labels, pairs["pair_weight"], color=[c for _, c in statuses])
-    for row, ((text, colour), weight) in enumerate(zip(statuses, pairs["pair_weight"])):
+    ax.barh(rows, pairs["pair_weight"], color=[c for _, c in statuses])
+    for row, ((text, colour), weight) in zip(rows, zip(statuses, pairs["pair_weight"])):
         if not weight:  # a zero-width bar shows nothing: say why the pair has no weight
             ax.text(0.002, row, text.split(" (")[0], va="center", color=colour, fontweight="bold")
-    ax.invert_yaxis()
+    ax.set_yticks(rows, [f"{e} {p}" for e, p in zip(pairs["exchange"], pairs["pair_symbol"])])
+    if len(pairs):
+        ax.set_ylim(len(pairs) - 0.5, -0.5)  # the first pair on top
     ax.set_xlabel("pair weight")
     ax.legend(
         handles=[Patch(color=c, label=f"{k}: {t}") for k, (t, c) in PAIR_STATUS.items()],
@@ -104,16 +128,95 @@ def draw_pair_weights(ax: Any, pairs: pd.DataFrame) -> None:
     )
 
 
-def plot_pair_weights(v3: pd.DataFrame, title: str | None = None) -> Figure:
-    """The latest v3 pair weight breakdown beside the index price over time."""
-    fig = Figure(figsize=(11, 5.5), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
-    pairs = latest_pairs(v3)
+def draw_pair_index(axes: Sequence[Axes], pairs: pd.DataFrame, prices: pd.DataFrame, title: str | None = None) -> None:
+    """On the v3 chart's two axes: the pair weight breakdown of ``pairs``, then the index price
+    series ``prices``."""
+    left, right = clear(axes)
     draw_pair_weights(left, pairs)
-    name = f"{pairs['underlying_symbol'].iloc[0]}/{pairs['quote_symbol'].iloc[0]}" if not pairs.empty else ""
-    left.set_title(title or f"{name} v3 pair weights")
-    prices = v3.drop_duplicates("received_at")
-    right.plot(prices["received_at"], prices["price"], color="#264653")
-    right.set_title("index price")
+    if title is None and not pairs.empty:
+        head = pairs.iloc[0]
+        title = f"{head['underlying_symbol']}/{head['quote_symbol']} v3 pair weights at {clock(head['received_at'])}"
+    left.set_title(title or "v3 pair weights")
+    right.plot(prices.index, prices["price"], color="#264653")
+    right.set_title(f"index price {prices['price'].iloc[-1]:,.8g}" if not prices.empty else "index price")
     time_axis(right)
-    return fig
+
+
+class ChartFigure(Figure):
+    """A figure that shows itself as a PNG in Jupyter, with or without pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        return png(self)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart of one table: the latest push drawn beside a per-push ``series`` over time.
+
+    :meth:`figure` lays out the axes once (``rows`` x ``cols``, sized by ``ratios``);
+    ``draw(axes, latest, series, title)`` clears and redraws them, so a live widget calls it
+    again on the same figure as data arrives.
+    """
+
+    table: str
+    series: Callable[[pd.DataFrame], pd.DataFrame]
+    draw: Callable[[Sequence[Axes], pd.DataFrame, pd.DataFrame, str | None], None]
+    figsize: tuple[float, float]
+    rows: int
+    cols: int
+    ratios: tuple[float, ...]
+
+    def figure(self, dpi: float = 100) -> ChartFigure:
+        """A figure holding the chart's empty axes."""
+        fig = ChartFigure(figsize=self.figsize, dpi=dpi, layout="constrained")
+        ratios = {"height_ratios" if self.rows > 1 else "width_ratios": self.ratios}
+        fig.subplots(self.rows, self.cols, squeeze=False, **ratios)
+        return fig
+
+    def plot(self, df: pd.DataFrame, title: str | None = None) -> ChartFigure:
+        """The chart of a whole DataFrame of the chart's table."""
+        missing = [name for name, _ in schema(tables.TABLES[self.table]) if name not in df.columns]
+        if missing:
+            raise ArgumentError(f"df must be a {self.table} DataFrame; it lacks the columns {', '.join(missing)}")
+        fig = self.figure()
+        self.draw(fig.axes, latest_push(df), self.series(df), title)
+        return fig
+
+
+def clear(axes: Sequence[Axes]) -> Sequence[Axes]:
+    """``axes``, each emptied of what was drawn on it for a redraw. Unlike ``Axes.clear`` this
+    keeps the axis and tick objects, whose re-creation is most of a redraw's cost."""
+    for ax in axes:
+        for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+            artist.remove()
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
+        ax.relim()
+    return axes
+
+
+def png(fig: Figure) -> bytes:
+    """``fig`` rendered as PNG at its own dpi, in one draw (``savefig`` draws twice when a
+    layout engine is set) and with light compression (a third of the default's time)."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+DEPTH_CHART = Chart("depth", book_summary, draw_depth, (8.0, 6.5), rows=3, cols=1, ratios=(3, 1, 1))
+PAIR_WEIGHTS_CHART = Chart("pair_index_v3", index_prices, draw_pair_index, (11.0, 5.5), rows=1, cols=2, ratios=(3, 2))
+CHARTS: dict[str, Chart] = {c.table: c for c in (DEPTH_CHART, PAIR_WEIGHTS_CHART)}
+"""The chart of each table that has one."""
+
+
+def plot_depth(depth: pd.DataFrame, title: str | None = None) -> ChartFigure:
+    """The latest order book of a depth DataFrame as cumulative depth, with mid price and spread
+    over time beneath."""
+    return DEPTH_CHART.plot(depth, title)
+
+
+def plot_pair_weights(v3: pd.DataFrame, title: str | None = None) -> ChartFigure:
+    """The latest v3 pair weight breakdown of a ``pair_index_v3`` DataFrame, coloured by pair
+    status, beside the index price over time."""
+    return PAIR_WEIGHTS_CHART.plot(v3, title)

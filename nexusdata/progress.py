@@ -1,0 +1,72 @@
+"""A ``tqdm.auto`` progress bar over a blocking collector's run, shown only where someone can see
+it: in a Jupyter kernel (as a widget) or on a terminal (as text on stderr)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+
+def in_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (IPython with a kernel attached)."""
+    ipython = sys.modules.get("IPython")  # never imported here: not loaded means no kernel
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def interactive() -> bool:
+    """Whether progress can be seen: in a Jupyter kernel, or with a terminal on stderr."""
+    return in_kernel() or (sys.stderr is not None and sys.stderr.isatty())
+
+
+class RunProgress:
+    """A bar over a run's ``seconds`` that also counts its messages (``12/100 messages`` when
+    ``max_messages`` is set); when ``seconds`` is infinite the bar counts messages instead.
+
+    Does nothing when ``enabled`` is false or output is not :func:`interactive`.
+    """
+
+    def __init__(self, label: str, seconds: float, max_messages: int | None, *, enabled: bool = True) -> None:
+        self.by_messages = math.isinf(seconds)
+        self.max_messages = max_messages
+        self._bar: Any = None
+        if not (enabled and interactive()):
+            return
+        from tqdm.auto import tqdm  # imported on demand: it pulls in ipywidgets in a kernel
+
+        if self.by_messages:
+            total, counter = max_messages, "{n:.0f}/{total:.0f} messages"
+        else:
+            total, counter = seconds, "{n:.1f}/{total:g} s"
+        self._bar = tqdm(total=total, desc=label, bar_format="{desc}: {percentage:3.0f}%|{bar}| " + counter + "{postfix}")
+
+    @property
+    def shown(self) -> bool:
+        """Whether a bar is displayed."""
+        return self._bar is not None
+
+    def update(self, elapsed: float, messages: int) -> None:
+        """Show ``elapsed`` seconds and ``messages`` received so far."""
+        bar = self._bar
+        if bar is None:
+            return
+        if self.by_messages:
+            bar.n = min(messages, bar.total)
+        else:
+            bar.n = min(elapsed, bar.total)
+            limit = f"/{self.max_messages}" if self.max_messages is not None else ""
+            bar.set_postfix_str(f"{messages}{limit} messages", refresh=False)
+        bar.refresh()
+
+    def close(self, completed: bool) -> None:
+        """End the bar: full when the run ended as planned (time up or ``max_messages``
+        reached), left where it stopped otherwise (interrupted or failed; red in a notebook)."""
+        bar = self._bar
+        if bar is None:
+            return
+        if completed:
+            bar.n = bar.total
+            bar.refresh()
+        bar.close()
+        self._bar = None

@@ -1,0 +1,221 @@
+"""Live charts and progress bars: drawn on the main thread as data arrives, throttled, and shown
+only where someone can see them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+import nexusdata as nd
+from nexusdata.plots import book_summary, clock, latest_push
+from nexusdata.sim import Simulator
+from nexusdata.widgets import LivePlot
+from test_live import wait_until
+
+
+def test_live_chart_redraws_from_the_event_loop_while_data_flows(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, no_thread_leak: None
+) -> None:
+    """The kernel's case: the handle's chart redraws itself from the running asyncio loop; each
+    redraw shows a new picture, more data has arrived every time, and only the main thread draws."""
+    monkeypatch.setattr("nexusdata.widgets.DRAW_SHARE", 1.0)  # as fast as max_fps allows: a short test
+    redraws: list[tuple[bytes, int, threading.Thread]] = []
+
+    async def watch() -> LivePlot:
+        with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+            chart = live.plot()
+            enough = asyncio.Event()
+
+            def on_image(change: dict[str, Any]) -> None:
+                redraws.append((bytes(change["new"]), live.feed.accepted, threading.current_thread()))
+                if len(redraws) == 3:
+                    enough.set()
+
+            chart.image.observe(on_image, "value")
+            await asyncio.wait_for(enough.wait(), timeout=30)  # nothing here calls refresh()
+        return chart
+
+    chart = asyncio.run(watch())
+    pictures = [picture for picture, _, _ in redraws]
+    assert all(p.startswith(b"\x89PNG") for p in pictures)
+    assert len(set(pictures)) == len(pictures)  # the figure changed at every redraw
+    accepted = [n for _, n, _ in redraws]
+    assert all(a < b for a, b in zip(accepted, accepted[1:]))  # ingestion went on between redraws
+    assert {thread for _, _, thread in redraws} == {threading.main_thread()}
+    assert chart.redraws >= 4  # the first draw, made when the chart was created, plus those seen
+
+
+def test_redraws_need_new_data_and_respect_the_throttle(sim: Simulator, no_thread_leak: None) -> None:
+    with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+        chart = live.plot(max_fps=0.1)  # at most one redraw per 10 s
+        assert chart.redraws == 1  # drawn once at creation; no event loop runs here to redraw
+        drawn = live.feed.accepted
+        assert wait_until(lambda: live.feed.accepted > drawn)
+        assert not chart.refresh()  # new data, but too soon after the last redraw
+        assert chart.refresh(force=True) and chart.redraws == 2
+    chart.refresh(force=True)  # what arrived before the stop
+    assert not chart.refresh(force=True)  # nothing new: no redraw, even when forced
+    assert "stopped" in chart.status.value
+    summary = book_summary(live.frame())
+    assert np.allclose(chart.figure.axes[1].get_lines()[0].get_ydata(), summary["mid"])  # every push, once
+
+
+@pytest.fixture
+def kernel_display(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Pretend to run in a Jupyter kernel; collects what would be displayed."""
+    shown: list[Any] = []
+    monkeypatch.setattr("nexusdata.collectors.in_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    return shown
+
+
+def test_blocking_collector_plots_while_it_waits(sim: Simulator, kernel_display: list[Any], no_thread_leak: None) -> None:
+    df = nd.stream_depth("BTCUSDT", seconds=2, plot=True, progress=False, **sim.nexus)
+    (chart,) = kernel_display
+    assert isinstance(chart, LivePlot)
+    assert chart.redraws >= 3  # first draw, redraws from the wait loop, the final state
+    book_ax, mid_ax, _ = chart.figure.axes
+    assert clock(latest_push(df)["received_at"].iloc[0]) in book_ax.get_title()  # the final state
+    assert len(mid_ax.get_lines()[0].get_ydata()) == df["received_at"].nunique()
+    assert "stopped" in chart.status.value
+
+
+def test_blocking_v3_collector_plots_pair_weights(sim: Simulator, kernel_display: list[Any]) -> None:
+    v3 = nd.collect_index("pair_index_v3", 1, seconds=10, max_messages=5, plot=True, progress=False, **sim.chainext)
+    (chart,) = kernel_display
+    weights_ax, price_ax = chart.figure.axes
+    assert len(weights_ax.patches) == len(latest_push(v3))
+    assert len(price_ax.get_lines()[0].get_ydata()) == 5
+
+
+def test_plot_outside_jupyter_warns_and_collects(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    df = nd.stream_depth("BTCUSDT", seconds=10, max_messages=2, plot=True, **sim.nexus)
+    assert df["received_at"].nunique() == 2
+    assert "Jupyter only" in caplog.text
+
+
+def in_a_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` called on a worker thread; its result or its exception."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda s: nd.collect_index("coin_index", 1, plot=True, **s.chainext), "depth and pair_index_v3"),
+        (lambda s: nd.stream_depth("BTCUSDT", plot="yes", **s.nexus), "plot"),
+        (lambda s: nd.stream_depth("BTCUSDT", progress=None, **s.nexus), "progress"),
+        (lambda s: nd.collect_orders(plot=True, **s.nexus), "plot"),
+        (lambda s: in_a_thread(nd.stream_depth, "BTCUSDT", plot=True, **s.nexus), "main thread"),
+    ],
+)
+def test_bad_plot_and_progress_arguments(fresh_sim: Simulator, call, word: str) -> None:
+    with pytest.raises(ValueError, match=word):
+        call(fresh_sim)
+    assert fresh_sim.connections_total == 0
+
+
+def test_progress_is_silent_when_not_interactive(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    nd.stream_depth("BTCUSDT", seconds=10, max_messages=2, **sim.nexus)  # stderr is captured: no TTY
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "seconds, max_messages, expected",
+    [(10, 3, ["100%", "10.0/10 s", "3/3 messages"]), (float("inf"), 3, ["100%", "3/3 messages"]), (0.5, None, ["100%", "0.5/0.5 s", " messages"])],
+)
+def test_progress_bar_on_a_terminal(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], seconds: float, max_messages: int | None, expected: list[str]
+) -> None:
+    monkeypatch.setattr("nexusdata.progress.interactive", lambda: True)
+    nd.stream_depth("BTCUSDT", seconds=seconds, max_messages=max_messages, **sim.nexus)
+    err = capsys.readouterr().err
+    assert "BTCUSDT depth:" in err
+    for text in expected:
+        assert text in err
+    nd.stream_depth("BTCUSDT", seconds=seconds, max_messages=max_messages, progress=False, **sim.nexus)
+    assert capsys.readouterr().err == ""
+
+
+def test_interrupted_progress_bar_is_left_unfinished(
+    fresh_sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("nexusdata.progress.interactive", lambda: True)
+
+    def interrupt() -> None:
+        assert fresh_sim.wait_for_sent(3, timeout=10)
+        os.kill(os.getpid(), signal.SIGINT)  # the notebook's stop button
+
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
+    nd.collect_index("coin_index", "1", seconds=30, **fresh_sim.chainext)
+    interrupter.join()
+    err = capsys.readouterr().err
+    assert "/30 s" in err and "100%" not in err
+
+
+@contextmanager
+def server_process(*command: str) -> Iterator[str]:
+    """A server in its own process (so the client is what is measured); yields the first
+    ``ws://`` URL it prints."""
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, "-m", *command], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        for line in server.stdout or ():
+            if line.startswith("PORT "):  # the flood server
+                yield f"ws://127.0.0.1:{line.split()[1]}"
+                return
+            found = re.search(r"ws://\S+", line)  # `nexusdata sim`
+            if found:
+                yield found.group()
+                return
+        raise AssertionError("the server printed no address")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("benchmarks.flood_server",),  # as fast as the client takes them: its capacity
+        ("nexusdata.cli", "sim", "--rate", "2000", "--token", "t"),  # a fast, steady feed
+    ],
+)
+def test_benchmark_ingestion_with_a_live_chart(command: tuple[str, ...]) -> None:
+    """Prints the messages/s a live depth handle ingests with and without its live chart
+    redrawing, in alternating rounds (the best of each is the least disturbed by the machine's
+    other work)."""
+    with server_process(*command) as url:
+
+        async def measure(plotting: bool, seconds: float = 4.0) -> tuple[float, int]:
+            with nd.live_depth("BTCUSDT", url=url, token="t", max_rows=200_000) as live:
+                chart = live.plot() if plotting else None
+                await asyncio.sleep(1.0)  # warm up
+                start, count = time.monotonic(), live.feed.accepted
+                await asyncio.sleep(seconds)
+                rate = (live.feed.accepted - count) / (time.monotonic() - start)
+            return rate, chart.redraws if chart else 0
+
+        rounds = [(asyncio.run(measure(False)), asyncio.run(measure(True))) for _ in range(3)]
+    print(f"\n{' '.join(command)}:")
+    for (bare, _), (plotted, redraws) in rounds:
+        print(f"  live depth ingestion: {bare:,.0f} msg/s bare, {plotted:,.0f} msg/s while its chart redrew {redraws} times in 5 s")
+    best_bare = max(bare for (bare, _), _ in rounds)
+    best_plotted = max(plotted for _, (plotted, _) in rounds)
+    print(f"  best of {len(rounds)}: {best_bare:,.0f} msg/s bare, {best_plotted:,.0f} msg/s with a live chart ({best_plotted / best_bare:.2f}x)")
