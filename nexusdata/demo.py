@@ -36,12 +36,13 @@ def run_demo(out: Path | str = "nexusdata-demo", seconds: float = 3.0, seed: int
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Simulator(seed=seed, rate=20.0) as sim:
-        echo(f"simulator on {sim.nexus_url} (Nexus) and {sim.chainext_url} (ChaiNext); collecting for {seconds:g}s ...")
+        echo(f"simulator on {sim.nexus_url} (Nexus) and {sim.chainext_url} (ChaiNext);"
+             f" four collectors side by side for {seconds:g}s ...")
         jobs = {
-            "depth": lambda: stream_depth("BTCUSDT", seconds=seconds, depth=5, **sim.nexus),
-            "pair_index_v3": lambda: collect_index("pair_index_v3", "1", seconds=seconds, **sim.chainext),
-            "orders": lambda: collect_orders(seconds=seconds, **sim.nexus),
-            "risk": lambda: collect_risk("BTCUSDT", "A", seconds=seconds, **sim.nexus),
+            "depth": lambda: stream_depth("BTCUSDT", seconds=seconds, depth=5, progress=False, **sim.nexus),
+            "pair_index_v3": lambda: collect_index("pair_index_v3", "1", seconds=seconds, progress=False, **sim.chainext),
+            "orders": lambda: collect_orders(seconds=seconds, progress=False, **sim.nexus),
+            "risk": lambda: collect_risk("BTCUSDT", "A", seconds=seconds, progress=False, **sim.nexus),
         }
         with ThreadPoolExecutor(len(jobs)) as pool:
             futures = {name: pool.submit(job) for name, job in jobs.items()}
