@@ -40,6 +40,8 @@ async def blast(ws: ServerConnection, frames: list[bytes]) -> None:
     while True:
         await ws.send(frames[n % DISTINCT], text=True)  # the bytes are UTF-8 JSON already
         n += 1
+        if n % 64 == 0:
+            await asyncio.sleep(0)  # let the request reader run: a real server answers unsubscribe promptly
 
 
 async def handle(ws: ServerConnection, depth: list[bytes], v3: list[bytes]) -> None:

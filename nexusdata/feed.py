@@ -84,6 +84,7 @@ class Feed:
             self.recent[kind].append(Read(self.accepted, raw, received_ns, connection))
         self.last_push_at = received_ns / 1e9
         if limit is not None and self.accepted >= limit:
+            self.connection.stop_soon()  # from this thread: no wait for the caller to wake up
             self.finished.set()
 
     def start(self) -> Feed:

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import websocket
-from websockets.frames import Opcode
 
 from ..config import Endpoint, Options
 from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError
 from ..protocol import Session
 from ..protocol.urls import redact
 from .backoff import Backoff
-from .wire import ConnectionLost, Wire, close_reason
+from .wire import BINARY, CLOSE, TEXT, ConnectionLost, Wire, close_reason
 
 log = logging.getLogger("nexusdata.transport")
 
@@ -86,6 +85,11 @@ class Connection:
         """Start the background thread; returns at once."""
         self._thread.start()
         return self
+
+    def stop_soon(self) -> None:
+        """Ask the thread to unsubscribe and close, without waiting (safe from its own
+        callbacks: a feed that has all the pushes it wants calls it from ``on_pushes``)."""
+        self._stopping.set()
 
     def stop(self, timeout: float | None = None) -> None:
         """Unsubscribe, close and join the thread (within ``timeout`` seconds, by default long
@@ -199,7 +203,6 @@ class Connection:
         close_by: float | None = None
         pushes_before = self.messages
         receive, peek = session.receive, session.peek
-        text = Opcode.TEXT
         try:
             session.start()
             self._flush(wire, session)
@@ -212,7 +215,7 @@ class Connection:
                     frames: list[bytes] = []
                     closed: str | None = None
                     for opcode, data in messages:
-                        if opcode is text:
+                        if opcode == TEXT:
                             kind = peek(data)
                             if kind is not None:
                                 kinds.append(kind)
@@ -227,9 +230,9 @@ class Connection:
                                 return False
                             elif session.outbox:
                                 self._flush(wire, session)
-                        elif opcode is Opcode.BINARY:
+                        elif opcode == BINARY:
                             session.reject("binary frame", data)
-                        elif opcode is Opcode.CLOSE:
+                        elif opcode == CLOSE:
                             closed = close_reason(data)
                             break
                     if frames and close_by is None:
