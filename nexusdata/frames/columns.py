@@ -24,6 +24,7 @@ STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 """pandas' default string dtype: ``str`` from pandas 3, plain ``object`` before."""
 
 _SECONDS_LIMIT = 100_000_000_000  # below: a 10-digit epoch in seconds; above: milliseconds
+_MS_LIMIT = 1e15  # beyond year 33000: not a time; NaT rather than an overflow
 _NAT = np.iinfo(np.int64).min
 
 
@@ -84,7 +85,7 @@ def to_time(values: Sequence[Any]) -> np.ndarray:
 
 
 def _epoch_ms(raw: np.ndarray) -> np.ndarray:
-    valid = np.isfinite(raw) & (raw > 0)
+    valid = np.isfinite(raw) & (raw > 0) & (raw < _MS_LIMIT)
     ms = np.where(raw < _SECONDS_LIMIT, raw * 1000.0, raw)
     out = np.full(len(raw), _NAT, dtype=np.int64)
     out[valid] = ms[valid].astype(np.int64)
