@@ -8,6 +8,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
+from .gaps import gap_log
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -19,6 +20,9 @@ from .errors import (
 )
 from .live import LiveHandle, live_depth, live_handles, live_index, live_orders, live_risk, stop_live
 from .plots import plot_depth, plot_pair_weights
+from .reader import read_recording
+from .record import record
+from .replay import replay
 
 try:
     __version__ = version("nexusdata")
@@ -38,6 +42,7 @@ __all__ = [
     "collect_index",
     "collect_orders",
     "collect_risk",
+    "gap_log",
     "live_depth",
     "live_handles",
     "live_index",
@@ -45,6 +50,9 @@ __all__ = [
     "live_risk",
     "plot_depth",
     "plot_pair_weights",
+    "read_recording",
+    "record",
+    "replay",
     "stop_live",
     "stream_depth",
 ]

@@ -1,17 +1,32 @@
-"""The ``nexusdata`` command line: ``demo``, ``sim`` and ``--version``."""
+"""The ``nexusdata`` command line: ``demo``, ``sim``, ``record``, ``read`` and ``--version``.
+
+Exit statuses (also in docs/cli.md): 0 done; 1 runtime or server error; 2 bad arguments;
+3 credentials refused; 130 interrupted (Ctrl-C or SIGTERM; a recording is saved first).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import threading
-from typing import Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator, Sequence
+
+import pandas as pd
 
 from . import __version__
-from .errors import NexusDataError
+from .errors import ArgumentError, AuthenticationError, NexusDataError
+from .protocol import chainext
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EXIT_STATUSES = (
+    "exit status: 0 done, 1 runtime or server error, 2 bad arguments, 3 credentials refused,\n"
+    "130 interrupted (Ctrl-C or SIGTERM)"
+)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -25,10 +40,13 @@ def _sim(args: argparse.Namespace) -> int:
     from .sim import Simulator
 
     sim = Simulator(host=args.host, port=args.port, seed=args.seed, rate=args.rate, token=args.token,
-                    api_key=args.api_key, api_secret=args.api_secret)
+                    api_key=args.api_key, api_secret=args.api_secret, replay=args.replay, speed=args.speed)
     with sim:
         print(f"Nexus    url: {sim.nexus_url}\n         token: {sim.token}")
         print(f"ChaiNext url: {sim.chainext_url}\n         api_key: {sim.api_key}\n         api_secret: {sim.api_secret}")
+        if sim.playback is not None:
+            held = "; ".join(f"{feed}: {', '.join(sorted(keys))}" for feed, keys in sim.playback.catalogue.items())
+            print(f"replaying {args.replay} at {args.speed:g}x ({held})")
         print("export for nexusdata:")
         print(f"  export NEXUSDATA_NEXUS_URL={sim.nexus_url} NEXUSDATA_NEXUS_TOKEN={sim.token}")
         print(f"  export NEXUSDATA_CHAINEXT_URL={sim.chainext_url} NEXUSDATA_CHAINEXT_API_KEY={sim.api_key}"
@@ -41,29 +59,166 @@ def _sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _record(args: argparse.Namespace) -> int:
+    from .record import plan, record
+    from .sim import Simulator
+
+    feed, keys = _what_to_record(args)
+    endpoint = plan(feed, keys, args.depth).endpoint  # checked before anything starts
+    conn = {k: v for k in ("url", "token", "api_key", "api_secret") if (v := getattr(args, k)) is not None}
+    with ExitStack() as stack:
+        if args.sim:
+            if conn:
+                raise ArgumentError(f"--sim records from the embedded simulator; drop --{', --'.join(conn).replace('_', '-')}")
+            sim = stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate))
+            conn = sim.nexus if endpoint == "nexus" else sim.chainext
+        stack.enter_context(_sigterm_interrupts())
+        summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, max_messages=args.max_messages,
+                         flush_seconds=args.flush_seconds, flush_rows=args.flush_rows, progress=args.progress, **conn)
+    print(summary)
+    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
+
+
+def _what_to_record(args: argparse.Namespace) -> tuple[str, list[Any]]:
+    """The feed and keys of ``nd.record`` for a ``record`` subcommand."""
+    if args.what == "depth":
+        return "depth", args.symbols
+    if args.what == "orders":
+        return args.rows, []
+    if args.what == "risk":
+        if len(args.pairs) % 2:
+            raise ArgumentError(f"risk takes SYMBOL BOOK pairs, got {len(args.pairs)} word(s): {' '.join(args.pairs)}")
+        return "risk", list(zip(args.pairs[::2], args.pairs[1::2]))
+    return args.topic, args.ids
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, service managers) interrupts like Ctrl-C meanwhile, so that a stopped
+    recorder writes what it holds before it exits."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _read(args: argparse.Namespace) -> int:
+    from .reader import read_recording, summary
+
+    if args.feed is None and args.csv is None and not any((args.symbol, args.id, args.start, args.end)):
+        table = summary(args.path)
+        if table.empty:
+            raise ArgumentError(f"DIR must be a recording; nothing recorded under {args.path!r}")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False))
+        return EXIT_OK
+    frame = read_recording(args.path, args.feed, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
+    if args.csv is not None:
+        frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+        if args.csv != "-":
+            print(f"wrote {len(frame)} rows to {args.csv}", file=sys.stderr)
+        return EXIT_OK
+    pushes = frame["received_at"].nunique()
+    span = f" from {frame['received_at'].min()} to {frame['received_at'].max()}" if len(frame) else ""
+    print(f"{len(frame)} rows x {frame.shape[1]} columns, {pushes} pushes{span},"
+          f" connections {sorted(set(frame['connection'].tolist()))}")
+    print("columns: " + ", ".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(frame.head(10).to_string(max_colwidth=24))
+    return EXIT_OK
+
+
+def _subparser(sub: Any, name: str, help: str, examples: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common],
+                          epilog=f"examples:\n{examples}\n\n{EXIT_STATUSES}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``record`` and its four subcommands, which share the output, run and connection options."""
+    options = argparse.ArgumentParser(add_help=False, parents=[common])
+    run = options.add_argument_group("recording")
+    run.add_argument("--out", required=True, metavar="DIR", help="dataset directory (created; may already hold recordings)")
+    run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C or SIGTERM)")
+    run.add_argument("--max-messages", type=int, metavar="N", help="stop after N pushes")
+    run.add_argument("--flush-seconds", type=float, default=5.0, metavar="T", help="write a file per partition every T seconds (default 5)")
+    run.add_argument("--flush-rows", type=int, default=100_000, metavar="N", help="... or as soon as N rows are held (default 100000)")
+    run.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no progress line (shown with rates when stderr is a terminal)")
+    where = options.add_argument_group("connection (default: the NEXUSDATA_* environment variables)")
+    where.add_argument("--url", help="endpoint URL (NEXUSDATA_NEXUS_URL / NEXUSDATA_CHAINEXT_URL)")
+    where.add_argument("--token", help="Nexus token (NEXUSDATA_NEXUS_TOKEN; the variable keeps it out of `ps`)")
+    where.add_argument("--api-key", help="ChaiNext API key (NEXUSDATA_CHAINEXT_API_KEY)")
+    where.add_argument("--api-secret", help="ChaiNext API secret (NEXUSDATA_CHAINEXT_API_SECRET; prefer the variable)")
+    where.add_argument("--sim", action="store_true", help="record from an embedded simulator instead")
+    where.add_argument("--sim-rate", type=float, default=10.0, metavar="R", help="simulator pushes per second per subscription (default 10)")
+    where.add_argument("--sim-seed", type=int, default=0, metavar="S", help="simulator seed (default 0)")
+
+    record = _subparser(sub, "record", "record a feed into a Hive-partitioned Parquet dataset",
+                        "  nexusdata record depth BTCUSDT ETHUSDT --seconds 3600 --out rec\n"
+                        "  nexusdata record orders --rows executions --out rec\n"
+                        "  nexusdata record risk BTCUSDT A ETHUSDT B --out rec\n"
+                        "  nexusdata record index pair_index_v3 1 0 --out rec\n"
+                        "  nexusdata record depth BTCUSDT --sim --seconds 60 --out /tmp/rec\n"
+                        "read it with `nexusdata read DIR` or nd.read_recording(DIR, feed=...)", common)
+    kinds = record.add_subparsers(dest="what", required=True, metavar="FEED")
+    record.set_defaults(depth=5)
+    depth = _subparser(kinds, "depth", "record order-book depth of one or more symbols",
+                       "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n"
+                       "  nexusdata record depth BTCUSDT ETHUSDT --depth 10 --sim --out /tmp/rec", options)
+    depth.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    depth.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
+    orders = _subparser(kinds, "orders", "record the account's order results",
+                        "  nexusdata record orders --out rec\n  nexusdata record orders --rows executions --sim --seconds 60 --out /tmp/rec",
+                        options)
+    orders.add_argument("--rows", choices=["orders", "cp_orders", "executions"], default="orders",
+                        help="one row per parent order (default), child order or execution")
+    risk = _subparser(kinds, "risk", "record risk positions of one or more (symbol, book) pairs",
+                      "  nexusdata record risk BTCUSDT A --out rec\n  nexusdata record risk BTCUSDT A ETHUSDT B --sim --out /tmp/rec",
+                      options)
+    risk.add_argument("pairs", nargs="+", metavar="SYMBOL BOOK")
+    index = _subparser(kinds, "index", "record a ChaiNext topic for one or more coin or index ids",
+                       "  nexusdata record index pair_index_v3 1 --out rec\n  nexusdata record index coin_index 0 1 18 --sim --out /tmp/rec",
+                       options)
+    index.add_argument("topic", choices=list(chainext.TOPICS), metavar="TOPIC", help=", ".join(chainext.TOPICS))
+    index.add_argument("ids", nargs="+", metavar="ID")
+    record.set_defaults(run=_record)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
+                        help="logging level (default WARNING); secrets are never logged")
     parser = argparse.ArgumentParser(
         prog="nexusdata",
         description="Live Nexus and ChaiNext data into pandas, with an embedded simulator.",
-        epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765",
+        epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n"
+               "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
+               "  nexusdata sim --replay rec --speed 10\n"
+               f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nexusdata {__version__}")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
                         help="logging level (default WARNING); secrets are never logged")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="collect from the embedded simulator, write Parquet and PNG charts",
-                          epilog="example:\n  nexusdata demo --out /tmp/demo --seconds 5",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo = _subparser(sub, "demo", "collect from the embedded simulator, write Parquet and PNG charts",
+                      "  nexusdata demo\n  nexusdata demo --out /tmp/demo --seconds 5", common)
     demo.add_argument("--out", default="nexusdata-demo", help="output folder (default ./nexusdata-demo)")
     demo.add_argument("--seconds", type=float, default=3.0, help="seconds per collector (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.set_defaults(run=_demo)
 
-    sim = sub.add_parser("sim", help="run the embedded simulator and print its URLs and credentials",
-                         epilog="example:\n  nexusdata sim --port 8765 --rate 50",
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim = _subparser(sub, "sim", "run the embedded simulator (or replay a recording) and print its URLs and credentials",
+                     "  nexusdata sim --port 8765 --rate 50\n  nexusdata sim --replay rec --speed 10\n"
+                     "  eval \"$(nexusdata sim --seconds 600 | grep '^  export')\"   # in another shell: the variables",
+                     common)
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -72,7 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--token", help="Nexus token to accept (default: random)")
     sim.add_argument("--api-key", help="ChaiNext API key to accept (default: random)")
     sim.add_argument("--api-secret", help="ChaiNext API secret (default: random)")
+    sim.add_argument("--replay", metavar="DIR", help="serve this recording instead of simulated data")
+    sim.add_argument("--speed", type=float, default=1.0, help="replay speed, a multiple of real time (default 1; inf: no pauses)")
     sim.set_defaults(run=_sim)
+
+    _record_parser(sub, common)
+
+    read = _subparser(sub, "read", "summarise a recording, or print or export (CSV) one feed of it",
+                      "  nexusdata read rec                                   # what the recording holds\n"
+                      "  nexusdata read rec --feed depth --symbol BTCUSDT     # a glimpse of the rows\n"
+                      "  nexusdata read rec --feed pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
+                      "  nexusdata read rec --feed orders --csv - | head", common)
+    read.add_argument("path", metavar="DIR", help="recording directory")
+    read.add_argument("--feed", help="depth, orders, cp_orders, executions, risk or a ChaiNext topic (default: the only one)")
+    read.add_argument("--symbol", nargs="+", help="symbol(s) of a Nexus feed")
+    read.add_argument("--id", nargs="+", help="coin or index id(s) of a ChaiNext topic")
+    read.add_argument("--start", help="first received_at to include (UTC unless the time says otherwise)")
+    read.add_argument("--end", help="received_at to stop before")
+    read.add_argument("--csv", metavar="OUT", help="write the rows as CSV to OUT ('-': standard output)")
+    read.set_defaults(run=_read)
     return parser
 
 
@@ -84,9 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except AuthenticationError as exc:
+        print(f"nexusdata: credentials refused: {exc}", file=sys.stderr)
+        return EXIT_CREDENTIALS
     except (NexusDataError, ValueError) as exc:
         print(f"nexusdata: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_ERROR
+    except BrokenPipeError:  # whoever read the output went away (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        print(f"nexusdata: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncGenerator
 
 import orjson
 from websockets.asyncio.server import ServerConnection
@@ -41,6 +41,14 @@ class ChaiNextFeed:
 
     def connect(self, ws: ServerConnection, number: int, record: Recorder | None) -> ChaiNextConnection:
         return ChaiNextConnection(ws, number, record, self)
+
+    def knows(self, topic: str, key: str) -> bool:
+        """Whether ``key`` names a coin (or index) this feed serves for ``topic``."""
+        return known(topic, key)
+
+    def frames(self, topic: str, key: str) -> AsyncGenerator[str, None]:
+        """The pushes of one subscription, ``rate`` a second (a replay serves recorded ones)."""
+        return every(self.rate, IndexStream(topic, key, self.market).next)
 
     def login_code(self, args: Any, logged_in: bool) -> int:
         """The code answering a login with ``args``."""
@@ -96,6 +104,14 @@ class ChaiNextConnection(Connection):
             answer = f"{op}Response" if isinstance(op, str) and op else "error"
             await self.send(chainext.reply(answer, EVENT_ABSENT))
 
+    async def expire(self) -> bool:
+        """Session expiry: stop every stream, forget the login and say so with code 2010 (the
+        document names no message for it, so an ``error`` op); the client must log in again."""
+        await self.stop_streams()
+        self.logged_in = False
+        await self.send(chainext.reply("error", chainext.LOGIN_AGAIN))
+        return True
+
     async def _subscription(self, op: str, args: dict[str, Any]) -> None:
         """Answer a subscribe or unsubscribe, ``topic`` and ``id`` echoed as received. A stream
         starts after its success reply and stops before it, so no push precedes a subscribe's
@@ -110,7 +126,7 @@ class ChaiNextConnection(Connection):
             code = WRONG_PARAM
         elif topic not in chainext.TOPICS:
             code = TOPIC_ABSENT
-        elif not known(topic, str(sid)):
+        elif not self.feed.knows(topic, str(sid)):
             code = INDEX_ABSENT if index else COIN_ABSENT
         elif op == "subscribe":
             code = ALREADY if self.subscribed(key) else chainext.SUCCESS
@@ -120,5 +136,4 @@ class ChaiNextConnection(Connection):
             code = INDEX_NOT_SUBSCRIBED if index else COIN_NOT_SUBSCRIBED
         await self.send(chainext.reply(f"{op}Response", code, topic=topic, id=sid))
         if op == "subscribe" and code == chainext.SUCCESS:
-            stream = IndexStream(topic, str(sid), self.feed.market)
-            self.stream(key, topic, every(self.feed.rate, stream.next))
+            self.stream(key, topic, self.feed.frames(topic, str(sid)))

@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Hashable
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Callable, Hashable
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from ..protocol.session import dumps
+
+if TYPE_CHECKING:
+    from .faults import Injector
 
 log = logging.getLogger("nexusdata.sim")
 
 Recorder = Callable[[int, str, str], None]
-"""Called with (connection number, kind, frame text) after each data push is sent."""
+"""Called with (connection number, kind, frame text) for each data push written to the socket."""
 
 
 async def ticks(rate: float) -> AsyncIterator[int]:
@@ -42,18 +46,23 @@ async def every(rate: float, build: Callable[[], str]) -> AsyncGenerator[str, No
 
 
 class Connection(ABC):
-    """One client connection: its number, its push tasks by subscription key, and sending."""
+    """One client connection: its number, its push tasks by subscription key, and sending.
+    The server may set :attr:`injector` (the connection's faults) before :meth:`run`."""
 
     def __init__(self, ws: ServerConnection, number: int, record: Recorder | None) -> None:
         self.ws = ws
         self.number = number
         self._record = record
         self._streams: dict[Hashable, asyncio.Task[None]] = {}
+        self.injector: Injector | None = None
+        self.first_request: str | bytes | None = None
 
     async def run(self) -> None:
         """Handle requests until the client goes; then stop every push task."""
         try:
             async for frame in self.ws:
+                if self.first_request is None:
+                    self.first_request = frame
                 await self.receive(frame)
         except ConnectionClosed:
             pass
@@ -67,6 +76,20 @@ class Connection(ABC):
     async def send(self, message: dict[str, Any]) -> None:
         """Send a reply (not a data push, so not recorded)."""
         await self.ws.send(dumps(message))
+
+    async def push(self, kind: str, text: str) -> None:
+        """Send one data push, recorded if it is written. ``send`` writes at once on a writable
+        connection, then may wait for the buffer to drain: recording before that wait keeps a
+        push cancelled while waiting (unsubscribe, close) in the log, and a push never written
+        out of it."""
+        if self._record is not None and writable(self.ws):
+            self._record(self.number, kind, text)
+        await self.ws.send(text)
+
+    async def expire(self) -> bool:
+        """Forget the client's login, as a server does when a session expires; whether the feed
+        had a login to forget (Nexus has none)."""
+        return False
 
     def subscribed(self, key: Hashable) -> bool:
         return key in self._streams
@@ -93,14 +116,19 @@ class Connection(ABC):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _pump(self, kind: str, frames: AsyncGenerator[str, None]) -> None:
+        push = self.push if self.injector is None else self.injector.push
         try:
             async for text in frames:
-                await self.ws.send(text)
-                if self._record is not None:
-                    self._record(self.number, kind, text)
+                await push(kind, text)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("push stream %s on connection %d failed", kind, self.number)
         finally:
             await frames.aclose()  # run the generator's clean-up now, not at garbage collection
+
+
+def writable(ws: ServerConnection) -> bool:
+    """Whether ``ws.send`` writes a frame now: the connection is open and its transport not
+    closing (after ``transport.abort()`` the state stays OPEN until ``connection_lost`` runs)."""
+    return ws.state is State.OPEN and not ws.transport.is_closing()

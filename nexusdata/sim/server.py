@@ -8,9 +8,12 @@ import hmac
 import logging
 import math
 import secrets
+import ssl
 import threading
+import time
 from functools import partial
 from http import HTTPStatus
+from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Union
 from urllib.parse import parse_qsl, urlsplit
@@ -22,8 +25,10 @@ from ..errors import ArgumentError, NexusDataError
 from ..protocol import urls
 from ..protocol.urls import CHAINEXT_PATH
 from .chainext_handler import ChaiNextFeed
+from .faults import FaultPlan, FaultSelection
 from .market import Market
 from .nexus_handler import NexusFeed
+from .replay import Playback
 
 log = logging.getLogger("nexusdata.sim")
 
@@ -50,6 +55,11 @@ class Simulator:
     ``rate`` is the number of data pushes per second per subscription. Credentials default to
     fresh random values. ``clock_skew`` (seconds) is added to the server's clock when checking a
     ChaiNext ``signTime``. ``record_sent`` keeps every data push sent in :attr:`sent`.
+    ``faults`` selects what goes wrong on which connection (see :mod:`nexusdata.sim.faults`;
+    :attr:`faults` changes it later and logs what was injected). ``ssl_context`` (a server
+    context with a certificate loaded) serves ``wss://`` instead of ``ws://``. ``replay`` (a
+    directory written by :func:`nexusdata.record`) serves that recording instead of simulated
+    data, ``speed`` times faster than recorded (see :mod:`nexusdata.sim.replay`).
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Reproducibility: with the same ``seed``, each subscription's stream gives the same values
@@ -70,6 +80,10 @@ class Simulator:
         api_secret: str | None = None,
         record_sent: bool = False,
         clock_skew: float = 0.0,
+        faults: FaultSelection = None,
+        ssl_context: ssl.SSLContext | None = None,
+        replay: str | Path | None = None,
+        speed: float = 1.0,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
             raise ArgumentError(f"rate must be a positive number of pushes per second, got {rate!r}")
@@ -78,6 +92,9 @@ class Simulator:
         self.rate = float(rate)
         self.record_sent = record_sent
         self.clock_skew = clock_skew
+        self.faults = FaultPlan(faults)
+        self.ssl_context = ssl_context
+        self.playback = None if replay is None else Playback.open(replay, speed)
         self.token = secrets.token_urlsafe(24) if token is None else token
         self.api_key = secrets.token_urlsafe(12) if api_key is None else api_key
         self.api_secret = secrets.token_urlsafe(24) if api_secret is None else api_secret
@@ -91,6 +108,7 @@ class Simulator:
         self._live: dict[int, ServerConnection] = {}
         self._total = 0
         self._sent: list[SentPush] = []
+        self._taken = 0  # pushes handed out by take_sent
 
     def __repr__(self) -> str:
         state = "running" if self._thread is not None else "stopped"
@@ -106,11 +124,15 @@ class Simulator:
     @property
     def nexus_url(self) -> str:
         """The Nexus realtime URL, without the token."""
-        return f"ws://{self.host}:{self.port}{urls.NEXUS_PATH}"
+        return f"{self._scheme}://{self.host}:{self.port}{urls.NEXUS_PATH}"
 
     @property
     def chainext_url(self) -> str:
-        return f"ws://{self.host}:{self.port}{CHAINEXT_PATH}"
+        return f"{self._scheme}://{self.host}:{self.port}{CHAINEXT_PATH}"
+
+    @property
+    def _scheme(self) -> str:
+        return "ws" if self.ssl_context is None else "wss"
 
     @property
     def nexus(self) -> dict[str, str]:
@@ -124,15 +146,18 @@ class Simulator:
 
     # -- life cycle ---------------------------------------------------------------------------------
 
-    def start(self) -> Simulator:
-        """Start serving; returns once the server listens. Starting a running simulator does nothing."""
+    def start(self, *, fresh: bool = True) -> Simulator:
+        """Start serving; returns once the server listens. Starting a running simulator does nothing.
+        Connection numbers, the sent log and the fault log start afresh unless ``fresh=False``."""
         with self._lifecycle:
             if self._thread is not None:
                 return self
             with self._changed:
                 self._live.clear()
-                self._total = 0
-                self._sent.clear()
+                if fresh:
+                    self._total = self._taken = 0
+                    self._sent.clear()
+                    self.faults.clear()
             self._error = None
             ready = threading.Event()
             thread = threading.Thread(target=self._run, args=(ready,), name="nexusdata-sim", daemon=True)
@@ -158,6 +183,15 @@ class Simulator:
             thread.join()
             self._thread = self._loop = self._stopping = None
             log.info("simulator on port %d stopped", self.port)
+
+    def restart(self, downtime: float = 0.0) -> Simulator:
+        """Restart on the same port, as clients see a server restart: every connection is closed
+        (with a close frame), nothing listens for ``downtime`` seconds, then the server listens
+        again, its market started over from the seed. Connection numbers, the sent log and the
+        fault log carry on."""
+        self.stop()
+        time.sleep(downtime)
+        return self.start(fresh=False)
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -198,7 +232,15 @@ class Simulator:
         if not self.record_sent:
             raise NexusDataError("wait_for_sent needs Simulator(record_sent=True)")
         with self._changed:
-            return self._changed.wait_for(lambda: len(self._sent) >= n, timeout)
+            return self._changed.wait_for(lambda: self._taken + len(self._sent) >= n, timeout)
+
+    def take_sent(self) -> list[SentPush]:
+        """Remove and return the pushes recorded so far, for long runs that check as they go
+        (:meth:`wait_for_sent` still counts them)."""
+        with self._changed:
+            sent, self._sent = self._sent, []
+            self._taken += len(sent)
+        return sent
 
     def drop_connections(self) -> int:
         """Cut every client connection abruptly (TCP abort, no close frame); how many were cut."""
@@ -226,6 +268,8 @@ class Simulator:
             urls.NEXUS_PATH: NexusFeed(market, self.rate),
             CHAINEXT_PATH: ChaiNextFeed(self.api_key, self.api_secret, market, self.rate, self.clock_skew),
         }
+        if self.playback is not None:
+            feeds = self.playback.serve(feeds)
         self._stopping = asyncio.Event()
         async with serve(
             partial(self._handle, feeds),
@@ -235,6 +279,7 @@ class Simulator:
             compression=None,
             close_timeout=CLOSE_TIMEOUT,
             logger=_wire_log,
+            ssl=self.ssl_context,
         ) as server:
             self._port = server.sockets[0].getsockname()[1]
             self._loop = asyncio.get_running_loop()
@@ -263,7 +308,9 @@ class Simulator:
             self._changed.notify_all()
         log.debug("connection %d opened on %s", number, path)
         try:
-            await feeds[path].connect(ws, number, self._record if self.record_sent else None).run()
+            connection = feeds[path].connect(ws, number, self._record if self.record_sent else None)
+            self.faults.attach(connection)
+            await connection.run()
         finally:
             with self._changed:
                 del self._live[number]
