@@ -4,7 +4,8 @@ Starts the flood server (:mod:`benchmarks.flood_server`) in its own process, the
 approach in a fresh process of its own (:mod:`benchmarks.measure`), alternating approaches
 round by round so that drift in the machine's load hits them alike, and prints messages/s,
 rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
-round of each). Then the frame-latency check of a 1-million-row buffer.
+round of each): the bare loop, the naive concat loop, the collector, a live handle with and
+without its live chart, and the recorder. Then the frame-latency check of a 1-million-row buffer.
 """
 
 from __future__ import annotations
@@ -50,24 +51,32 @@ def main() -> None:
     parser.add_argument("--naive-messages", type=int, default=2_000, help="pushes for the per-message concat run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
     args = parser.parse_args()
-    print(f"{'feed':<14} {'approach':<24} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}")
+    print(f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}")
     with running() as port:
         for feed in ("depth", "pair_index_v3"):
             runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for _ in range(args.rounds):
-                for approach in ("floor", "nexusdata"):
+                for approach in ("floor", "nexusdata", "live", "live_plot", "record"):
                     runs[approach].append(measure(approach, feed, port, args.messages))
             runs["naive"].append(measure("naive", feed, port, args.naive_messages))
             best = {a: min(r, key=lambda x: x["seconds"]) for a, r in runs.items()}
             floor_rate = best["floor"]["messages"] / best["floor"]["seconds"]
             rows_per_msg = best["nexusdata"]["rows"] / best["nexusdata"]["messages"]
-            for approach, label in (("floor", "floor (ws-client+json)"), ("naive", f"naive concat ({args.naive_messages})"), ("nexusdata", "nexusdata collector")):
+            labels = {
+                "floor": "floor (ws-client+json)",
+                "naive": f"naive concat ({args.naive_messages})",
+                "nexusdata": "nexusdata collector",
+                "live": "live handle",
+                "live_plot": "live handle + live chart",
+                "record": "recorder to Parquet",
+            }
+            for approach, label in labels.items():
                 r = best[approach]
                 rate = r["messages"] / r["seconds"]
                 size = f"{r['frame_bytes'] / r['rows']:6.1f}" if r.get("rows") else f"{'':6}"
                 rss = r["peak_rss_above_baseline"] / 2**20
                 ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
-                print(f"{feed:<14} {label:<24} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
+                print(f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
     print(f"TableBuffer.frame() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
 
 

@@ -5,17 +5,20 @@ so one-time costs such as lazy imports and thread pools are not counted).
     python -m benchmarks.measure APPROACH FEED PORT MESSAGES
 
 APPROACH is ``floor`` (websocket-client, ``skip_utf8_validation=True``, ``recv`` +
-``json.loads``, nothing kept), ``naive`` (a DataFrame and ``pd.concat`` per message) or
-``nexusdata`` (the collector, end to end, its DataFrame included). FEED is ``depth`` or
+``json.loads``, nothing kept), ``naive`` (a DataFrame and ``pd.concat`` per message),
+``nexusdata`` (the collector, end to end, its DataFrame included), ``live`` / ``live_plot`` (a
+live handle without / with its live chart) or ``record`` (the recorder, to Parquet). FEED is ``depth`` or
 ``pair_index_v3``. The parent, :mod:`benchmarks.__main__`, alternates them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import resource
 import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -83,21 +86,64 @@ def collector(port: int, feed: str, messages: int) -> pd.DataFrame:
                             url=f"ws://127.0.0.1:{port}/websocket", api_key="k", api_secret="s")
 
 
+def _conn(port: int, feed: str) -> dict[str, Any]:
+    if feed == "depth":
+        return {"url": f"ws://127.0.0.1:{port}", "token": "t"}
+    return {"url": f"ws://127.0.0.1:{port}/websocket", "api_key": "k", "api_secret": "s"}
+
+
+LAPS: list[float] = []
+"""Start and end of the timed part, where an approach times only part of its run."""
+
+
+def live(port: int, feed: str, messages: int, plot: bool = False) -> pd.DataFrame:
+    """A live handle on an asyncio loop (as in a notebook kernel), optionally with its live
+    chart redrawing, timed over ``messages`` pushes once running (and drawn once)."""
+
+    async def run() -> pd.DataFrame:
+        conn = _conn(port, feed)
+        handle = nd.live_depth("BTCUSDT", **conn) if feed == "depth" else nd.live_index("pair_index_v3", "1", **conn)
+        with handle:
+            if plot:
+                chart = handle.plot()
+                while not chart.redraws:  # the first draw builds the figure: a one-time cost
+                    await asyncio.sleep(0.01)
+            start = handle.feed.accepted
+            LAPS.append(time.perf_counter())
+            while handle.feed.accepted < start + messages:
+                await asyncio.sleep(0.01)
+            LAPS.append(time.perf_counter())
+            return handle.frame()
+
+    return asyncio.run(run())
+
+
+def recorder(port: int, feed: str, messages: int) -> None:
+    """The recorder writing ``messages`` pushes to Parquet."""
+    with tempfile.TemporaryDirectory() as out:
+        keys = ("BTCUSDT",) if feed == "depth" else ("1",)
+        nd.record(out, feed, *keys, max_messages=messages, progress=False, **_conn(port, feed))
+
+
 APPROACHES: dict[str, Callable[[int, str, int], pd.DataFrame | None]] = {
     "floor": floor,
     "naive": naive,
     "nexusdata": collector,
+    "live": live,
+    "live_plot": lambda port, feed, messages: live(port, feed, messages, plot=True),
+    "record": recorder,
 }
 
 
 def main() -> None:
     approach, feed, port, messages = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    APPROACHES[approach](port, feed, 3000)  # warm up: lazy imports, thread pools, allocator arenas
+    APPROACHES[approach](port, feed, 100 if approach == "naive" else 3000)  # warm up: imports, pools, arenas
     gc.collect()
     baseline = rss_bytes()
+    LAPS.clear()
     start = time.perf_counter()
     df = APPROACHES[approach](port, feed, messages)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start if not LAPS else LAPS[-1] - LAPS[-2]
     result: dict[str, Any] = {"approach": approach, "feed": feed, "messages": messages, "seconds": elapsed,
                               "peak_rss_above_baseline": peak_rss_bytes() - baseline}
     if df is not None:
