@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import pandas as pd

@@ -12,7 +12,6 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 
 from ..protocol import chainext
-from ..protocol.urls import CHAINEXT_PATH
 from .connection import Connection, Recorder, every
 from .indices import INDEX_TOPIC, IndexStream, known
 from .market import Market
