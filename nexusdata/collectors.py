@@ -121,7 +121,7 @@ def order_table(rows: object) -> Table:
 
 def index_subscription(topic: object, id: object) -> IndexSubscription:
     """A checked ChaiNext subscription (topic known, id a non-empty string or whole number)."""
-    if topic not in chainext.TOPICS:
+    if not isinstance(topic, str) or topic not in chainext.TOPICS:
         raise ArgumentError(f"topic must be one of {', '.join(chainext.TOPICS)}, got {topic!r}")
     if isinstance(id, bool) or not isinstance(id, (str, int)) or (isinstance(id, int) and id < 0):
         raise ArgumentError(f"id must be a coin or index id (string or whole number >= 0), got {id!r}")

@@ -173,11 +173,13 @@ class Chart:
         fig.subplots(self.rows, self.cols, squeeze=False, **ratios)
         return fig
 
-    def plot(self, df: pd.DataFrame, title: str | None = None) -> ChartFigure:
-        """The chart of a whole DataFrame of the chart's table."""
+    def plot(self, df: pd.DataFrame, title: str | None = None, argument: str = "df") -> ChartFigure:
+        """The chart of a whole DataFrame of the chart's table (``argument`` names it in errors)."""
+        if not isinstance(df, pd.DataFrame):
+            raise ArgumentError(f"{argument} must be a {self.table} DataFrame, got {type(df).__name__}")
         missing = [name for name, _ in schema(tables.TABLES[self.table]) if name not in df.columns]
         if missing:
-            raise ArgumentError(f"df must be a {self.table} DataFrame; it lacks the columns {', '.join(missing)}")
+            raise ArgumentError(f"{argument} must be a {self.table} DataFrame; it lacks the columns {', '.join(missing)}")
         fig = self.figure()
         self.draw(fig.axes, latest_push(df), self.series(df), title)
         return fig
@@ -213,10 +215,10 @@ CHARTS: dict[str, Chart] = {c.table: c for c in (DEPTH_CHART, PAIR_WEIGHTS_CHART
 def plot_depth(depth: pd.DataFrame, title: str | None = None) -> ChartFigure:
     """The latest order book of a depth DataFrame as cumulative depth, with mid price and spread
     over time beneath."""
-    return DEPTH_CHART.plot(depth, title)
+    return DEPTH_CHART.plot(depth, title, "depth")
 
 
 def plot_pair_weights(v3: pd.DataFrame, title: str | None = None) -> ChartFigure:
     """The latest v3 pair weight breakdown of a ``pair_index_v3`` DataFrame, coloured by pair
     status, beside the index price over time."""
-    return PAIR_WEIGHTS_CHART.plot(v3, title)
+    return PAIR_WEIGHTS_CHART.plot(v3, title, "v3")

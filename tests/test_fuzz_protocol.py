@@ -394,12 +394,16 @@ def _push_frame(message: dict[str, Any], seed: int) -> bytes:
 
 
 def _reference_rows(table: tables.Table, envelope: str, frame: bytes) -> int | None:
-    """Rows the push makes when decoded and flattened on its own; ``None``: malformed."""
+    """Rows the push makes when decoded and flattened on its own; ``None``: malformed (it does
+    not flatten, or puts a list or object where a column wants a value)."""
     decoded = _decode(frame)
     try:
-        return len(table.flatten([decoded[envelope]])[1]) if isinstance(decoded, dict) else None
+        columns, push = table.flatten([decoded[envelope]]) if isinstance(decoded, dict) else (None, None)
     except (TypeError, AttributeError, KeyError):
         return None
+    if columns is None or any(isinstance(v, (list, dict)) for values in columns.values() for v in values):
+        return None
+    return len(push)
 
 
 READ_AT = 1_000  # ns: the read's time; its n-th frame is stamped n ns later
@@ -418,7 +422,7 @@ def test_push_frames_become_rows_or_malformed_pushes(which, batch):
     kind = message.get("event", message.get("op"))
     fuzzed = (_push_frame(message, seed) for seed in batch)
     # Frames mutated out of push shape go to Session.receive (fuzzed above) instead.
-    frames = [f for f in fuzzed if DATA_PATH_SESSIONS[feed].peek(f) == kind and not _known_frames_bug(f)]
+    frames = [f for f in fuzzed if DATA_PATH_SESSIONS[feed].peek(f) == kind]
     frames.append(_compact(message).encode())
     expected = [_reference_rows(DATA_PATH_TABLES[kind], envelope, f) for f in frames]
     buffer = TableBuffer(DATA_PATH_TABLES[kind])
@@ -430,34 +434,18 @@ def test_push_frames_become_rows_or_malformed_pushes(which, batch):
     assert buffer.malformed == expected.count(None)
 
 
-def _frames_bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"frames layer (Arrow path): {reason}")
-
-
 _PAIR = '{"op":"pair_index","args":{"symbol":"BNB","cmcSymbol":"binance-coin","latest":"0.3745","updateTime":1558863261785,"cid":18,"exchangeInfos":%s}}'
 _V3 = '{"op":"coin_index_v3","args":{"underlyingSymbol":%s,"underlyingCid":1,"quoteSymbol":"USD","quoteCid":100000,"price":%s,"status":1,"updateTime":1578207030000}}'
-KNOWN_BAD_PUSHES = [
-    pytest.param(tables.DEPTH, _compact(_load("nexus_push_depth")).replace('"cp":"', '"cp":"\udcff', 1), id="invalid_utf8",
-                 marks=_frames_bug("category columns are decoded with pyarrow's to_pylist, which raises"
-                                   " UnicodeDecodeError on invalid UTF-8; frame() loses the whole table (a live"
-                                   " feed ends when its chunk seals on the connection thread)")),
-    pytest.param(tables.PAIR_INDEX, _PAIR % '[null,{"market":"OKEx","pair":"BNB"}]', id="null_then_item",
-                 marks=_frames_bug("a null item of a nested list becomes a junk row; in a batch of its"
-                                   " own read_frames raises ArrowIndexError and frame() loses the whole table")),
-    pytest.param(tables.COIN_INDEX_V3, _V3 % ("[" * 1000 + "1" + "]" * 1000, "1.5"), id="deep_nesting",
-                 marks=_frames_bug("a value nested 1000 deep in a text column makes the element-wise"
-                                   " path's str() raise RecursionError; frame() loses the whole table")),
-    pytest.param(tables.RISK, '{"event":"API_RISK_POSITION","data":[null]}', id="null_item",
-                 marks=_frames_bug("a null list item becomes an all-NaN row (the reference path counts it"
-                                   " malformed): junk mixed into the data")),
-    pytest.param(tables.COIN_INDEX_V3, _V3 % ('"ETH"', "NaN"), id="lenient_json",
-                 marks=_frames_bug("NaN, Infinity and numbers beyond a double are read as nan/inf rows,"
-                                   " while the reference path rejects the frame as not JSON, so the result"
-                                   " depends on what else is in the batch")),
+BAD_PUSHES = [
+    pytest.param(tables.DEPTH, _compact(_load("nexus_push_depth")).replace('"cp":"', '"cp":"\udcff', 1), id="invalid_utf8"),
+    pytest.param(tables.PAIR_INDEX, _PAIR % '[null,{"market":"OKEx","pair":"BNB"}]', id="null_then_item"),
+    pytest.param(tables.COIN_INDEX_V3, _V3 % ("[" * 1000 + "1" + "]" * 1000, "1.5"), id="deep_nesting"),
+    pytest.param(tables.RISK, '{"event":"API_RISK_POSITION","data":[null]}', id="null_item"),
+    pytest.param(tables.COIN_INDEX_V3, _V3 % ('"ETH"', "NaN"), id="lenient_json"),
 ]
 
 
-@pytest.mark.parametrize("table, bad", KNOWN_BAD_PUSHES)
+@pytest.mark.parametrize("table, bad", BAD_PUSHES)
 def test_a_bad_push_costs_that_push_only(table, bad):
     """One push the reference path rejects, between two good ones: counted malformed, no rows,
     nothing raised, both good pushes kept."""
@@ -468,30 +456,6 @@ def test_a_bad_push_costs_that_push_only(table, bad):
     buffer.extend([good, bad.encode("utf-8", "surrogateescape"), good], 1_000, 1)
     df = buffer.frame()
     assert (buffer.malformed, len(df)) == (1, 2 * good_rows)
-
-
-def _known_frames_bug(frame: bytes) -> bool:
-    """Whether ``frame`` falls in a class of :data:`KNOWN_BAD_PUSHES` (remove a clause when its
-    case passes): JSON only a lenient parser reads, a list with a null item, nesting over 500."""
-    decoded = _decode(frame)
-    if decoded is NOT_JSON:
-        try:
-            json.loads(frame)
-        except (ValueError, RecursionError):
-            return False
-        return True
-    stack = [(decoded, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > 500:
-            return True
-        if isinstance(node, list):
-            if any(item is None for item in node):
-                return True
-            stack.extend((item, depth + 1) for item in node)
-        elif isinstance(node, dict):
-            stack.extend((item, depth + 1) for item in node.values())
-    return False
 
 
 # --- flattening ----------------------------------------------------------------------------------

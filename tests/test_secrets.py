@@ -29,12 +29,6 @@ pytestmark = pytest.mark.timeout(60)
 
 TOKEN = "tok+en/with=url-special_chars.0123456789"  # changes when URL-encoded
 URLSAFE_TOKEN = "WHZWUFAxWlV0bzdMMzl5N1dmYy1zAbCdEf"  # what the simulator and most servers issue
-ENCODED_TOKEN_LEAKS = pytest.mark.xfail(
-    strict=True,
-    reason="protocol.Session.preview scrubs only the raw token; a server echoing the URL shows it"
-    " percent-encoded. Fix: also pass previews through protocol.urls.redact, or add quote(token) to"
-    " NexusSession's secrets.",
-)
 API_SECRET = "s3cret/api+secret=value-0123456789abcdef"
 API_KEY = "public-api-key"
 WINDOW = 12
@@ -66,7 +60,7 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.mark.parametrize("token", [URLSAFE_TOKEN, pytest.param(TOKEN, marks=ENCODED_TOKEN_LEAKS)], ids=["urlsafe", "url_special"])
+@pytest.mark.parametrize("token", [URLSAFE_TOKEN, TOKEN], ids=["urlsafe", "url_special"])
 def test_no_secret_in_any_log_line(token: str, caplog: pytest.LogCaptureFixture) -> None:
     with Simulator(seed=16, rate=50, token=token, api_key=API_KEY, api_secret=API_SECRET) as sim:
         check_logs(sim, token, caplog)
@@ -135,14 +129,14 @@ def test_no_secret_in_argument_errors(conn: dict[str, Any]) -> None:
     assert not leaks(shown, [TOKEN, API_SECRET]), shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol.urls.redact masks secrets in the query only: a password in the URL's userinfo"
-    " (ws://user:password@host) shows in log lines and errors. Fix: mask the netloc's password too.",
-)
-def test_no_password_from_the_url_shown(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("encode", [True, False], ids=["percent_encoded", "raw_slash_makes_it_invalid"])
+def test_no_password_from_the_url_shown(caplog: pytest.LogCaptureFixture, encode: bool) -> None:
+    """A password in the URL's user part is hidden whether the URL connects (and fails) or is
+    refused as invalid (a raw ``/`` in a password ends the host part)."""
+    password = quote(API_SECRET, safe="") if encode else API_SECRET
     with Simulator() as closed:
-        url = closed.nexus_url.replace("ws://", "ws://user:pw-" + API_SECRET + "@")
-    with pytest.raises(nd.ConnectionFailedError) as failed:
+        url = closed.nexus_url.replace("ws://", f"ws://user:pw-{password}@")
+    expected = nd.ConnectionFailedError if encode else nd.ArgumentError
+    with pytest.raises(expected) as failed:
         nd.stream_depth("BTCUSDT", seconds=10, url=url, token=URLSAFE_TOKEN, max_failures=1)
-    assert not leaks(caplog.text + str(failed.value), [API_SECRET])
+    assert not leaks(caplog.text + str(failed.value), [API_SECRET, password])

@@ -18,6 +18,7 @@ import pyarrow.json as pj
 from ..protocol.tables import Field, Level, Table
 from .columns import ARROW_CONVERTERS, Array, NotColumnar, to_category
 
+_MAX_NESTING = 256  # well under orjson's 1024: deeper batches are judged by the reference path
 _POOL = pa.system_memory_pool()  # the parser's scratch goes back to the system at once; jemalloc keeps it
 _READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)  # blocks may parse in parallel; Arrow unifies their types
 
@@ -28,25 +29,56 @@ def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np
     text = b"\n".join(f.replace(b"\n", b" ") if b"\n" in f else f for f in frames)  # JSON newlines are whitespace
     try:
         batch = pj.read_json(io.BytesIO(text), read_options=_READ, memory_pool=_POOL)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise NotColumnar(str(exc)) from None
-    if batch.num_rows != len(frames) or table.envelope not in batch.column_names:
-        raise NotColumnar("frames do not map one to one onto rows")
-    items = batch.column(table.envelope).combine_chunks()
-    push = np.arange(len(frames))
-    if pa.types.is_list(items.type):
-        push = pc.list_parent_indices(items).to_numpy()
-        items = pc.list_flatten(items)
-    _expect_struct(items)
-    try:
+        if batch.num_rows != len(frames) or table.envelope not in batch.column_names:
+            raise NotColumnar("frames do not map one to one onto rows")
+        if _nesting(batch.schema) > _MAX_NESTING:
+            raise NotColumnar("nested deeper than the element-wise decoder reads")
+        if not _all_finite(batch):
+            raise NotColumnar("a number beyond a double's range (or NaN): not JSON orjson reads")
+        items = batch.column(table.envelope).combine_chunks()
+        push = np.arange(len(frames))
+        if pa.types.is_list(items.type):
+            push = pc.list_parent_indices(items).to_numpy()
+            items = pc.list_flatten(items)
+        _expect_objects(items)
         return _explode(table, items, push)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise NotColumnar(str(exc)) from None
+    except (pa.ArrowException, UnicodeDecodeError, RecursionError) as exc:
+        # Arrow is more lenient than JSON (invalid UTF-8, NaN): the reference path decides.
+        raise NotColumnar(f"{type(exc).__name__}: {exc}"[:200]) from None
 
 
-def _expect_struct(array: pa.Array) -> None:
-    if not (pa.types.is_struct(array.type) or pa.types.is_null(array.type)):
-        raise NotColumnar(f"expected objects, got {array.type}")
+def _nesting(schema: pa.Schema) -> int:
+    """How deep the batch's JSON nests (its deepest type), walked without recursion."""
+    deepest, stack = 0, [(f.type, 1) for f in schema]
+    while stack:
+        kind, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((kind.field(i).type, depth + 1) for i in range(kind.num_fields))
+    return deepest
+
+
+def _all_finite(batch: pa.Table) -> bool:
+    """Whether every floating-point value anywhere in the batch is finite (Arrow reads 1e400 as
+    infinity and accepts NaN; the element-wise path rejects such a push)."""
+    stack: list[pa.Array] = [c.combine_chunks() for c in batch.columns]
+    while stack:
+        array = stack.pop()
+        kind = array.type
+        if pa.types.is_floating(kind):
+            if pc.any(pc.invert(pc.is_finite(array))).as_py():
+                return False
+        elif pa.types.is_struct(kind):
+            stack.extend(array.field(i) for i in range(kind.num_fields))
+        elif pa.types.is_list(kind):
+            stack.append(array.flatten())
+    return True
+
+
+def _expect_objects(array: pa.Array) -> None:
+    """Every item an object: a null or a scalar where an object belongs is for the reference
+    path to single out as malformed."""
+    if not (pa.types.is_struct(array.type) or pa.types.is_null(array.type)) or array.null_count:
+        raise NotColumnar(f"expected objects, got {array.type} with {array.null_count} nulls")
 
 
 def _field(items: pa.Array, field: Field) -> pa.Array:
@@ -102,7 +134,7 @@ def _explode_level(level: Level, items: pa.Array, last: bool) -> tuple[pa.Array,
             raise NotColumnar(f"{key} is not a list")
         lengths = pc.list_value_length(lists).fill_null(0).to_numpy()
         flat = pc.list_flatten(lists)
-        _expect_struct(flat)
+        _expect_objects(flat)
         starts = np.cumsum(lengths) - lengths
         kids.append(flat)
         parents.append(np.repeat(np.arange(n), lengths))

@@ -138,10 +138,20 @@ class TableBuffer:
         for frame in frames:
             try:
                 payloads.append(orjson.loads(frame)[self.table.envelope])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+            except (orjson.JSONDecodeError, KeyError, TypeError, RecursionError):
                 payloads.append(None)  # counted as malformed by _flatten
-        columns, push = self._flatten(payloads)
+        columns, push = self._drop_unscalar(*self._flatten(payloads))
         return {name: CONVERTERS[kind](columns[name]) for name, kind in self.table.columns}, np.asarray(push, dtype=np.intp)
+
+    def _drop_unscalar(self, columns: dict[str, list[Any]], push: list[int]) -> tuple[dict[str, list[Any]], list[int]]:
+        """Drop, as malformed, every push with a list or object where a column wants a value."""
+        bad = {push[i] for values in columns.values() for i, v in enumerate(values) if isinstance(v, (list, dict))}
+        if not bad:
+            return columns, push
+        self.malformed += len(bad)
+        log.warning("%d malformed %s push(es) dropped: a list or object where a value belongs", len(bad), self.table.name)
+        keep = [i for i, p in enumerate(push) if p not in bad]
+        return {name: [values[i] for i in keep] for name, values in columns.items()}, [push[i] for i in keep]
 
     def _flatten(self, payloads: Sequence[Any]) -> tuple[dict[str, list[Any]], list[int]]:
         """Flatten the batch; if some payload has the wrong shape, single it out, count it as
@@ -156,7 +166,8 @@ class TableBuffer:
                 self.table.flatten([payload])
             except _SHAPE_ERRORS as exc:
                 self.malformed += 1
-                log.warning("malformed %s push dropped: %s", self.table.name, exc)
+                # str(): a log record must not keep the exception, and through it the payload
+                log.warning("malformed %s push dropped: %s", self.table.name, f"{type(exc).__name__}: {exc}"[:200])
             else:
                 good.append(i)
         columns, push = self.table.flatten([payloads[i] for i in good])

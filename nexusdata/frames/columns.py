@@ -59,9 +59,17 @@ def to_float(values: Sequence[Any]) -> np.ndarray:
     return np.array([_float_one(v) for v in values], dtype=np.float64)
 
 
+def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None  # null, or a list/object where text belongs: missing, not its repr
+
+
 def to_str(values: Sequence[Any]) -> np.ndarray:
     """Identifiers and text with their exact characters (integers as their digits)."""
-    return np.array([v if type(v) is str or v is None else str(v) for v in values], dtype=object)
+    return np.array([_text(v) for v in values], dtype=object)
 
 
 def to_category(values: Sequence[Any]) -> pd.Categorical:

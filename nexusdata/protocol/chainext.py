@@ -147,7 +147,7 @@ class ChaiNextSession(Session):
 
     def _login(self) -> None:
         request = login_request(self._key, self._secret, self.clock())
-        self._secrets += (request["args"]["signature"],)
+        self._secrets += (request["args"]["signature"],)  # hex: it has no other form
         self.outbox.append(dumps(request))
 
     def start(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import quote, quote_plus
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
@@ -24,9 +25,16 @@ Push = tuple[str, Any]
 _PREVIEW = 120
 
 
-def dumps(message: dict[str, Any]) -> str:
+def dumps(message: Any) -> str:
     """Serialise a request the way both feeds expect: compact JSON text."""
     return orjson.dumps(message).decode()
+
+
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret as it may appear in a frame or URL a server echoes: raw, percent-encoded,
+    JSON-escaped. Longest first, so no form is left half replaced."""
+    forms = {f for s in secrets if s for f in (s, quote(s, safe=""), quote_plus(s), dumps(s)[1:-1])}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 class Session(ABC):
@@ -47,7 +55,7 @@ class Session(ABC):
         self.malformed = 0
         self.unknown = 0
         self.finished = False
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = secret_forms(secrets)
 
     # -- what the transport calls ----------------------------------------------------------------
 

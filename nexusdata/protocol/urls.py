@@ -11,9 +11,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import ArgumentError
 
+_ACCEPTED = "a ws:// or wss:// URL with a host (and a port from 1 to 65535)"
 NEXUS_PATH = "/api/realtime"
 CHAINEXT_PATH = "/websocket"
 TOKEN_PARAM = "X-API-TOKEN"
+_USER_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@\s]*@")  # greedy: may hide more than the password, never less
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:x-api-token|token|apikey|api_key|signature|secret)=)[^&#\s'\"]*")
 
 
@@ -25,13 +27,13 @@ def check_ws_url(url: object, argument: str = "url") -> str:
     try:
         parts = urlsplit(url.strip())
     except ValueError:
-        raise ArgumentError(f"{argument} is not a valid URL: {redact(url)!r}") from None
+        raise ArgumentError(f"{argument} must be {_ACCEPTED}, got {redact(url)!r}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ArgumentError(f"{argument} must be a ws:// or wss:// URL with a host, got {redact(url)!r}")
+        raise ArgumentError(f"{argument} must be {_ACCEPTED}, got {redact(url)!r}")
     try:
         parts.port
     except ValueError:
-        raise ArgumentError(f"{argument} has an invalid port: {redact(url)!r}") from None
+        raise ArgumentError(f"{argument} has an invalid port; it must be {_ACCEPTED}, got {redact(url)!r}") from None
     return url.strip()
 
 
@@ -46,5 +48,6 @@ def nexus_url(base: str, token: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with secret-looking query parameters (the Nexus token among them) masked."""
-    return _SECRET_PARAMS.sub(r"\1***", text)
+    """``text`` with secret-looking query parameters (the Nexus token among them) and any
+    password in a URL's user part masked."""
+    return _USER_PASSWORD.sub(r"\1***@", _SECRET_PARAMS.sub(r"\1***", text))
