@@ -16,10 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from ..protocol.tables import Field, Level, Table
-from .columns import ARROW_CONVERTERS, Array, NotColumnar, to_category
+from .columns import ARROW_CONVERTERS, POOL, Array, NotColumnar, to_category
 
 _MAX_NESTING = 256  # well under orjson's 1024: deeper batches are judged by the reference path
-_POOL = pa.system_memory_pool()  # the parser's scratch goes back to the system at once; jemalloc keeps it
 _READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)  # blocks may parse in parallel; Arrow unifies their types
 
 
@@ -28,7 +27,7 @@ def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np
     under ``table.envelope``) and, per row, the index of the frame it came from."""
     text = b"\n".join(f.replace(b"\n", b" ") if b"\n" in f else f for f in frames)  # JSON newlines are whitespace
     try:
-        batch = pj.read_json(io.BytesIO(text), read_options=_READ, memory_pool=_POOL)
+        batch = pj.read_json(io.BytesIO(text), read_options=_READ, memory_pool=POOL)
         if batch.num_rows != len(frames) or table.envelope not in batch.column_names:
             raise NotColumnar("frames do not map one to one onto rows")
         if _nesting(batch.schema) > _MAX_NESTING:
@@ -38,8 +37,8 @@ def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np
         items = batch.column(table.envelope).combine_chunks()
         push = np.arange(len(frames))
         if pa.types.is_list(items.type):
-            push = pc.list_parent_indices(items).to_numpy()
-            items = pc.list_flatten(items)
+            push = pc.list_parent_indices(items, memory_pool=POOL).to_numpy()
+            items = pc.list_flatten(items, memory_pool=POOL)
         _expect_objects(items)
         return _explode(table, items, push)
     except (pa.ArrowException, UnicodeDecodeError, RecursionError) as exc:
@@ -133,7 +132,7 @@ def _explode_level(level: Level, items: pa.Array, last: bool) -> tuple[pa.Array,
         if not pa.types.is_list(lists.type):
             raise NotColumnar(f"{key} is not a list")
         lengths = pc.list_value_length(lists).fill_null(0).to_numpy()
-        flat = pc.list_flatten(lists)
+        flat = pc.list_flatten(lists, memory_pool=POOL)
         _expect_objects(flat)
         starts = np.cumsum(lengths) - lengths
         kids.append(flat)
@@ -150,12 +149,12 @@ def _explode_level(level: Level, items: pa.Array, last: bool) -> tuple[pa.Array,
     if len({k.type for k in kids if not pa.types.is_null(k.type)}) > 1:
         raise NotColumnar("lists under several keys hold objects of different shapes")
     kind = next((k.type for k in kids if not pa.types.is_null(k.type)), pa.null())
-    children = pa.concat_arrays([k.cast(kind) for k in kids]) if kids else pa.nulls(0)
+    children = pa.concat_arrays([pc.cast(k, kind, memory_pool=POOL) for k in kids], memory_pool=POOL) if kids else pa.nulls(0)
     parent = np.concatenate(parents) if parents else np.zeros(0, dtype=np.int64)
     tag = np.concatenate(tags) if tags else np.zeros(0, dtype=np.int64)
     position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
     order = np.lexsort((position, np.where(tag < 0, len(level.keys), tag), parent))  # stable by parent, key, position
-    children = children.take(pa.array(order))
+    children = pc.take(children, pa.array(order), memory_pool=POOL)
     parent, tag, position = parent[order], tag[order], position[order]
     extra: dict[str, Array] = {}
     if level.label:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from ..protocol.tables import Kind
@@ -28,6 +29,10 @@ _MS_LIMIT = 1e15  # beyond year 33000: not a time; NaT rather than an overflow
 _NAT = np.iinfo(np.int64).min
 
 
+POOL = pa.system_memory_pool()
+"""Arrow allocations of the frames layer: freed memory goes back to the system at once, where
+Arrow's default jemalloc pool keeps it for a while (and a collector's peak memory with it)."""
+
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
@@ -39,7 +44,7 @@ def _arrow_float(values: Sequence[Any]) -> np.ndarray | None:
         kind = arr.type
         if not (pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
             return None
-        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return pc.cast(arr, pa.float64(), memory_pool=POOL).to_numpy(zero_copy_only=False)
     except _ARROW_ERRORS:
         return None
 
@@ -81,8 +86,8 @@ def to_category(values: Sequence[Any]) -> pd.Categorical:
 
 
 def _categorical(strings: pa.Array) -> pd.Categorical:
-    encoded = strings.dictionary_encode()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(strings, memory_pool=POOL)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=STR_DTYPE))
 
 
@@ -138,13 +143,13 @@ def _arrow_of(arr: pa.Array, *accepted: Callable[[pa.DataType], bool]) -> pa.Arr
 def _arrow_numbers(arr: pa.Array) -> np.ndarray:
     arr = _arrow_of(arr, pa.types.is_string, pa.types.is_integer, pa.types.is_floating)
     try:
-        return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return pc.cast(arr, pa.float64(), memory_pool=POOL).to_numpy(zero_copy_only=False)
     except _ARROW_ERRORS as exc:
         raise NotColumnar(str(exc)) from None
 
 
 def _arrow_strings(arr: pa.Array) -> pa.Array:
-    return _arrow_of(arr, pa.types.is_string, pa.types.is_integer).cast(pa.string())
+    return pc.cast(_arrow_of(arr, pa.types.is_string, pa.types.is_integer), pa.string(), memory_pool=POOL)
 
 
 ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array], Array]] = {
