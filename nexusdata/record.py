@@ -132,15 +132,24 @@ class DatasetWriter:
         if frame.empty:
             return
         received = frame["received_at"].dt.tz_convert(None).to_numpy()
-        dates = np.datetime_as_string(received.astype("datetime64[D]"), unit="D")
-        keys = frame[self.key_column].to_numpy(dtype=object, na_value=None)
-        groups = pd.DataFrame({"key": keys, "date": dates}).groupby(["key", "date"], sort=False, dropna=False).indices
-        data = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False).replace_schema_metadata(None)
-        for (value, date), rows in groups.items():
+        days = received.astype("datetime64[D]").astype(np.int64)
+        codes, values = pd.factorize(frame[self.key_column], use_na_sentinel=True)
+        # One integer per (key, day) partition; a flush usually holds a single one.
+        partition = (codes.astype(np.int64) + 1) * (days.max() - days.min() + 1) + (days - days.min())
+        data = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False, nthreads=1).replace_schema_metadata(None)
+        if (partition == partition[0]).all():
+            groups = [np.arange(len(frame))]
+        else:
+            order = np.argsort(partition, kind="stable")
+            groups = np.split(order, np.flatnonzero(np.diff(partition[order])) + 1)
+        for rows in groups:
+            code = codes[rows[0]]
+            value = values[code] if code >= 0 else None
+            date = str(received[rows[0]].astype("datetime64[D]"))
             first = int(received[rows[0]].astype(np.int64))
             name = f"part-{first:020d}-{self.run}-{self.files:06d}.parquet"
             path = self.root / partition_dir(self.table.name, value if isinstance(value, str) else None, date) / name
-            _write_file(data.take(rows), path)
+            _write_file(data if len(groups) == 1 else data.take(rows), path)
             self.files += 1
             self.rows += len(rows)
 
@@ -239,7 +248,7 @@ def _flush(live: Feed, writers: dict[str, DatasetWriter]) -> None:
     for kind, buffer in live.buffers.items():
         chunks = buffer.take_chunks()
         if chunks:
-            writers[kind].write(build_frame(buffer.table, chunks))
+            writers[kind].write(build_frame(buffer.table, chunks, consume=True))
 
 
 def _show(bar: Any, live: Feed, writers: dict[str, DatasetWriter]) -> None:
