@@ -250,16 +250,15 @@ class Connection:
                     session.finish()
                     self._flush(wire, session)
                     close_by = now + _CLOSE_TIMEOUT
-                    next_check = now
-                if now < next_check:
-                    continue
-                # Housekeeping, at most every tick: closing, keep-alive, stall detection.
-                next_check = now + _TICK
-                if close_by is not None:
+                if close_by is not None:  # closing: done once the server answered, or at the deadline
                     if session.finished or now >= close_by:
                         self._note("closed", "stopped by the caller")
                         return True
                     continue
+                if now < next_check:
+                    continue
+                # Housekeeping, at most every tick: keep-alive, stall detection.
+                next_check = now + _TICK
                 if now >= next_ping:
                     session.ping()
                     self._flush(wire, session)
