@@ -5,7 +5,7 @@ reads); :meth:`LivePlot.refresh` types the pushes that arrived since the last re
 the chart (:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget
 output are safe: from a task on the Jupyter kernel's own asyncio loop (live handles), or from a
 blocking collector's wait loop (``plot=True``), both on the main thread. Redraws happen only
-when data arrived, at most ``max_fps`` times a second and taking at most about a tenth of the
+when data arrived, at most ``max_fps`` times a second and taking at most about a twentieth of the
 main thread's time.
 """
 
@@ -31,7 +31,7 @@ HISTORY = 2000
 MAX_FPS = 5.0
 """Redraws per second at most, by default."""
 
-DRAW_SHARE = 0.1
+DRAW_SHARE = 0.05
 """At most this share of the main thread's time goes to redrawing: slow machines redraw less
 often, and a feed at full speed keeps its throughput (the connection thread needs the GIL that
 drawing holds; benchmark in tests/test_widgets.py)."""
