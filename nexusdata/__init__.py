@@ -14,7 +14,6 @@ from .errors import (
     AuthenticationError,
     ConnectionFailedError,
     NexusDataError,
-    ProtocolError,
     ServerError,
     SubscriptionError,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "ConnectionFailedError",
     "LiveHandle",
     "NexusDataError",
-    "ProtocolError",
     "ServerError",
     "SubscriptionError",
     "__version__",

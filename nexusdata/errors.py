@@ -43,8 +43,3 @@ class ConnectionFailedError(NexusDataError, ConnectionError):
     lost."""
 
     frame: object = None
-
-
-class ProtocolError(NexusDataError):
-    """A frame that does not follow the protocol. The transport counts and logs these instead of
-    raising them; the protocol layer raises it so callers can tell junk from data."""
