@@ -96,6 +96,19 @@ def pushes(ws: websocket.WebSocket, field: str, kind: str, n: int) -> list[Any]:
     return [until(ws, lambda m: m.get(field) == kind) for _ in range(n)]
 
 
+def pushes_by_kind(ws: websocket.WebSocket, field: str, n: int, *kinds: str) -> list[list[Any]]:
+    """The first ``n`` messages of each kind, read in one pass so that none of one kind is
+    skipped while waiting for another."""
+    got: dict[str, list[Any]] = {kind: [] for kind in kinds}
+    for _ in range(MAX_FRAMES):
+        if all(len(v) >= n for v in got.values()):
+            return [got[kind][:n] for kind in kinds]
+        message = recv(ws)
+        if message.get(field) in got and "status" not in message:  # a Nexus reply echoes the event too
+            got[message[field]].append(message)
+    raise AssertionError("expected messages never came")
+
+
 def without_times(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: without_times(v) for k, v in value.items() if k not in TIME_KEYS}
@@ -436,15 +449,20 @@ def test_connection_counts_and_drop() -> None:
 def first_values(seed: int) -> list[Any]:
     with Simulator(seed=seed, rate=100.0) as sim:
         with nexus(sim) as ws:
-            request(ws, {"id": "1", "action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "symbol": "SOLUSDT", "depth": 4})
-            request(ws, {"id": "2", "action": "SUBSCRIBE", "event": "API_ORDER"})
-            books = [p["data"] for p in pushes(ws, "event", "API_MARKETDEPTH", 4)]
-            # Orders queued while the machine is busy may share a push: compare the orders, not their grouping.
-            orders = [o for p in pushes(ws, "event", "API_ORDER", 4) for o in p["data"]][:4]
+            # Both requests before reading anything: waiting for one reply would skip (and so
+            # consume) pushes of the other stream, and how many depends on the machine's load.
+            send(ws, {"id": "1", "action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "symbol": "SOLUSDT", "depth": 4})
+            send(ws, {"id": "2", "action": "SUBSCRIBE", "event": "API_ORDER"})
+            book_pushes, order_pushes = pushes_by_kind(ws, "event", 4, "API_MARKETDEPTH", "API_ORDER")
+            books = [p["data"] for p in book_pushes]
+            orders = [p["data"] for p in order_pushes]
         with connect(sim.chainext_url) as ws:
-            subscribed(ws, sim, ("pair_index_v3", "0"), ("coin_index", "1"))
-            v3 = [p["args"] for p in pushes(ws, "op", "pair_index_v3", 3)]
-            coin = [p["args"] for p in pushes(ws, "op", "coin_index", 3)]
+            assert login(ws, sim)["code"] == 2001
+            for topic, sid in (("pair_index_v3", "0"), ("coin_index", "1")):
+                send(ws, chainext.message("subscribe", {"topic": topic, "id": sid}))
+            v3_pushes, coin_pushes = pushes_by_kind(ws, "op", 3, "pair_index_v3", "coin_index")
+            v3 = [p["args"] for p in v3_pushes]
+            coin = [p["args"] for p in coin_pushes]
     return without_times([books, orders, v3, coin])
 
 
