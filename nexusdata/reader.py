@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 
 from .errors import ArgumentError
 from .frames import Chunk, build_frame, schema
-from .frames.columns import CONVERTERS
+from .frames.columns import ARROW_TYPES, CONVERTERS
 from .protocol import TABLES, Table
 
 PARTITIONS: dict[str, tuple[str, str]] = {
@@ -41,25 +41,10 @@ PARTITIONS: dict[str, tuple[str, str]] = {
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The path value of a missing key, as Hive, Spark and pyarrow write and read it."""
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "received_at": pa.timestamp("ns", tz="UTC"),
-    "connection": pa.int32(),
-    "float": pa.float64(),
-    "id": pa.string(),
-    "text": pa.string(),
-    "category": pa.string(),
-    "time": pa.timestamp("ms", tz="UTC"),
-    "int": pa.int16(),
-    "position": pa.int8(),
-}
-"""Parquet-side type of each column kind: plain types every engine reads (categories as strings,
-which Parquet dictionary-encodes anyway)."""
-
-
 def file_schema(table: Table) -> pa.Schema:
     """The Arrow schema of a recording's files for ``table`` (without a path-only column)."""
     key, column = PARTITIONS[table.name]
-    return pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in schema(table) if name != key or column != key])
+    return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema(table) if name != key or column != key])
 
 
 def partition_dir(feed: str, value: str | None, date: str) -> Path:
@@ -230,7 +215,7 @@ def _values(value: Any, name: str) -> list[str]:
 
 def _scalar(stamp: pd.Timestamp) -> pa.Scalar:
     """A UTC timestamp as an Arrow scalar of ``received_at``'s type."""
-    return pa.scalar(stamp.as_unit("ns").value, type=_ARROW_TYPES["received_at"])
+    return pa.scalar(stamp.as_unit("ns").value, type=ARROW_TYPES["received_at"])
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp | None:

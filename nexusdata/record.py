@@ -1,9 +1,9 @@
 """Recording a feed to a Hive-partitioned Parquet dataset for hours or days.
 
 A :class:`~nexusdata.feed.Feed` fills its buffers in the background; every ``flush_seconds`` (or
-``flush_rows`` rows) the caller's thread takes the typed chunks, builds the DataFrame and writes
-one small, closed Parquet file per partition (temp name, then an atomic rename). Memory stays
-flat however long it runs, and a recorder killed outright loses at most the last interval while
+``flush_rows`` rows) the caller's thread takes the typed chunks, joins them into an Arrow table (a
+recorder needs no DataFrame) and writes one small, closed Parquet file per partition (temp name,
+then an atomic rename). Memory stays flat however long it runs, and a recorder killed outright loses at most the last interval while
 every file already written stays readable. The layout is described in :mod:`nexusdata.reader`.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .collectors import (
@@ -36,7 +36,7 @@ from .config import Feed as FeedName
 from .config import positive_int, positive_number, split_conn
 from .errors import ArgumentError
 from .feed import Feed
-from .frames import build_frame
+from .frames import build_table
 from .progress import interactive
 from .protocol import Table, chainext, nexus, tables
 from .reader import PARTITIONS, file_schema, partition_dir
@@ -127,40 +127,52 @@ class DatasetWriter:
         self.files = 0
         self.rows = 0
 
-    def write(self, frame: pd.DataFrame) -> None:
-        """Write ``frame`` (the table's DataFrame) into its partitions."""
-        if frame.empty:
+    def write(self, data: pa.Table) -> None:
+        """Write ``data`` (the table's columns as :func:`~nexusdata.frames.build_table` makes
+        them; categories may be dictionary-encoded) into its partitions."""
+        if not data.num_rows:
             return
-        received = frame["received_at"].dt.tz_convert(None).to_numpy()
+        received = data.column("received_at").to_numpy()
         days = received.astype("datetime64[D]").astype(np.int64)
-        codes, values = pd.factorize(frame[self.key_column], use_na_sentinel=True)
+        codes, values = _codes(data.column(self.key_column))
         # One integer per (key, day) partition; a flush usually holds a single one.
-        partition = (codes.astype(np.int64) + 1) * (days.max() - days.min() + 1) + (days - days.min())
-        data = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False, nthreads=1).replace_schema_metadata(None)
+        partition = (codes + 1) * (days.max() - days.min() + 1) + (days - days.min())
+        data = data.select(self.schema.names)
         if (partition == partition[0]).all():
-            groups = [np.arange(len(frame))]
+            groups = [np.arange(data.num_rows)]
         else:
             order = np.argsort(partition, kind="stable")
             groups = np.split(order, np.flatnonzero(np.diff(partition[order])) + 1)
         for rows in groups:
             code = codes[rows[0]]
-            value = values[code] if code >= 0 else None
             date = str(received[rows[0]].astype("datetime64[D]"))
             first = int(received[rows[0]].astype(np.int64))
             name = f"part-{first:020d}-{self.run}-{self.files:06d}.parquet"
-            path = self.root / partition_dir(self.table.name, value if isinstance(value, str) else None, date) / name
+            path = self.root / partition_dir(self.table.name, values[code] if code >= 0 else None, date) / name
             _write_file(data if len(groups) == 1 else data.take(rows), path)
             self.files += 1
             self.rows += len(rows)
 
 
+def _codes(keys: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
+    """An integer per row for the partition key's value (-1 where missing), and the values."""
+    if not pa.types.is_dictionary(keys.type):
+        keys = pc.dictionary_encode(keys)
+    keys = keys.unify_dictionaries()
+    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) for c in keys.chunks])
+    values = keys.chunk(0).dictionary.cast(pa.string()).to_pylist()
+    return codes, values
+
+
 def _write_file(data: pa.Table, path: Path) -> None:
     """Write ``data`` as a Parquet file that appears complete or not at all: written under a
-    hidden temporary name (which readers skip), synced, then renamed into place."""
+    hidden temporary name (which readers skip), synced, then renamed into place. Without the
+    Arrow schema stored, a dictionary-encoded column is a plain string column to every reader
+    (Parquet dictionary-encodes strings anyway), and its values are not decoded to be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "wb") as sink:
-        pq.write_table(data, sink, compression="zstd")
+        pq.write_table(data, sink, compression="zstd", store_schema=False)
         sink.flush()
         os.fsync(sink.fileno())
     os.replace(temporary, path)
@@ -248,7 +260,7 @@ def _flush(live: Feed, writers: dict[str, DatasetWriter]) -> None:
     for kind, buffer in live.buffers.items():
         chunks = buffer.take_chunks()
         if chunks:
-            writers[kind].write(build_frame(buffer.table, chunks, consume=True))
+            writers[kind].write(build_table(buffer.table, chunks, consume=True))
 
 
 def _show(bar: Any, live: Feed, writers: dict[str, DatasetWriter]) -> None:

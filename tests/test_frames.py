@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,8 +19,8 @@ from spec_examples import TABLE_SOURCE, load
 
 from nexusdata.frames import TableBuffer
 from nexusdata.frames.arrow_json import read_frames
-from nexusdata.frames.buffer import build_frame
-from nexusdata.frames.columns import CONVERTERS, NotColumnar
+from nexusdata.frames.buffer import build_frame, build_table, schema
+from nexusdata.frames.columns import ARROW_TYPES, CONVERTERS, NotColumnar
 from nexusdata.protocol import nexus, tables
 from nexusdata.sim.indices import IndexStream
 from nexusdata.sim.market import Market
@@ -166,3 +167,21 @@ def test_a_push_that_starts_right_but_is_broken_is_dropped_alone() -> None:
     df = buffer.frame()
     assert buffer.malformed == 1
     assert list(df.drop_duplicates("received_at")["received_at"].astype("int64")) == [5_000, 5_002]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_mutations())
+def test_arrow_table_holds_the_dataframes_values(case: tuple[tables.Table, list[bytes]]) -> None:
+    """What the recorder writes (build_table) is what a collector returns (build_frame): same
+    columns, the documented Arrow types, the same values, missing values as nulls."""
+    table, frames = case
+    buffer = TableBuffer(table, chunk_frames=2)  # several chunks, with differing categories
+    buffer.extend(frames, 1_000, 1)
+    chunks = buffer.take_chunks()
+    frame, data = build_frame(table, chunks), build_table(table, chunks)
+    assert data.column_names == list(frame.columns)
+    for name, kind in schema(table):
+        plain = ARROW_TYPES[kind]
+        assert data.column(name).type.equals(pa.dictionary(pa.int32(), plain) if kind == "category" else plain), name
+        expected = pa.array(frame[name].astype(object) if kind == "category" else frame[name], from_pandas=True)
+        assert data.column(name).cast(plain).to_pylist() == expected.cast(plain).to_pylist(), name

@@ -10,12 +10,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 import nexusdata as nd
 from nexusdata.frames import build_frame
 from nexusdata.protocol import TABLES
-from nexusdata.reader import summary
+from nexusdata.reader import file_schema, summary
 from nexusdata.sim import Simulator
 
 FEEDS = ("depth", "pair_index_v3", "orders")
@@ -57,6 +58,14 @@ def test_schema_is_the_collectors(recording: Path, feed: str) -> None:
         assert (df.groupby("received_at", observed=True).size() == 10).all()  # every push whole
     if feed == "orders":
         assert df["order_id"].str.fullmatch(r"\d{19}").all()  # exact digits, never a float
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_files_hold_plain_parquet_types(recording: Path, feed: str) -> None:
+    """Every file stores the documented plain types (categories as strings), whatever the
+    recorder held in memory, so every engine reads the files alike."""
+    files = list((recording / f"feed={feed}").rglob("*.parquet"))
+    assert files and all(pq.read_schema(f).equals(file_schema(TABLES[feed])) for f in files)
 
 
 def test_symbol_and_id_select_partitions(recording: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -22,6 +23,7 @@ import pytest
 import nexusdata as nd
 from nexusdata.frames import build_frame
 from nexusdata.protocol import TABLES, chainext, tables
+from nexusdata.reader import file_schema
 from nexusdata.record import DatasetWriter
 from nexusdata.sim import Simulator
 
@@ -101,7 +103,7 @@ def test_partitions_by_symbol_and_utc_date(tmp_path: Path) -> None:
     frame = _depth_frame([(midnight - 1_000, 1, "BTC/USDT", "bid"), (midnight - 1_000, 1, "BTC/USDT", "ask"),
                           (midnight + 1_000, 2, "BTC/USDT", "bid"), (midnight + 1_001, 2, None, "bid")])
     writer = DatasetWriter(tmp_path, tables.DEPTH)
-    writer.write(frame)
+    writer.write(pa.Table.from_pandas(frame, preserve_index=False))
     files = sorted(p.relative_to(tmp_path).parent.as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
         "feed=depth/symbol=BTC%2FUSDT/date=2026-11-21",
@@ -109,7 +111,9 @@ def test_partitions_by_symbol_and_utc_date(tmp_path: Path) -> None:
         "feed=depth/symbol=__HIVE_DEFAULT_PARTITION__/date=2026-11-22",
     ]
     assert (writer.files, writer.rows) == (3, 4)
-    assert "symbol" not in pq.read_schema(next(tmp_path.rglob("*.parquet"))).names  # in the path only
+    # plain Parquet types (categories as strings), and the symbol in the path only
+    assert all(pq.read_schema(f).equals(file_schema(tables.DEPTH)) for f in tmp_path.rglob("*.parquet"))
+    assert "symbol" not in file_schema(tables.DEPTH).names
     back = nd.read_recording(tmp_path)
     pd.testing.assert_frame_equal(back, frame, check_categorical=False)
     after = nd.read_recording(tmp_path, symbol="BTC/USDT", start="2026-11-22")

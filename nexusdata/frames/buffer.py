@@ -19,10 +19,11 @@ from typing import Any, Sequence
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from ..protocol.tables import Kind, Table
 from .arrow_json import read_frames
-from .columns import CONVERTERS, Array, NotColumnar, concat, to_series_values
+from .columns import CONVERTERS, Array, NotColumnar, concat, to_arrow, to_series_values
 
 log = logging.getLogger("nexusdata.frames")
 
@@ -201,6 +202,15 @@ def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
             parts.clear()
             _give_back_freed_heap()
     return pd.DataFrame(data, copy=False)
+
+
+def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pa.Table:
+    """The same rows as :func:`build_frame`, as an Arrow table (categories dictionary-encoded,
+    missing values null), for writers: no DataFrame is built, and numeric columns are not copied."""
+    columns: dict[str, pa.ChunkedArray] = {}
+    for name, kind in schema(table):
+        columns[name] = to_arrow(kind, [c.columns.pop(name) if consume else c.columns[name] for c in chunks])
+    return pa.table(columns)
 
 
 def _join(name: str, kind: Kind | str, parts: list[Array]) -> Any:

@@ -171,6 +171,37 @@ def concat(kind: Kind, parts: Sequence[Array]) -> Array:
     return union_categoricals(list(parts)) if kind == "category" else np.concatenate(parts)
 
 
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "received_at": pa.timestamp("ns", tz="UTC"),
+    "connection": pa.int32(),
+    "float": pa.float64(),
+    "id": pa.string(),
+    "text": pa.string(),
+    "category": pa.string(),
+    "time": pa.timestamp("ms", tz="UTC"),
+    "int": pa.int16(),
+    "position": pa.int8(),
+}
+"""Arrow type of each column kind (and of ``received_at`` and ``connection``): plain types every
+engine reads. A category is a string; :func:`to_arrow` keeps it dictionary-encoded."""
+
+_CODES = pa.int32()  # dictionary indices: one type for every chunk, whatever its category count
+
+
+def to_arrow(kind: Kind | str, parts: Sequence[Array]) -> pa.ChunkedArray:
+    """One column's chunks as Arrow, a chunk each, sharing memory where numpy's layout is
+    Arrow's: categories stay dictionary-encoded, NaN and NaT become nulls."""
+    if kind == "category":
+        return pa.chunked_array([_dictionary(p) for p in parts], type=pa.dictionary(_CODES, pa.string()))
+    return pa.chunked_array([pa.array(p, type=ARROW_TYPES[kind], from_pandas=True) for p in parts], type=ARROW_TYPES[kind])
+
+
+def _dictionary(values: pd.Categorical) -> pa.DictionaryArray:
+    codes = values.codes.astype(np.int32)
+    categories = pa.array(values.categories.to_numpy(dtype=object), type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories)
+
+
 def to_series_values(kind: Kind, values: Array) -> Any:
     """A chunk-joined column as it goes into the DataFrame (times become UTC-aware)."""
     if kind == "time":
