@@ -166,15 +166,20 @@ def _codes(keys: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
 
 def _write_file(data: pa.Table, path: Path) -> None:
     """Write ``data`` as a Parquet file that appears complete or not at all: written under a
-    hidden temporary name (which readers skip), synced, then renamed into place. Without the
-    Arrow schema stored, a dictionary-encoded column is a plain string column to every reader
-    (Parquet dictionary-encodes strings anyway), and its values are not decoded to be written."""
+    hidden temporary name (which readers skip), synced, then renamed into place.
+
+    Arrow writes the file itself (a Python file object would make it take the GIL for every
+    write, each time waiting for the connection thread). Without the Arrow schema stored, a
+    dictionary-encoded column is a plain string column to every reader (Parquet
+    dictionary-encodes strings anyway), and its values are not decoded to be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as sink:
-        pq.write_table(data, sink, compression="zstd", store_schema=False)
-        sink.flush()
-        os.fsync(sink.fileno())
+    pq.write_table(data, str(temporary), compression="zstd", store_schema=False)
+    descriptor = os.open(temporary, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
     os.replace(temporary, path)
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from ..protocol.tables import Field, Level, Table
-from .columns import ARROW_CONVERTERS, POOL, Array, NotColumnar, to_category
+from .columns import ARROW_CONVERTERS, POOL, Array, NotColumnar, take, to_category
 
 _MAX_NESTING = 256  # well under orjson's 1024: deeper batches are judged by the reference path
 _READ = pj.ReadOptions(use_threads=True, block_size=1 << 20)  # blocks may parse in parallel; Arrow unifies their types
@@ -107,7 +107,7 @@ def _explode(table: Table, items: pa.Array, push: np.ndarray) -> tuple[dict[str,
     for depth, level in enumerate(table.levels):
         last = depth == len(table.levels) - 1
         items, parents, extra = _explode_level(level, items, last)
-        columns = {name: values[parents] for name, values in columns.items()}
+        columns = {name: take(values, parents) for name, values in columns.items()}
         push = push[parents]
         columns.update(extra)
         columns.update(_typed(level.fields, items))

@@ -97,6 +97,26 @@ class TableBuffer:
             chunks = list(self._chunks)
         return build_frame(self.table, chunks)
 
+    def tail(self, pushes: int) -> pd.DataFrame:
+        """The rows of the newest ``pushes`` pushes held, as a DataFrame: what a live chart
+        draws, as cheap however much the buffer holds (no push is typed twice)."""
+        picked: list[Chunk] = []
+        with self._lock:
+            self._seal()
+            count = 0
+            for chunk in reversed(self._chunks):
+                if count >= pushes:
+                    break
+                # a push's rows share one received_at; each change starts the next push
+                starts = np.flatnonzero(np.diff(chunk.columns["received_at"].view(np.int64))) + 1
+                held = len(starts) + 1
+                if count + held > pushes:
+                    chunk = chunk.tail(chunk.rows - int(starts[held - 1 - (pushes - count)]))
+                    held = pushes - count
+                picked.append(chunk)
+                count += held
+        return build_frame(self.table, picked[::-1])
+
     def take_frame(self) -> pd.DataFrame:
         """Everything held, as a DataFrame, emptying the buffer (for a collector's result: no
         second copy of the data is made on the way)."""
@@ -206,20 +226,33 @@ def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
 
 def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pa.Table:
     """The same rows as :func:`build_frame`, as an Arrow table (categories dictionary-encoded,
-    missing values null), for writers: no DataFrame is built, and numeric columns are not copied."""
-    columns: dict[str, pa.ChunkedArray] = {}
+    missing values null), for writers: no DataFrame is built. Each column is joined first and
+    handed to Arrow in one call: a call per chunk would wait for the GIL each time the
+    connection thread holds it."""
+    columns: dict[str, pa.Array] = {}
     for name, kind in schema(table):
-        columns[name] = to_arrow(kind, [c.columns.pop(name) if consume else c.columns[name] for c in chunks])
+        columns[name] = to_arrow(kind, _concat(name, kind, [c.columns.pop(name) if consume else c.columns[name] for c in chunks]))
     return pa.table(columns)
 
 
+_META_DTYPES: dict[str, Any] = {"received_at": "datetime64[ns]", "connection": np.int32}
+
+
+def _concat(name: str, kind: Kind | str, parts: list[Array]) -> Array:
+    """One column's chunks joined, as numpy or a categorical."""
+    if name in _META_DTYPES:
+        return np.concatenate(parts) if parts else np.empty(0, dtype=_META_DTYPES[name])
+    return concat(kind, parts)  # type: ignore[arg-type]
+
+
 def _join(name: str, kind: Kind | str, parts: list[Array]) -> Any:
+    """One column's chunks joined as the DataFrame holds it (``received_at`` UTC-aware)."""
+    values = _concat(name, kind, parts)
     if name == "received_at":
-        joined = np.concatenate(parts) if parts else np.empty(0, dtype="datetime64[ns]")
-        return pd.DatetimeIndex(joined).tz_localize("UTC")
+        return pd.DatetimeIndex(values).tz_localize("UTC")
     if name == "connection":
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
-    return to_series_values(kind, concat(kind, parts))  # type: ignore[arg-type]
+        return values
+    return to_series_values(kind, values)  # type: ignore[arg-type]
 
 
 try:  # glibc keeps freed small blocks in its heap; malloc_trim returns them to the system

@@ -1,4 +1,4 @@
-"""Typing flattened columns: plain Python lists in, compact numpy/pandas arrays out.
+"""Typing flattened columns: plain Python lists in, compact numpy, pandas or Arrow arrays out.
 
 Each column kind of :mod:`nexusdata.protocol.tables` has one converter. The common case goes
 through Arrow's C++ conversions (parsing decimal strings, dictionary-encoding repeated ones),
@@ -19,7 +19,7 @@ from pandas.api.types import union_categoricals
 
 from ..protocol.tables import Kind
 
-Array = Any  # np.ndarray or pd.Categorical
+Array = Any  # np.ndarray, pd.Categorical, or a pa.StringArray for identifiers and text
 
 STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 """pandas' default string dtype: ``str`` from pandas 3, plain ``object`` before."""
@@ -72,9 +72,10 @@ def _text(value: Any) -> str | None:
     return None  # null, or a list/object where text belongs: missing, not its repr
 
 
-def to_str(values: Sequence[Any]) -> np.ndarray:
-    """Identifiers and text with their exact characters (integers as their digits)."""
-    return np.array([_text(v) for v in values], dtype=object)
+def to_str(values: Sequence[Any]) -> pa.StringArray:
+    """Identifiers and text with their exact characters (integers as their digits), kept as
+    Arrow strings: compact, and neither the DataFrame nor a Parquet file needs them converted."""
+    return pa.array([_text(v) for v in values], type=pa.string())
 
 
 def to_category(values: Sequence[Any]) -> pd.Categorical:
@@ -82,7 +83,7 @@ def to_category(values: Sequence[Any]) -> pd.Categorical:
     try:
         return _categorical(pa.array(values, type=pa.string()))
     except _ARROW_ERRORS:
-        return pd.Categorical(to_str(values))
+        return pd.Categorical([_text(v) for v in values])
 
 
 def _categorical(strings: pa.Array) -> pd.Categorical:
@@ -154,8 +155,8 @@ def _arrow_strings(arr: pa.Array) -> pa.Array:
 
 ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array], Array]] = {
     "float": _arrow_numbers,
-    "id": lambda arr: _arrow_strings(arr).to_numpy(zero_copy_only=False),
-    "text": lambda arr: _arrow_strings(arr).to_numpy(zero_copy_only=False),
+    "id": _arrow_strings,
+    "text": _arrow_strings,
     "category": lambda arr: _categorical(_arrow_strings(arr)),
     "time": lambda arr: _epoch_ms(_arrow_numbers(arr)),
     "int": lambda arr: _status(_arrow_numbers(arr)),
@@ -168,7 +169,16 @@ def concat(kind: Kind, parts: Sequence[Array]) -> Array:
     """Join one column's chunks."""
     if not parts:
         return CONVERTERS[kind]([])
-    return union_categoricals(list(parts)) if kind == "category" else np.concatenate(parts)
+    if kind == "category":
+        return union_categoricals(list(parts))
+    if kind in ("id", "text"):
+        return pa.concat_arrays(list(parts), memory_pool=POOL)
+    return np.concatenate(parts)
+
+
+def take(values: Array, rows: np.ndarray) -> Array:
+    """The values at ``rows`` (positions), whatever kind of array holds them."""
+    return values.take(pa.array(rows)) if isinstance(values, pa.Array) else values[rows]
 
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -185,21 +195,17 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 """Arrow type of each column kind (and of ``received_at`` and ``connection``): plain types every
 engine reads. A category is a string; :func:`to_arrow` keeps it dictionary-encoded."""
 
-_CODES = pa.int32()  # dictionary indices: one type for every chunk, whatever its category count
 
-
-def to_arrow(kind: Kind | str, parts: Sequence[Array]) -> pa.ChunkedArray:
-    """One column's chunks as Arrow, a chunk each, sharing memory where numpy's layout is
-    Arrow's: categories stay dictionary-encoded, NaN and NaT become nulls."""
+def to_arrow(kind: Kind | str, values: Array) -> pa.Array:
+    """One joined column as Arrow, sharing numpy's memory where the layouts agree: categories
+    stay dictionary-encoded, NaN and NaT become nulls."""
     if kind == "category":
-        return pa.chunked_array([_dictionary(p) for p in parts], type=pa.dictionary(_CODES, pa.string()))
-    return pa.chunked_array([pa.array(p, type=ARROW_TYPES[kind], from_pandas=True) for p in parts], type=ARROW_TYPES[kind])
-
-
-def _dictionary(values: pd.Categorical) -> pa.DictionaryArray:
-    codes = values.codes.astype(np.int32)
-    categories = pa.array(values.categories.to_numpy(dtype=object), type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories)
+        codes = values.codes
+        categories = pa.array(values.categories.to_numpy(dtype=object), type=pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories)
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(values, type=ARROW_TYPES[kind], from_pandas=True)
 
 
 def to_series_values(kind: Kind, values: Array) -> Any:
@@ -207,5 +213,5 @@ def to_series_values(kind: Kind, values: Array) -> Any:
     if kind == "time":
         return pd.DatetimeIndex(values).tz_localize("UTC")
     if kind in ("id", "text"):
-        return pd.array(values, dtype=STR_DTYPE) if STR_DTYPE != object else values
+        return pd.array(values, dtype=STR_DTYPE) if STR_DTYPE != object else values.to_numpy(zero_copy_only=False)
     return values
