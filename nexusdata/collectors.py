@@ -34,7 +34,7 @@ OrderRows = Literal["orders", "cp_orders", "executions"]
 ORDER_TABLES: dict[str, Table] = {"orders": tables.ORDERS, "cp_orders": tables.CP_ORDERS, "executions": tables.EXECUTIONS}
 MAX_DEPTH = 100
 LIVE_READS = 256
-"""Socket reads a feed keeps for its live chart between two redraws (older ones are not drawn)."""
+"""Socket reads a feed with a live chart or handle keeps for its push rate (the status line's)."""
 _TICK = 0.2  # seconds between checks for Ctrl-C (and progress and chart updates) while a collector blocks
 
 

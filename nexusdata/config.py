@@ -96,10 +96,13 @@ class Endpoint:
         return f"Endpoint({self.feed}, {self.display_url})"
 
 
-def positive_number(value: object, name: str, *, allow_inf: bool = False) -> float:
-    """``value`` as a float if it is a positive number, else an :class:`ArgumentError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
-        raise ArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+def positive_number(value: object, name: str, *, allow_inf: bool = False, unit: str = "seconds", maximum: float = math.inf) -> float:
+    """``value`` as a float if it is a positive number (of ``unit``, up to ``maximum``), else an
+    :class:`ArgumentError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value <= maximum:
+        of = f" of {unit}" if unit else ""
+        up_to = f" up to {maximum:g}" if maximum < math.inf else ""
+        raise ArgumentError(f"{name} must be a positive number{of}{up_to}, got {value!r}")
     if math.isinf(value) and not allow_inf:
         raise ArgumentError(f"{name} must be finite, got {value!r}")
     return float(value)

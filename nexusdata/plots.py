@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -43,6 +43,12 @@ def time_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, formats=formats, show_offset=False))
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("received at (UTC)")
+
+
+def date_numbers(index: pd.DatetimeIndex) -> np.ndarray:
+    """UTC times as matplotlib's date numbers, converted in one numpy step (matplotlib's own
+    conversion of a pandas index goes element by element: 25 ms for 2,000 times)."""
+    return date2num(index.tz_convert(None).to_numpy())
 
 
 def clock(when: pd.Timestamp) -> str:
@@ -100,10 +106,11 @@ def draw_depth(axes: Sequence[Axes], book: pd.DataFrame, summary: pd.DataFrame, 
         if not summary.empty:
             title += f"\nmid {summary['mid'].iloc[-1]:,.6g}, spread {summary['spread'].iloc[-1]:,.6g}"
     top.set_title(title or "order book depth")
-    mid.plot(summary.index, summary["mid"], color="#264653")
+    when = date_numbers(summary.index)
+    mid.plot(when, summary["mid"], color="#264653")
     mid.set_ylabel("mid")
     mid.tick_params(axis="x", labelbottom=False)
-    spread.plot(summary.index, summary["spread"], color="#f4a261")
+    spread.plot(when, summary["spread"], color="#f4a261")
     spread.set_ylabel("spread")
     time_axis(spread)
 
@@ -137,7 +144,7 @@ def draw_pair_index(axes: Sequence[Axes], pairs: pd.DataFrame, prices: pd.DataFr
         head = pairs.iloc[0]
         title = f"{head['underlying_symbol']}/{head['quote_symbol']} v3 pair weights at {clock(head['received_at'])}"
     left.set_title(title or "v3 pair weights")
-    right.plot(prices.index, prices["price"], color="#264653")
+    right.plot(date_numbers(prices.index), prices["price"], color="#264653")
     right.set_title(f"index price {prices['price'].iloc[-1]:,.8g}" if not prices.empty else "index price")
     time_axis(right)
 

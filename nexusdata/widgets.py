@@ -1,12 +1,11 @@
 """Live charts in Jupyter: an ipywidgets box whose PNG image is redrawn from a running feed.
 
-The connection thread only writes data (its buffers and :attr:`~nexusdata.feed.Feed.recent`
-reads); :meth:`LivePlot.refresh` types the pushes that arrived since the last redraw and redraws
-the chart (:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget
+The connection thread only writes data into the feed's buffers; :meth:`LivePlot.refresh` reads
+the newest pushes the buffer holds (typed once, by the buffer) and redraws the chart (:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget
 output are safe: from a task on the Jupyter kernel's own asyncio loop (live handles), or from a
 blocking collector's wait loop (``plot=True``), both on the main thread. Redraws happen only
-when data arrived, at most ``max_fps`` times a second and taking at most about a twentieth of the
-main thread's time.
+when data arrived, at most ``max_fps`` times a second and with at most about a twentieth of the
+time spent drawing.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ import logging
 import time
 
 import ipywidgets
-import pandas as pd
 
-from .feed import Feed, Read
-from .live import feed_stats, reads_frame, status_line
+from .config import positive_int, positive_number
+from .feed import Feed
+from .live import feed_stats, status_line
 from .plots import Chart, latest_push, png
 
 log = logging.getLogger("nexusdata.widgets")
@@ -32,9 +31,18 @@ MAX_FPS = 5.0
 """Redraws per second at most, by default."""
 
 DRAW_SHARE = 0.05
-"""At most this share of the main thread's time goes to redrawing: slow machines redraw less
-often, and a feed at full speed keeps its throughput (the connection thread needs the GIL that
-drawing holds; benchmark in tests/test_widgets.py)."""
+"""At most this share of the time goes to redrawing by default, counted in the main thread's CPU
+time (what drawing takes from ingestion: the GIL it holds and a core; waiting for the GIL costs
+nothing): slow machines redraw less often, and a feed at full speed keeps its throughput
+(``python -m benchmarks`` measures it)."""
+
+CALM_SHARE = 0.25
+"""The share of the time drawing may take while ingestion is calm (the connection thread spent
+more than :data:`CALM_WAITING` of the time since the last redraw waiting for data): the feed
+then has room, and the chart moves more often."""
+
+CALM_WAITING = 0.5
+"""Share of the time the connection thread waits for data above which ingestion counts as calm."""
 
 RELAYOUT_EVERY = 10
 """The figure's layout is recomputed on the first redraw and every this many (it costs as much
@@ -46,9 +54,14 @@ class LivePlot(ipywidgets.VBox):
     line above the chart's image.
 
     In a Jupyter kernel it redraws itself from the kernel's event loop until the feed stops;
-    elsewhere call :meth:`refresh`. ``redraws`` counts the redraws so far; ``figure`` is the
-    matplotlib figure drawn (``figure.savefig(...)`` keeps a picture of it).
+    elsewhere call :meth:`refresh`. It shows the newest ``history`` pushes, redraws at most
+    ``max_fps`` times a second and spends at most ``draw_share`` of the time drawing while
+    ingestion is busy (about what ingestion then loses), up to :data:`CALM_SHARE` while it is
+    calm; ``share`` is the share in force. ``redraws`` counts the redraws so far; ``figure`` is
+    the matplotlib figure drawn (``figure.savefig(...)`` keeps a picture of it).
     """
+
+    _task: asyncio.Task[None] | None = None  # also for a chart refused by its options (closed when collected)
 
     def __init__(
         self,
@@ -58,71 +71,69 @@ class LivePlot(ipywidgets.VBox):
         *,
         history: int = HISTORY,
         max_fps: float = MAX_FPS,
+        draw_share: float = DRAW_SHARE,
         dpi: float = 80,
         title: str | None = None,
     ) -> None:
+        self.history = positive_int(history, "history")  # checked before any widget exists
+        self.max_fps = positive_number(max_fps, "max_fps", unit="redraws a second")
+        self.draw_share = positive_number(draw_share, "draw_share", unit="", maximum=1.0)
+        dpi = positive_number(dpi, "dpi", unit="dots per inch")
         self.feed = feed
         self.kind = kind
         self.chart = chart
-        self.history = history
-        self.max_fps = max_fps
         self.title = title
         self.redraws = 0
         self.status = ipywidgets.HTML()
         self.image = ipywidgets.Image(format="png")
         super().__init__([self.status, self.image])
         self.figure = chart.figure(dpi)
-        self._seen = feed.accepted  # what the feed holds now is drawn from its frame, later pushes from its reads
-        held = feed.frame(kind)
-        self._latest = latest_push(held)
-        self._series = chart.series(held).iloc[-history:]
+        self._seen = -1  # pushes the buffer had taken at the last redraw
         self._next_at = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._ingestion = (time.monotonic(), feed.connection.waiting_seconds)  # when, and the connection's waiting then
+        self.share = self.draw_share
+        """The share of the time drawing may take until the next redraw, by how busy ingestion was."""
         self.refresh(force=True)
         self._start()
 
     def refresh(self, force: bool = False) -> bool:
-        """Redraw with the pushes that arrived since the last redraw, if any did and the
+        """Redraw the newest ``history`` pushes if pushes arrived since the last redraw and the
         throttle allows it (``force`` ignores the throttle). Call it on the main thread only.
         Returns whether it redrew."""
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         if not force and started < self._next_at:
             return False
         self.status.value = self._status()
-        fresh = [read for read in list(self.feed.recent[self.kind]) if read.number > self._seen]
-        if fresh:
-            self._seen = fresh[-1].number
-            self._absorb(reads_frame(self.feed.buffers[self.kind].table, newest(fresh, self.history)))
-        elif self.redraws:
+        buffer = self.feed.buffers[self.kind]
+        if buffer.pushes == self._seen and self.redraws:
             return False
+        self._seen = buffer.pushes
+        rows = buffer.tail(self.history)
         relayout = self.redraws % RELAYOUT_EVERY == 0
         self.figure.set_layout_engine("constrained" if relayout else "none")
-        self.chart.draw(self.figure.axes, self._latest, self._series, self.title)
+        self.chart.draw(self.figure.axes, latest_push(rows), self.chart.series(rows), self.title)
         self.image.value = png(self.figure)
         self.redraws += 1
-        cost = 0.0 if relayout else time.monotonic() - started  # a rare layout is not the usual cost
-        self._next_at = started + max(1 / self.max_fps, cost / DRAW_SHARE)
+        cost = 0.0 if relayout else time.thread_time() - cpu  # a rare layout is not the usual cost
+        self._measure_ingestion(started)
+        self._next_at = started + max(1 / self.max_fps, cost / self.share)
         return True
+
+    def _measure_ingestion(self, now: float) -> None:
+        """Set :attr:`share`: more than ``draw_share`` if the connection thread has mostly been
+        waiting for data since the last redraw (a calm feed), else ``draw_share``."""
+        then, waited = self._ingestion
+        self._ingestion = (now, self.feed.connection.waiting_seconds)
+        calm = now > then and (self._ingestion[1] - waited) / (now - then) > CALM_WAITING
+        self.share = max(self.draw_share, CALM_SHARE) if calm else self.draw_share
 
     def close(self) -> None:
         """Stop redrawing and close the widgets."""
         if self._task is not None:
             self._task.cancel()
-        self.status.close()
-        self.image.close()
+        for part in self.children:
+            part.close()
         super().close()
-
-    def _absorb(self, rows: pd.DataFrame) -> None:
-        """Take new typed rows in: the newest push becomes the latest, the series grows (each
-        push once, keyed by its unique ``received_at``) and keeps its newest ``history``."""
-        if rows.empty:
-            return
-        self._latest = latest_push(rows)
-        series = self.chart.series(rows)
-        if not self._series.empty:
-            series = pd.concat([self._series, series])
-            series = series[~series.index.duplicated(keep="last")]
-        self._series = series.iloc[-self.history :]
 
     def _status(self) -> str:
         stats = feed_stats(self.feed, self.kind)
@@ -147,17 +158,4 @@ class LivePlot(ipywidgets.VBox):
             self.refresh(force=True)
         except Exception:  # a failing redraw must not vanish as an unretrieved task exception
             log.exception("live chart stopped redrawing")
-
-
-def newest(reads: list[Read], pushes: int) -> list[Read]:
-    """The newest whole ``reads`` holding at least ``pushes`` pushes (all when they hold fewer):
-    a chart showing ``pushes`` points types no more, however fast data arrives."""
-    kept: list[Read] = []
-    count = 0
-    for read in reversed(reads):
-        if count >= pushes:
-            break
-        kept.append(read)
-        count += len(read.frames)
-    return kept[::-1]
 

@@ -76,6 +76,9 @@ class Connection:
         self.malformed = 0
         self.unknown = 0
         self.events: list[ConnectionEvent] = []
+        self.waiting_seconds = 0.0
+        """Time the connection's thread has spent waiting for data: the room ingestion has (a
+        live chart draws more while the thread mostly waits)."""
         self._session: Session | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-{endpoint.feed}", daemon=True)
 
@@ -207,8 +210,10 @@ class Connection:
             session.start()
             self._flush(wire, session)
             while True:
+                waited = time.monotonic()
                 messages = wire.read()
                 now = time.monotonic()
+                self.waiting_seconds += now - waited
                 if messages:
                     last_frame, probe_at = now, None
                     kinds: list[str] = []
