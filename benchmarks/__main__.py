@@ -4,8 +4,10 @@ Starts the flood server (:mod:`benchmarks.flood_server`) in its own process, the
 approach in a fresh process of its own (:mod:`benchmarks.measure`), alternating approaches
 round by round so that drift in the machine's load hits them alike, and prints messages/s,
 rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
-round of each): the bare loop, the naive concat loop, the collector, a live handle with and
-without its live chart, and the recorder. Then the frame-latency check of a 1-million-row buffer.
+round of each): the bare loop, the naive concat loop, the collector, a live handle and the
+recorder. Then, per feed, a live chart's cost to a live handle, from alternating windows with and
+without it in one run (:mod:`benchmarks.plot_cost`), and the frame-latency check of a
+1-million-row buffer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from . import plot_cost
 from .flood_server import running
 
 
@@ -25,6 +28,12 @@ def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any
     out = subprocess.run([sys.executable, "-m", "benchmarks.measure", approach, feed, str(port), str(messages)],
                          capture_output=True, text=True, timeout=600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def chart_cost(feed: str, port: int, pairs: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.plot_cost", feed, str(port), str(pairs), str(seconds)],
+                         capture_output=True, text=True, timeout=600 + 4 * pairs * seconds, check=True)
+    return plot_cost.summary(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def frame_latency(rows: int = 1_000_000) -> float:
@@ -50,13 +59,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000, help="pushes per measured run (default 100000)")
     parser.add_argument("--naive-messages", type=int, default=2_000, help="pushes for the per-message concat run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--chart-pairs", type=int, default=40, help="pairs of windows with and without a live chart")
+    parser.add_argument("--chart-seconds", type=float, default=3.0, help="length of each of those windows")
     args = parser.parse_args()
     print(f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}")
     with running() as port:
         for feed in ("depth", "pair_index_v3"):
             runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for _ in range(args.rounds):
-                for approach in ("floor", "nexusdata", "live", "live_plot", "record"):
+                for approach in ("floor", "nexusdata", "live", "record"):
                     runs[approach].append(measure(approach, feed, port, args.messages))
             runs["naive"].append(measure("naive", feed, port, args.naive_messages))
             best = {a: min(r, key=lambda x: x["seconds"]) for a, r in runs.items()}
@@ -67,7 +78,6 @@ def main() -> None:
                 "naive": f"naive concat ({args.naive_messages})",
                 "nexusdata": "nexusdata collector",
                 "live": "live handle",
-                "live_plot": "live handle + live chart",
                 "record": "recorder to Parquet",
             }
             for approach, label in labels.items():
@@ -77,6 +87,14 @@ def main() -> None:
                 rss = r["peak_rss_above_baseline"] / 2**20
                 ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
                 print(f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
+            paired = [c["seconds"] / r["seconds"] for c, r in zip(runs["nexusdata"], runs["record"])]
+            print(f"{feed:<14} recorder / collector: {best['nexusdata']['seconds'] / best['record']['seconds']:.2f} (best of each);"
+                  f" per round {', '.join(f'{x:.2f}' for x in paired)}")
+            chart = chart_cost(feed, port, args.chart_pairs, args.chart_seconds)
+            print(f"{feed:<14} a live chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
+                  f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
+                  f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
+                  f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)")
     print(f"TableBuffer.frame() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
 
 

@@ -6,8 +6,9 @@ so one-time costs such as lazy imports and thread pools are not counted).
 
 APPROACH is ``floor`` (websocket-client, ``skip_utf8_validation=True``, ``recv`` +
 ``json.loads``, nothing kept), ``naive`` (a DataFrame and ``pd.concat`` per message),
-``nexusdata`` (the collector, end to end, its DataFrame included), ``live`` / ``live_plot`` (a
-live handle without / with its live chart) or ``record`` (the recorder, to Parquet). FEED is ``depth`` or
+``nexusdata`` (the collector, end to end, its DataFrame included), ``live`` (a live handle) or
+``record`` (the recorder, to Parquet); a live chart's cost is measured by
+:mod:`benchmarks.plot_cost`. FEED is ``depth`` or
 ``pair_index_v3``. The parent, :mod:`benchmarks.__main__`, alternates them.
 """
 
@@ -86,7 +87,8 @@ def collector(port: int, feed: str, messages: int) -> pd.DataFrame:
                             url=f"ws://127.0.0.1:{port}/websocket", api_key="k", api_secret="s")
 
 
-def _conn(port: int, feed: str) -> dict[str, Any]:
+def connection_options(port: int, feed: str) -> dict[str, Any]:
+    """The collectors' ``url`` and credentials for the flood server."""
     if feed == "depth":
         return {"url": f"ws://127.0.0.1:{port}", "token": "t"}
     return {"url": f"ws://127.0.0.1:{port}/websocket", "api_key": "k", "api_secret": "s"}
@@ -96,18 +98,14 @@ LAPS: list[float] = []
 """Start and end of the timed part, where an approach times only part of its run."""
 
 
-def live(port: int, feed: str, messages: int, plot: bool = False) -> pd.DataFrame:
-    """A live handle on an asyncio loop (as in a notebook kernel), optionally with its live
-    chart redrawing, timed over ``messages`` pushes once running (and drawn once)."""
+def live(port: int, feed: str, messages: int) -> pd.DataFrame:
+    """A live handle on an asyncio loop (as in a notebook kernel), timed over ``messages``
+    pushes once running."""
 
     async def run() -> pd.DataFrame:
-        conn = _conn(port, feed)
+        conn = connection_options(port, feed)
         handle = nd.live_depth("BTCUSDT", **conn) if feed == "depth" else nd.live_index("pair_index_v3", "1", **conn)
         with handle:
-            if plot:
-                chart = handle.plot()
-                while not chart.redraws:  # the first draw builds the figure: a one-time cost
-                    await asyncio.sleep(0.01)
             start = handle.feed.accepted
             LAPS.append(time.perf_counter())
             while handle.feed.accepted < start + messages:
@@ -122,7 +120,7 @@ def recorder(port: int, feed: str, messages: int) -> None:
     """The recorder writing ``messages`` pushes to Parquet."""
     with tempfile.TemporaryDirectory() as out:
         keys = ("BTCUSDT",) if feed == "depth" else ("1",)
-        nd.record(out, feed, *keys, max_messages=messages, progress=False, **_conn(port, feed))
+        nd.record(out, feed, *keys, max_messages=messages, progress=False, **connection_options(port, feed))
 
 
 APPROACHES: dict[str, Callable[[int, str, int], pd.DataFrame | None]] = {
@@ -130,7 +128,6 @@ APPROACHES: dict[str, Callable[[int, str, int], pd.DataFrame | None]] = {
     "naive": naive,
     "nexusdata": collector,
     "live": live,
-    "live_plot": lambda port, feed, messages: live(port, feed, messages, plot=True),
     "record": recorder,
 }
 
