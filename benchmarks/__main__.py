@@ -22,6 +22,7 @@ from typing import Any
 
 from . import plot_cost
 from .flood_server import running
+from .stats import mean_and_margin
 
 
 def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000, help="pushes per measured run (default 100000)")
     parser.add_argument("--naive-messages", type=int, default=2_000, help="pushes for the per-message concat run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
     parser.add_argument("--chart-pairs", type=int, default=40, help="pairs of windows with and without a live chart")
     parser.add_argument("--chart-seconds", type=float, default=3.0, help="length of each of those windows")
     args = parser.parse_args()
@@ -88,8 +89,10 @@ def main() -> None:
                 ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
                 print(f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
             paired = [c["seconds"] / r["seconds"] for c, r in zip(runs["nexusdata"], runs["record"])]
-            print(f"{feed:<14} recorder / collector: {best['nexusdata']['seconds'] / best['record']['seconds']:.2f} (best of each);"
-                  f" per round {', '.join(f'{x:.2f}' for x in paired)}")
+            mean, margin = mean_and_margin(paired)
+            print(f"{feed:<14} recorder / collector: {best['nexusdata']['seconds'] / best['record']['seconds']:.2f} best of each,"
+                  f" {mean:.2f} (95% CI {mean - margin:.2f} to {mean + margin:.2f}) over {len(paired)} rounds:"
+                  f" {', '.join(f'{x:.2f}' for x in paired)}")
             chart = chart_cost(feed, port, args.chart_pairs, args.chart_seconds)
             print(f"{feed:<14} a live chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
                   f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"

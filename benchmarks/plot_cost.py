@@ -19,7 +19,6 @@ if anything, too high.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ import nexusdata as nd
 from nexusdata.widgets import DRAW_SHARE
 
 from .measure import connection_options
+from .stats import mean_and_margin
 
 
 def measure(port: int, feed: str, pairs: int, seconds: float) -> dict[str, Any]:
@@ -67,8 +67,7 @@ def summary(result: dict[str, Any]) -> dict[str, float]:
     ``draw_share`` in force), and the mean rate without it."""
     rates = result["rates"]
     costs = [1 - rates[i] / ((rates[i - 1] + rates[i + 1]) / 2) for i in range(1, len(rates) - 1, 2)]
-    mean = statistics.fmean(costs)
-    margin = 1.96 * statistics.stdev(costs) / math.sqrt(len(costs))
+    mean, margin = mean_and_margin(costs)
     return {
         "pairs": len(costs),
         "cost": mean,

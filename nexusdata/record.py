@@ -47,7 +47,7 @@ FEEDS: tuple[str, ...] = tuple(PARTITIONS)
 """What can be recorded: every table by name (``depth``, ``orders``, ``cp_orders``,
 ``executions``, ``risk`` and the ChaiNext topics)."""
 
-_CHECK = 0.5  # seconds between checks of the rows held (and updates of the progress line)
+_CHECK = 0.1  # seconds between checks of the rows held (and updates of the progress line)
 
 
 @dataclass(frozen=True)
