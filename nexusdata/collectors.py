@@ -190,7 +190,7 @@ def _collect(
     endpoint, options, _ = split_conn(feed_name, conn)
     chart = chart_for(table, plot)
     kind = subscription.kind
-    feed = Feed(endpoint, [subscription], {kind: table}, options, max_messages=limit, recent=LIVE_READS if chart else 1)
+    feed = Feed(endpoint, [subscription], {kind: table}, options, max_messages=limit, arrivals=LIVE_READS if chart else 1)
     bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
     live_chart = _show_chart(feed, kind, chart) if chart else None
 

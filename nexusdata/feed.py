@@ -23,12 +23,19 @@ log = logging.getLogger("nexusdata.feed")
 
 
 class Read(NamedTuple):
-    """One socket read's pushes of one kind, as :attr:`Feed.recent` keeps them."""
+    """The newest socket read's pushes of one kind, as :attr:`Feed.latest` keeps them."""
 
-    number: int  # pushes the feed had accepted once these were added: tells new reads from seen ones
     frames: list[bytes]  # the pushes' raw frames, as TableBuffer.extend takes them
     received_ns: int
     connection: int
+
+
+class Arrival(NamedTuple):
+    """When a socket read's pushes of one kind arrived, and how many: push rates are computed
+    from these (a flood's reads hold hundreds of frames, which need not be kept for that)."""
+
+    received_ns: int
+    pushes: int
 
 
 class Feed:
@@ -47,11 +54,13 @@ class Feed:
         *,
         max_messages: int | None = None,
         max_rows: int | None = None,
-        recent: int = 1,
+        arrivals: int = 1,
     ) -> None:
         self.buffers = {kind: TableBuffer(table, max_rows=max_rows) for kind, table in tables.items()}
-        self.recent: dict[str, deque[Read]] = {kind: deque(maxlen=recent) for kind in tables}
-        """Per kind, its newest ``recent`` socket reads: the latest state and live charts read them."""
+        self.latest: dict[str, Read | None] = dict.fromkeys(tables)
+        """Per kind, its newest socket read: a live handle's latest state."""
+        self.arrivals: dict[str, deque[Arrival]] = {kind: deque(maxlen=arrivals) for kind in tables}
+        """Per kind, when its newest ``arrivals`` socket reads arrived and how many pushes each held."""
         self.max_messages = max_messages
         self.accepted = 0
         self.unexpected = 0
@@ -81,7 +90,8 @@ class Feed:
                 continue
             buffer.extend(raw, received_ns, connection)
             self.accepted += len(raw)
-            self.recent[kind].append(Read(self.accepted, raw, received_ns, connection))
+            self.latest[kind] = Read(raw, received_ns, connection)
+            self.arrivals[kind].append(Arrival(received_ns, len(raw)))
         self.last_push_at = received_ns / 1e9
         if limit is not None and self.accepted >= limit:
             self.connection.stop_soon()  # from this thread: no wait for the caller to wake up

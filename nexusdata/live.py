@@ -76,15 +76,15 @@ def feed_state(feed: Feed) -> str:
 
 def push_rate(feed: Feed, kind: str, window: float = RATE_WINDOW) -> float:
     """Pushes per second of ``kind`` over the last ``window`` seconds (or since the start)."""
-    reads = list(feed.recent[kind])
+    reads = list(feed.arrivals[kind])
     if not reads or feed.started_at is None:
         return 0.0
     now = time.time()
     span = min(window, now - feed.started_at)
     inside = [r for r in reads if r.received_ns >= (now - span) * 1e9]
-    if len(reads) == feed.recent[kind].maxlen and len(inside) == len(reads):
+    if len(reads) == feed.arrivals[kind].maxlen and len(inside) == len(reads):
         span = now - reads[0].received_ns / 1e9  # older reads of the window were not kept
-    return sum(len(r.frames) for r in inside) / span if span > 0 else 0.0
+    return sum(r.pushes for r in inside) / span if span > 0 else 0.0
 
 
 def feed_stats(feed: Feed, kind: str) -> dict[str, Any]:
@@ -149,8 +149,8 @@ class LiveHandle:
     def latest(self) -> pd.DataFrame:
         """The rows of the newest push: for depth the current book, for an index its latest
         values (no rows before the first push)."""
-        reads = self.feed.recent[self.kind]
-        frame = reads_frame(self.table, [reads[-1]]) if reads else build_frame(self.table, [])
+        read = self.feed.latest[self.kind]
+        frame = reads_frame(self.table, [read]) if read else build_frame(self.table, [])
         raise_feed_error(self.feed, frame)
         return latest_push(frame)
 
@@ -279,7 +279,7 @@ def _start(feed_name: FeedName, subscription: Any, table: Table, max_rows: objec
     if previous is not None:
         log.info("replacing the running live handle %s", previous.label)
         previous.stop()
-    feed = Feed(endpoint, [subscription], {subscription.kind: table}, options, max_rows=rows, recent=LIVE_READS)
+    feed = Feed(endpoint, [subscription], {subscription.kind: table}, options, max_rows=rows, arrivals=LIVE_READS)
     handle = LiveHandle(label, feed, subscription.kind, key)
     with _registry:
         _running[key] = handle

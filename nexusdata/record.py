@@ -1,10 +1,11 @@
 """Recording a feed to a Hive-partitioned Parquet dataset for hours or days.
 
 A :class:`~nexusdata.feed.Feed` fills its buffers in the background; every ``flush_seconds`` (or
-``flush_rows`` rows) the caller's thread takes the typed chunks, joins them into an Arrow table (a
-recorder needs no DataFrame) and writes one small, closed Parquet file per partition (temp name,
-then an atomic rename). Memory stays flat however long it runs, and a recorder killed outright loses at most the last interval while
-every file already written stays readable. The layout is described in :mod:`nexusdata.reader`.
+``flush_rows`` rows) the caller's thread takes the typed chunks, joins them into an Arrow table
+(a recorder needs no DataFrame) and writes one small, closed Parquet file per partition (temp
+name, then an atomic rename). Memory stays flat however long it runs, and a recorder killed
+outright loses at most the last interval while every file already written stays readable. The
+layout is described in :mod:`nexusdata.reader`.
 """
 
 from __future__ import annotations

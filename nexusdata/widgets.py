@@ -1,11 +1,12 @@
 """Live charts in Jupyter: an ipywidgets box whose PNG image is redrawn from a running feed.
 
 The connection thread only writes data into the feed's buffers; :meth:`LivePlot.refresh` reads
-the newest pushes the buffer holds (typed once, by the buffer) and redraws the chart (:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget
-output are safe: from a task on the Jupyter kernel's own asyncio loop (live handles), or from a
+the newest pushes the buffer holds (typed once, by the buffer) and redraws the chart
+(:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget output
+are safe: from a task on the Jupyter kernel's own asyncio loop (live handles), or from a
 blocking collector's wait loop (``plot=True``), both on the main thread. Redraws happen only
 when data arrived, at most ``max_fps`` times a second and with at most about a twentieth of the
-time spent drawing.
+time spent drawing while ingestion is busy (a quarter while it is calm).
 """
 
 from __future__ import annotations
