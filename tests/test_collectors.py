@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -203,10 +202,6 @@ def test_keyboard_interrupt_returns_rows_so_far(fresh_sim: Simulator, no_thread_
         assert fresh_sim.wait_for_sent(5, timeout=10)
         os.kill(os.getpid(), signal.SIGINT)  # what the notebook's stop button does
 
-    # Earlier tests' garbage is collected first: Python raises KeyboardInterrupt in whatever
-    # Python code the main thread runs, and in a finalizer run by the garbage collector (a
-    # subprocess.Popen of the CLI tests, say) it would be printed and lost.
-    gc.collect()
     interrupter = threading.Thread(target=interrupt)
     interrupter.start()
     start = time.monotonic()
