@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -46,3 +48,15 @@ def no_thread_leak() -> Iterator[None]:
     yield
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name.startswith("nexusdata")]
     assert not leaked, f"threads left behind: {leaked}"
+
+
+@pytest.fixture
+def stop_button() -> Iterator[Callable[[], None]]:
+    """Presses the notebook's stop button: SIGINT to this process, raising KeyboardInterrupt in
+    the main thread. Python's own SIGINT handler is installed for the test, because a process
+    started as a background job of a shell inherits SIGINT ignored (and then keeps running)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)

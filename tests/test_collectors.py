@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import orjson
 import pandas as pd
@@ -197,10 +196,12 @@ def test_reconnects_and_keeps_rows_from_both_connections(fresh_sim: Simulator, n
     assert list(gaps["connection"]) == [1, 1, 2, 2]
 
 
-def test_keyboard_interrupt_returns_rows_so_far(fresh_sim: Simulator, no_thread_leak: None) -> None:
+def test_keyboard_interrupt_returns_rows_so_far(
+    fresh_sim: Simulator, stop_button: Callable[[], None], no_thread_leak: None
+) -> None:
     def interrupt() -> None:
         assert fresh_sim.wait_for_sent(5, timeout=10)
-        os.kill(os.getpid(), signal.SIGINT)  # what the notebook's stop button does
+        stop_button()
 
     interrupter = threading.Thread(target=interrupt)
     interrupter.start()

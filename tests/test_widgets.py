@@ -4,11 +4,9 @@ only where someone can see them."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -163,13 +161,16 @@ def test_progress_bar_on_a_terminal(
 
 
 def test_interrupted_progress_bar_is_left_unfinished(
-    fresh_sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fresh_sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stop_button: Callable[[], None],
 ) -> None:
     monkeypatch.setattr("nexusdata.progress.interactive", lambda: True)
 
     def interrupt() -> None:
         assert fresh_sim.wait_for_sent(3, timeout=10)
-        os.kill(os.getpid(), signal.SIGINT)  # the notebook's stop button
+        stop_button()
 
     interrupter = threading.Thread(target=interrupt)
     interrupter.start()
