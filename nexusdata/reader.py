@@ -104,6 +104,9 @@ def frame_of(table: Table, data: pa.Table) -> pd.DataFrame:
         return build_frame(table, [])
     columns: dict[str, Any] = {}
     for name, kind in schema(table):
+        if kind in ("id", "text"):
+            columns[name] = data.column(name).combine_chunks()  # Arrow strings, as the frames layer keeps them
+            continue
         values = data.column(name).to_numpy(zero_copy_only=False)
         if kind in ("received_at", "time"):
             columns[name] = values  # numpy datetime64 in UTC, the unit of the file
