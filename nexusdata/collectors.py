@@ -10,6 +10,7 @@ Jupyter, a live chart (``plot=True``), both updated from the waiting thread.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import asdict
@@ -36,6 +37,10 @@ MAX_DEPTH = 100
 LIVE_READS = 256
 """Socket reads a feed with a live chart or handle keeps for its push rate (the status line's)."""
 _TICK = 0.2  # seconds between checks for Ctrl-C (and progress and chart updates) while a collector blocks
+INTERRUPT_AGAIN = 3.0
+"""Seconds after one Ctrl-C in which a second one raises instead of returning the rows so far
+(so a script that loops over collections can be stopped)."""
+_last_interrupt = -math.inf
 
 
 def stream_depth(
@@ -195,29 +200,72 @@ def _collect(
     live_chart = _show_chart(feed, kind, chart) if chart else None
 
     def tick() -> None:
-        bar.update(time.monotonic() - started, feed.accepted)
+        said = feed.warnings()
+        bar.update(time.monotonic() - started, feed.accepted, said[-1] if said else None)
         if live_chart is not None:
             live_chart.refresh()
 
     started = time.monotonic()
     feed.start()
-    completed = False
+    completed = interrupted = False
     try:
         wait_interruptibly(feed, seconds, tick)
         completed = feed.error is None
     except KeyboardInterrupt:
-        log.warning("interrupted: stopping and returning what arrived so far")
+        interrupted = True
+        interrupt_once()
     finally:
         feed.stop()
-        bar.update(time.monotonic() - started, feed.accepted)
+        said = feed.warnings()
+        bar.update(time.monotonic() - started, feed.accepted, said[-1] if said else None)
         bar.close(completed)
     if live_chart is not None:
         live_chart.refresh(force=True)  # the final state stays on screen
     frame = feed.take_frame()  # no second copy of the data on the way out
-    # Plain JSON values only: pandas writes attrs into Parquet metadata.
-    frame.attrs["nexusdata"] = {**feed.stats(), "gaps": [asdict(e) for e in feed.connection.events]}
+    frame.attrs["nexusdata"] = run_attrs(feed, interrupted)
     raise_feed_error(feed, frame)
+    explain_empty(feed, frame, seconds, label)
     return frame
+
+
+def interrupt_once() -> None:
+    """Ctrl-C (the notebook's stop button) stops a collection and returns what arrived; a second
+    one within :data:`INTERRUPT_AGAIN` seconds raises, so a script looping over collections
+    stops too."""
+    global _last_interrupt
+    now = time.monotonic()
+    if now - _last_interrupt < INTERRUPT_AGAIN:
+        _last_interrupt = -math.inf
+        raise KeyboardInterrupt
+    _last_interrupt = now
+    log.warning("interrupted: returning what arrived so far (Ctrl-C again within %gs to stop a script)", INTERRUPT_AGAIN)
+
+
+def run_attrs(feed: Feed, interrupted: bool) -> dict[str, Any]:
+    """A run's record for ``df.attrs["nexusdata"]``: counters, gap log, reply log, warnings and
+    whether it was interrupted. Plain JSON values only: pandas writes attrs into Parquet metadata."""
+    return {
+        **feed.stats(),
+        "interrupted": interrupted,
+        "gaps": [asdict(e) for e in feed.connection.events],
+        "replies": [r._asdict() for r in feed.connection.replies_so_far()],
+        "warnings": feed.warnings(),
+    }
+
+
+def explain_empty(feed: Feed, frame: pd.DataFrame, seconds: float, label: str) -> None:
+    """A run that ended without error but without rows says why, in the log and in
+    ``attrs["nexusdata"]["warnings"]``: never an unexplained empty result."""
+    if len(frame) or feed.accepted:
+        return
+    said = feed.warnings()
+    reason = said[-1] if said else (
+        f"no push arrived for {label} in {seconds:g}s and the server neither refused nor answered the"
+        " subscription: check the symbol or id, the permissions of the credentials, or run `nexusdata check`"
+    )
+    if not said:
+        frame.attrs["nexusdata"]["warnings"].append(reason)
+    log.warning("empty result: %s", reason)
 
 
 def _show_chart(feed: Feed, kind: str, chart: Chart) -> LivePlot | None:

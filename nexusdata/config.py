@@ -10,7 +10,7 @@ from typing import Any, Iterable, Literal, Mapping
 
 from .errors import ArgumentError
 from .protocol import ChaiNextSession, NexusSession, Session
-from .protocol.urls import check_ws_url, nexus_url, redact
+from .protocol.urls import chainext_url, check_ws_url, nexus_url, redact
 
 Feed = Literal["nexus", "chainext"]
 
@@ -22,7 +22,7 @@ ENV = {
         "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET",
     },
 }
-"""The environment variable behind each credential keyword, per feed (see CONTRACT.md)."""
+"""The environment variable behind each credential keyword, per feed (see docs/connections.md)."""
 
 
 class UnknownArgumentError(ArgumentError, TypeError):
@@ -78,8 +78,8 @@ class Endpoint:
 
     @property
     def connect_url(self) -> str:
-        """The URL to open: for Nexus with the path and the token added."""
-        return nexus_url(self.url, self.token) if self.feed == "nexus" else self.url
+        """The URL to open: the feed's path added to a bare host, and for Nexus the token."""
+        return nexus_url(self.url, self.token) if self.feed == "nexus" else chainext_url(self.url)
 
     @property
     def display_url(self) -> str:
@@ -128,8 +128,13 @@ def _credential(conn: Mapping[str, Any], feed: Feed, key: str, env: Mapping[str,
     if value is None:
         value = env.get(ENV[feed][key])
     if value is None or value == "":
+        try_sim = (
+            f"; to try nexusdata without an account, use the embedded simulator:"
+            f" `with nexusdata.sim.Simulator() as sim:` and pass `**sim.{feed}` (or run `nexusdata sim`)"
+            if key == "url" else ""
+        )
         raise ArgumentError(
-            f"missing {feed} {key}: pass {key}= or set the environment variable {ENV[feed][key]}"
+            f"missing {feed} {key}: pass {key}= or set the environment variable {ENV[feed][key]}{try_sim}"
         )
     if not isinstance(value, str):
         raise ArgumentError(f"{key} must be a string, got {type(value).__name__}")

@@ -18,6 +18,7 @@ from .config import Endpoint, Options
 from .frames import TableBuffer
 from .protocol import Table
 from .transport import Connection
+from .transport.connection import Tracer
 
 log = logging.getLogger("nexusdata.feed")
 
@@ -55,6 +56,7 @@ class Feed:
         max_messages: int | None = None,
         max_rows: int | None = None,
         arrivals: int = 1,
+        trace: Tracer | None = None,
     ) -> None:
         self.buffers = {kind: TableBuffer(table, max_rows=max_rows) for kind, table in tables.items()}
         self.latest: dict[str, Read | None] = dict.fromkeys(tables)
@@ -67,7 +69,7 @@ class Feed:
         self.started_at: float | None = None
         self.last_push_at: float | None = None
         self.finished = threading.Event()
-        self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished)
+        self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished, trace=trace)
 
     def _on_pushes(self, kinds: list[str], frames: list[bytes], received_ns: int, connection: int) -> None:
         """Route one socket read's pushes to their buffers, up to ``max_messages``."""
@@ -137,6 +139,25 @@ class Feed:
         stats["malformed"] += sum(b.malformed for b in self.buffers.values())
         stats["unknown"] += self.unexpected
         return stats
+
+    def replies(self) -> pd.DataFrame:
+        """The reply log: every answer the server gave to a request (login, subscribe,
+        unsubscribe, logout, ping) with its time, how it was judged, its code and its text."""
+        rows = self.connection.replies_so_far()
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime([r.time for r in rows], unit="s", utc=True),
+                "request": pd.Series([r.request for r in rows], dtype="str"),
+                "outcome": pd.Series([r.outcome for r in rows], dtype="str"),
+                "code": pd.Series([None if r.code is None else str(r.code) for r in rows], dtype="str"),
+                "reply": pd.Series([r.text for r in rows], dtype="str"),
+            }
+        )
+
+    def warnings(self) -> list[str]:
+        """What went wrong without ending the run: refused subscriptions (the others went on)
+        and subscriptions that stayed silent, in order."""
+        return [e.reason for e in self.connection.events if e.event in ("refused", "silent")]
 
     def events(self) -> pd.DataFrame:
         """The gap log: connects, disconnects, stalls and failed attempts with times and reasons."""

@@ -90,11 +90,13 @@ def push_rate(feed: Feed, kind: str, window: float = RATE_WINDOW) -> float:
 def feed_stats(feed: Feed, kind: str) -> dict[str, Any]:
     """The feed's counters with its ``state``, push ``rate`` (per second) and ``last_update``."""
     last = feed.last_push_at
+    warnings = feed.warnings()
     return {
         "state": feed_state(feed),
         **feed.stats(),
         "rate": push_rate(feed, kind),
         "last_update": None if last is None else pd.Timestamp(last, unit="s", tz="UTC"),
+        "warning": warnings[-1] if warnings else None,
     }
 
 
@@ -108,6 +110,8 @@ def status_line(stats: dict[str, Any]) -> str:
             parts.append(f"{stats[name]:,} {name}")
     if stats["last_update"] is not None:
         parts.append(f"last update {clock(stats['last_update'])}")
+    if stats.get("warning"):
+        parts.append(f"warning: {stats['warning']}")
     return " · ".join(parts)
 
 
@@ -163,6 +167,10 @@ class LiveHandle:
         """The gap log: connects, disconnects, stalls and failed attempts with times and reasons."""
         return self.feed.events()
 
+    def replies(self) -> pd.DataFrame:
+        """The reply log: the server's answers to every request (see :meth:`Feed.replies`)."""
+        return self.feed.replies()
+
     def plot(self, **options: Any) -> LivePlot:
         """A live chart of this handle (depth and ``pair_index_v3``) that redraws itself in
         Jupyter as data arrives; ``options`` go to :class:`~nexusdata.widgets.LivePlot`. A
@@ -209,6 +217,8 @@ class LiveHandle:
             ("malformed / unknown", f"{stats['malformed']:,} / {stats['unknown']:,}"),
             ("last update", clock(stats["last_update"]) if stats["last_update"] is not None else "none yet"),
         ]
+        if stats["warning"]:
+            rows.append(("warning", stats["warning"]))
         if self.error is not None:
             rows.append(("error", f"{type(self.error).__name__}: {self.error}"))
         colour = {"connected": "#2a9d8f", "failed": "#e76f51"}.get(stats["state"], "#6c757d")

@@ -46,17 +46,20 @@ class RunProgress:
         """Whether a bar is displayed."""
         return self._bar is not None
 
-    def update(self, elapsed: float, messages: int) -> None:
-        """Show ``elapsed`` seconds and ``messages`` received so far."""
+    def update(self, elapsed: float, messages: int, warning: str | None = None) -> None:
+        """Show ``elapsed`` seconds and ``messages`` received so far, and the newest ``warning``
+        (a refused or silent subscription) when there is one."""
         bar = self._bar
         if bar is None:
             return
+        notice = f" · {warning}" if warning else ""
         if self.by_messages:
             bar.n = min(messages, bar.total)
+            bar.set_postfix_str(notice, refresh=False)
         else:
             bar.n = min(elapsed, bar.total)
             limit = f"/{self.max_messages}" if self.max_messages is not None else ""
-            bar.set_postfix_str(f"{messages}{limit} messages", refresh=False)
+            bar.set_postfix_str(f"{messages}{limit} messages{notice}", refresh=False)
         bar.refresh()
 
     def close(self, completed: bool) -> None:

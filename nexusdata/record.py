@@ -72,6 +72,10 @@ class RecordingSummary:
     seconds: float
     interrupted: bool
     stats: dict[str, int]
+    refused: tuple[str, ...] = ()
+    """The server's refusals of subscriptions that ended alone (the others were recorded)."""
+    warnings: tuple[str, ...] = ()
+    """Refusals and subscriptions that stayed silent, in order."""
 
     def __str__(self) -> str:
         connections = self.stats.get("connection", 0)
@@ -79,6 +83,7 @@ class RecordingSummary:
             f"recorded {self.stats.get('messages', 0)} pushes ({self.rows} rows) of {self.feed} into {self.files}"
             f" files under {self.path} in {self.seconds:.1f}s over {connections} connection(s)"
             + (" (interrupted)" if self.interrupted else "")
+            + "".join(f"\n  refused: {refusal}" for refusal in self.refused)
         )
 
 
@@ -254,6 +259,8 @@ def record(
         seconds=time.monotonic() - started,
         interrupted=interrupted,
         stats=live.stats(),
+        refused=tuple(str(e) for e in live.connection.refused.values()),
+        warnings=tuple(live.warnings()),
     )
     log.info("%s", summary)
     if live.error is not None:

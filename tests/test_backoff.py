@@ -46,7 +46,7 @@ def test_gives_up_after_max_failures(closed_port: str, no_thread_leak: None) -> 
         nd.stream_depth("BTCUSDT", seconds=30, url=closed_port, token="secret-token", max_failures=5,
                         backoff_base=0.05, backoff_cap=0.2)  # fmt: skip
     error = failed.value
-    assert "after 5 consecutive failed attempts" in str(error) and "ConnectionRefusedError" in str(error)
+    assert "after 5 consecutive failed attempts" in str(error) and "connection refused: nothing listens on" in str(error)
     assert "secret-token" not in str(error) and "X-API-TOKEN=***" in str(error)
     assert isinstance(error, ConnectionError) and isinstance(error, nd.NexusDataError)
     assert isinstance(error.frame, pd.DataFrame) and error.frame.empty and "price" in error.frame.columns
@@ -57,19 +57,21 @@ def test_gives_up_after_max_failures(closed_port: str, no_thread_leak: None) -> 
     assert all(w >= f - 0.002 for w, f in zip(waited, floors)), (waited, floors)
 
 
-def test_refused_upgrade_counts_as_a_failed_attempt(no_thread_leak: None) -> None:
+def test_an_upgrade_refused_for_a_wrong_path_is_not_retried(no_thread_leak: None) -> None:
     with Simulator() as sim:
         with pytest.raises(nd.ConnectionFailedError) as failed:
             nd.stream_depth("BTCUSDT", seconds=30, url=f"ws://127.0.0.1:{sim.port}/elsewhere", token=sim.token,
                             max_failures=3, backoff_base=0.05)  # fmt: skip
-    assert "404" in str(failed.value) and len(nd.gap_log(failed.value)) == 3
+    assert "404" in str(failed.value) and len(nd.gap_log(failed.value)) == 1
 
 
 def test_max_failures_none_never_gives_up(closed_port: str, no_thread_leak: None) -> None:
-    df = nd.stream_depth("BTCUSDT", seconds=1.0, url=closed_port, token="t", max_failures=None,
-                         backoff_base=0.05, backoff_cap=0.1)  # fmt: skip
-    gaps = nd.gap_log(df)
-    assert df.empty and (gaps["event"] == "connect_failed").sum() >= 5
+    with pytest.raises(nd.ConnectionFailedError) as failed:  # it never connected: that is said at the end
+        nd.stream_depth("BTCUSDT", seconds=1.0, url=closed_port, token="t", max_failures=None,
+                        backoff_base=0.05, backoff_cap=0.1)  # fmt: skip
+    gaps = nd.gap_log(failed.value)
+    assert failed.value.frame.empty and (gaps["event"] == "connect_failed").sum() >= 5
+    assert "could not connect" in str(failed.value) and "connection refused" in str(failed.value)
 
 
 def test_a_connection_that_delivered_resets_the_count(no_thread_leak: None) -> None:

@@ -1,4 +1,4 @@
-"""The blocking collectors of CONTRACT.md against the simulator, over real loopback sockets."""
+"""The blocking collectors of the public API (README.md) against the simulator, over real loopback sockets."""
 
 from __future__ import annotations
 

@@ -294,10 +294,16 @@ def test_subscribe_refused_sets_a_subscription_error(code):
     s = logged_in(COIN, PAIR)
     info = chainext.CODES[code]
     assert s.receive(sub_reply(PAIR, code, info=info)) is None
-    assert isinstance(s.error, SubscriptionError) and isinstance(s.error, NexusDataError)
-    assert not isinstance(s.error, AuthenticationError)
-    assert (s.error.code, s.error.info) == (code, info)
-    assert "pair_index" in str(s.error) and str(code) in str(s.error)
+    refusal = s.refused[PAIR]
+    assert isinstance(refusal, SubscriptionError) and isinstance(refusal, NexusDataError)
+    assert not isinstance(refusal, AuthenticationError)
+    assert (refusal.code, refusal.info) == (code, info)
+    assert "pair_index" in str(refusal) and str(code) in str(refusal)
+    assert s.error is None  # COIN goes on: a refusal ends only its own subscription
+    s.receive(sub_reply(COIN, 2001))
+    assert s.ready and s.active == {COIN}
+    s.receive(sub_reply(COIN, code, info=info, op="subscribeResponse"))
+    assert s.error is s.refused[COIN]  # the last one standing refused: the session ends
     assert no_secret(str(s.error))
     assert PAIR not in s.active
 
@@ -456,7 +462,7 @@ def test_every_code_in_a_login_reply(code):
     s.take_outbox()
     s.receive(reply("loginResponse", code))
     out = frames(s)
-    if code == 2001:
+    if code == 2001 or chainext.CODES[code] == "success":  # success by code, or by info "success" (3002)
         assert s.logged_in and s.error is None and out == [COIN.request("subscribe")]
     elif code == 2010:
         assert s.error is None and [m["op"] for m in out] == ["login"]
@@ -488,7 +494,7 @@ def test_every_code_in_an_unsubscribe_reply(code, caplog):
     s.receive(sub_reply(COIN, code, op="unsubscribeResponse"))
     out = frames(s)
     assert s.error is None
-    if code in (2001, 3004, 3008, 3009):
+    if code in (2001, 3004, 3008, 3009) or chainext.CODES[code] == "success":
         assert s.active == set() and out == []
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     elif code == 2010:
@@ -513,7 +519,7 @@ def test_every_code_in_a_logout_reply(code, caplog):
         assert not s.finished and [m["op"] for m in out] == ["login"]
     else:
         assert s.finished and not s.logged_in and out == []
-        assert bool(warned) == (code not in (2001, 2006))
+        assert bool(warned) == (code not in (2001, 2006) and chainext.CODES[code] != "success")
 
 
 def test_code_error_mapping():
@@ -524,11 +530,12 @@ def test_code_error_mapping():
     assert "no code" in str(chainext.code_error(None, None, "login"))
 
 
-@pytest.mark.parametrize("op", ["subscribeResponse", "unsubscribeResponse"])
-def test_a_reply_without_a_code_is_malformed(op):
-    s = logged_in(COIN)
+@pytest.mark.parametrize(("op", "active"), [("subscribeResponse", {COIN}), ("unsubscribeResponse", set())])
+def test_a_reply_without_a_code_or_text_is_an_acknowledgement(op, active):
+    s = subscribed(COIN) if op == "unsubscribeResponse" else logged_in(COIN)
     assert s.receive(f'{{"op": "{op}", "args": null}}') is None
-    assert (s.malformed, s.unknown) == (1, 0) and s.error is None
+    assert s.active == active and s.error is None
+    assert s.replies[-1].outcome == "ack"
 
 
 # --- pushes --------------------------------------------------------------------------------------
@@ -852,7 +859,9 @@ def test_2010_after_a_full_recovery_starts_a_new_count():
 
 def test_peek_tells_a_documented_push_by_its_prefix_only():
     s = ChaiNextSession([IndexSubscription("pair_index_v3", "1")], "k", "s")
-    assert s.peek(b'{"op":"pair_index_v3","args":{"price":1}}') == "pair_index_v3"
+    assert s.peek(b'{"op":"pair_index_v3","args":{"underlyingSymbol":"ETH"}}') == "pair_index_v3"
+    assert s.peek(b'{"op":"pair_index_v3","args":{"price":1}}') is None  # another first key: decode it
+    assert s.peek(b'{"op":"pair_index_v3","args":{"code":3007,"info":"coin absent"}}') is None  # a reply
     assert s.peek(b'{"op":"pair_index_v3","args":null}') is None
     assert s.peek(b'{"op":"coin_index","args":{}}') is None
     assert s.peek(b'{"op":"subscribeResponse","args":{}}') is None

@@ -590,7 +590,9 @@ def test_known_event_without_data_is_malformed():
 def test_peek_tells_a_documented_push_by_its_prefix_only():
     s = session(nexus.depth("BTCUSDT"), nexus.orders())
     assert s.peek(b'{"event":"API_MARKETDEPTH","data":{"asks":[]}}') == "API_MARKETDEPTH"
-    assert s.peek(b'{"event":"API_ORDER","data":[]}') == "API_ORDER"
+    assert s.peek(b'{"event":"API_ORDER","data":[{"clientOrderId":"1"}]}') == "API_ORDER"
+    assert s.peek(b'{"event":"API_ORDER","data":[]}') is None  # no order in it: decode it
+    assert s.peek(b'{"event":"API_MARKETDEPTH","data":{"code":10003}}') is None  # a reply, not a book
     assert s.peek(b'{"event":"API_RISK_POSITION","data":[]}') is None  # not subscribed
     assert s.peek(b'{"data":{}, "event":"API_MARKETDEPTH"}') is None  # other key order: decode it
     assert s.peek(b'{"event": "API_MARKETDEPTH", "data": {}}') is None  # other spacing: decode it

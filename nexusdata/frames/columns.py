@@ -26,6 +26,8 @@ STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 _SECONDS_LIMIT = 100_000_000_000  # below: a 10-digit epoch in seconds; above: milliseconds
 _MS_LIMIT = 1e15  # beyond year 33000: not a time; NaT rather than an overflow
+_US_FROM = 1e14  # from here up (15+ digits, from 1973 on): microseconds
+_NS_FROM = 1e17  # from here up (18+ digits, from 1973 on): nanoseconds
 _NAT = np.iinfo(np.int64).min
 
 
@@ -93,12 +95,14 @@ def _categorical(strings: pa.Array) -> pd.Categorical:
 
 
 def to_time(values: Sequence[Any]) -> np.ndarray:
-    """Epoch seconds or milliseconds (numbers or digit strings) → datetime64[ms]; 0 or missing →
-    NaT. The unit is told by size: a 10-digit value is seconds, a 13-digit one milliseconds."""
+    """Epoch seconds, milliseconds, microseconds or nanoseconds (numbers or digit strings) →
+    datetime64[ms]; 0 or missing → NaT. The unit is told by size: 10 digits are seconds, 13
+    milliseconds, 16 microseconds, 19 nanoseconds."""
     return _epoch_ms(to_float(values))
 
 
 def _epoch_ms(raw: np.ndarray) -> np.ndarray:
+    raw = np.where(raw >= _NS_FROM, raw / 1e6, np.where(raw >= _US_FROM, raw / 1e3, raw))
     valid = np.isfinite(raw) & (raw > 0) & (raw < _MS_LIMIT)
     ms = np.where(raw < _SECONDS_LIMIT, raw * 1000.0, raw)
     out = np.full(len(raw), _NAT, dtype=np.int64)

@@ -10,12 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from ..errors import AuthenticationError, ServerError, SubscriptionError
-from .session import Push, Session, dumps
+import orjson
+
+from ..errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    ServerError,
+    SubscriptionError,
+)
+from .replies import Verdict, code_of, is_reply, judge
+from .session import SILENT_AFTER, Push, Session, Silence, batch, dumps
 from .tables import COIN_INDEX, COIN_INDEX_V3, INDEX, PAIR_INDEX, PAIR_INDEX_V3, Table
 
 log = logging.getLogger("nexusdata.protocol")
@@ -29,8 +37,25 @@ TOPICS: dict[str, Table] = {
 }
 """The subscribable topics and the table each fills."""
 
+FIRST_KEYS: dict[str, bytes] = {
+    "coin_index": b'{"cid":',
+    "pair_index": b'{"symbol":',
+    "index": b'{"indexId":',
+    "coin_index_v3": b'{"underlyingSymbol":',
+    "pair_index_v3": b'{"underlyingSymbol":',
+}
+"""How each topic's ``args`` start in the document's examples: a frame starting exactly so is a
+push, known without decoding it (a server writing keys in another order is decoded first)."""
+
 SUCCESS = 2001
+DOUBLE_LOGIN = 2004
 LOGIN_AGAIN = 2010
+SIGNATURE_CODES = frozenset({2003, 2012})
+"""Login refusals a bad signature gives: a wrong secret, or a clock off by more than the window."""
+SIGN_WINDOW = 300
+"""Seconds ``signTime`` may be off the server's clock (the document's five minutes)."""
+LOGIN_WAIT = 5.0
+"""Seconds to wait for a login reply nexusdata recognises before subscribing anyway."""
 MAX_RELOGINS = 3  # 2010s in a row without getting every subscription back before giving up
 
 CODES: dict[int, str] = {
@@ -62,6 +87,20 @@ SUBSCRIBED = frozenset({SUCCESS, 3002, 3005})
 UNSUBSCRIBED = frozenset({SUCCESS, 3004, 3008, 3009})
 """Unsubscribe replies that leave it inactive (3008/3009: it already was)."""
 LOGGED_OUT = frozenset({SUCCESS, 2006})
+LOGGED_IN = frozenset({SUCCESS})
+
+_REPLY_OPS = {"login": "login", "subscribe": "subscribe", "unsubscribe": "unsubscribe", "logout": "logout", "pong": "ping"}
+
+
+def answered_op(op: str) -> str | None:
+    """The request a reply's op answers, whatever the server calls it: ``loginResponse``,
+    ``login``, ``login_response`` and ``LoginAck`` all answer ``login``; ``pong`` answers ``ping``."""
+    name = op.lower().replace("_", "").replace("-", "")
+    for suffix in ("response", "resp", "reply", "ack", "result"):
+        if name.endswith(suffix) and name != suffix:
+            name = name[: -len(suffix)]
+            break
+    return _REPLY_OPS.get(name)
 
 
 def sign(api_key: str, api_secret: str, sign_time: int) -> str:
@@ -90,15 +129,31 @@ def reply(op: str, code: int, info: str | None = None, **extra: Any) -> dict[str
     return message(op, {**extra, "info": CODES.get(code, "unknown error") if info is None else info, "code": code})
 
 
-def code_error(code: int | None, info: str | None, context: str) -> ServerError:
+def code_error(code: int | str | None, info: str | None, context: str, hint: str = "") -> ServerError:
     """The exception for a failure ``code`` in reply to ``context`` (login, subscribe, ...).
-    ``info`` must already be safe to show (see :meth:`Session.safe`)."""
-    text = info or (CODES.get(code, "unknown code") if code is not None else "no code")
+    ``info`` must already be safe to show (see :meth:`Session.safe`); ``hint`` says what to do."""
+    text = info or (CODES.get(code, "unknown code") if isinstance(code, int) else "no code")
+    shown = f"{code} {text}" if code is not None else text
     if context == "login":
-        return AuthenticationError(f"ChaiNext refused the login: {code} {text}", code, info)
+        return AuthenticationError(f"ChaiNext refused the login: {shown}{hint}", code, info)
     if context.startswith("subscribe"):
-        return SubscriptionError(f"ChaiNext refused {context}: {code} {text}", code, info)
-    return ServerError(f"ChaiNext answered {context} with {code} {text}", code, info)
+        return SubscriptionError(f"ChaiNext refused {context}: {shown}{hint}", code, info)
+    return ServerError(f"ChaiNext answered {context} with {shown}{hint}", code, info)
+
+
+def clock_hint(offset: float | None) -> str:
+    """What a refused signature likely means, given the local clock's offset from the server's."""
+    if offset is None:
+        return (
+            "; check the API key and secret, and that this machine's clock is right (the signature holds"
+            " the time and the server accepts 5 minutes either way; it sent no Date header to compare with)"
+        )
+    if abs(offset) > SIGN_WINDOW * 0.8:
+        return (
+            f"; this machine's clock is {abs(offset):.0f}s {'ahead of' if offset > 0 else 'behind'} the server's"
+            f" (its Date header) and ChaiNext accepts a signTime within {SIGN_WINDOW // 60} minutes: set the clock right (NTP)"
+        )
+    return f"; check the API key and secret (this machine's clock agrees with the server's within {abs(offset):.0f}s)"
 
 
 @dataclass(frozen=True)
@@ -116,13 +171,27 @@ class IndexSubscription:
         """The push kind this subscription produces (the topic)."""
         return self.topic
 
+    @property
+    def label(self) -> str:
+        """The subscription in a few words: ``coin_index 1``."""
+        return f"{self.topic} {self.id}"
+
+    @property
+    def marker(self) -> bytes:
+        """Text its pushes carry (the id's digits), to tell them loosely from others of its topic:
+        a false match only spares a silence warning."""
+        return self.id.encode()
+
     def request(self, op: str) -> dict[str, Any]:
         return message(op, {"topic": self.topic, "id": self.id})
 
 
 class ChaiNextSession(Session):
     """One ChaiNext connection: log in, subscribe once logged in, log in again on code 2010,
-    unsubscribe and log out on finish."""
+    unsubscribe and log out on finish. Replies are recognised under any op that names their
+    request (``loginResponse``, ``login``, ...) with codes as numbers or numeric strings."""
+
+    object_kinds = frozenset(TOPICS)
 
     def __init__(
         self,
@@ -132,7 +201,7 @@ class ChaiNextSession(Session):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"op":"%s","args":{' % s.topic.encode(), s.topic) for s in self.subscriptions}
+        prefixes = {(b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic) for s in self.subscriptions}
         super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=prefixes)
         self._key = api_key
         self._secret = api_secret
@@ -140,15 +209,21 @@ class ChaiNextSession(Session):
         self.active: set[IndexSubscription] = set()
         self._stopping = False
         self._relogins = 0
+        self._relogging = False  # logging in again after a 2010
+        self._login_sent: float | None = None  # while a login waits for its reply
+        self._assumed = False  # no recognisable login reply came: subscribed anyway
+        self._unrecognised: str | None = None  # the newest message not understood, for messages
 
     @property
     def ready(self) -> bool:
-        return self.logged_in and self.active.issuperset(self.subscriptions)
+        return self.logged_in and self.active.issuperset(s for s in self.subscriptions if s not in self.refused)
 
     def _login(self) -> None:
-        request = login_request(self._key, self._secret, self.clock())
+        now = self.clock()
+        request = login_request(self._key, self._secret, now)
         self._secrets += (request["args"]["signature"],)  # hex: it has no other form
         self.outbox.append(dumps(request))
+        self._login_sent = now
 
     def start(self) -> None:
         self._login()
@@ -166,75 +241,150 @@ class ChaiNextSession(Session):
                 self.outbox.append(dumps(sub.request("unsubscribe")))
         self.outbox.append(dumps(message("logout", {})))
 
+    def encode_push(self, kind: str, payload: Any) -> bytes:
+        return orjson.dumps(message(kind, payload))
+
+    def silence_hint(self, sub: Any, seconds: float) -> str:
+        return (
+            f"ChaiNext sent no push and no reply for subscribe {sub.label} in {seconds:.0f}s: check that id"
+            f" {sub.id!r} exists for {sub.topic} and that the API key has permission for it"
+        )
+
+    def silent(self, now: float) -> list[Silence]:
+        """Besides silent subscriptions: a login with no recognisable reply after
+        :data:`LOGIN_WAIT` seconds subscribes anyway (once); if the subscriptions then stay
+        silent too, the session ends with an error that says so."""
+        found: list[Silence] = []
+        seen = f" (the newest message not understood: {self._unrecognised})" if self._unrecognised else ""
+        if self._login_sent is not None and not self.logged_in and now - self._login_sent >= LOGIN_WAIT:
+            self._login_sent, self._assumed, self.logged_in = None, True, True
+            found.append(Silence(None, f"ChaiNext sent no login reply nexusdata recognises in {LOGIN_WAIT:.0f}s{seen}; subscribing anyway"))
+            self._subscribe()
+        late = super().silent(now)
+        if self._assumed and late and not self.pushed and not self.active:
+            self.error = ServerError(
+                f"ChaiNext never answered the login in a form nexusdata recognises and sent nothing within"
+                f" {SILENT_AFTER:.0f}s of subscribing{seen}; run `nexusdata check chainext --trace FILE` and report the trace"
+            )
+        return found + late
+
     def _subscribe(self) -> None:
         for sub in self.subscriptions:
-            if sub not in self.active:
+            if sub not in self.active and sub not in self.refused:
                 self.outbox.append(dumps(sub.request("subscribe")))
+                self.expect(sub, sub.marker)
 
-    def _sub_of(self, args: dict[str, Any]) -> IndexSubscription | None:
+    def _sub_of(self, args: dict[str, Any], active: bool = False) -> IndexSubscription | None:
         """The subscription a reply is about: its topic and id, or when the reply names none,
-        the one subscription still pending (if exactly one is)."""
+        the only one it can be about (the one pending, or with ``active`` the one active)."""
         topic, id_ = args.get("topic"), args.get("id")
         if isinstance(topic, str) and isinstance(id_, (str, int)) and not isinstance(id_, bool):
             return IndexSubscription(topic, str(id_))
-        pending = [s for s in self.subscriptions if s not in self.active]
-        return pending[0] if len(pending) == 1 else None
+        if active:
+            candidates = list(self.active)
+        else:
+            candidates = [s for s in self.subscriptions if s not in self.active and s not in self.refused]
+        return candidates[0] if len(candidates) == 1 else None
 
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         op = message.get("op")
         args = message.get("args")
-        if not isinstance(op, str) or (args is not None and not isinstance(args, dict)):
-            return self.reject("no op or args of the wrong shape", frame)
-        if op in TOPICS:
-            if args is None:
-                return self.reject(f"{op} without args", frame)
-            return op, args
-        if op == "pong":
-            return None
-        args = args or {}
-        code = args.get("code")
-        if isinstance(code, bool) or not isinstance(code, int):
-            code = None
-        info = self.safe(args.get("info"))
-        if code == LOGIN_AGAIN:
-            return self._relogin(op)
-        if op == "loginResponse":
-            if code == SUCCESS:
-                self.logged_in = True
-                if self._stopping:
-                    self.finish()
-                else:
-                    self._subscribe()
-            else:
-                self.error = code_error(code, info, "login")
-            return None
-        if op in ("subscribeResponse", "unsubscribeResponse") and code is None:
-            return self.reject(f"{op} without a code", frame)
-        if op == "subscribeResponse":
-            sub = self._sub_of(args)
-            if code not in SUBSCRIBED and (sub is None or sub in self.subscriptions):
-                self.error = code_error(code, info, f"subscribe {sub.topic} {sub.id}" if sub else "subscribe")
+        if not isinstance(op, str):
+            if ("event" in message or "action" in message) and "args" not in message and not self.pushed:
+                self.error = ConnectionFailedError(
+                    f"the server answers in Nexus's message shape ({self.preview(frame)}): this looks like a Nexus"
+                    " server, not ChaiNext; check the URL (ChaiNext serves /websocket)"
+                )
                 return None
-            if sub is None or sub not in self.subscriptions:
-                return self.ignore("reply for a subscription not asked for", frame)
-            self.active.add(sub)
-            if self.ready:
-                self._relogins = 0  # a full recovery: a later 2010 starts a new count
+            return self.reject("no op", frame)
+        if op in TOPICS:
+            if (isinstance(args, dict) and not is_reply(args)) or batch(args):
+                return op, args
+            if args is None or not is_reply(args):
+                return self.reject(f"{op} without args of the right shape", frame)
+            answered: str | None = "subscribe"  # a reply under the topic's op
+        else:
+            answered = answered_op(op)
+        if args is not None and not isinstance(args, dict):
+            return self.reject("args of the wrong shape", frame)
+        fields = {**{k: v for k, v in message.items() if k not in ("op", "args")}, **(args or {})}
+        if code_of(fields.get("code")) == LOGIN_AGAIN:
+            self.log_reply(answered or op, Verdict("refused", LOGIN_AGAIN, self.safe(fields.get("info"))), frame)
+            return self._relogin(op)
+        if answered is None and self._login_sent is not None and is_reply(fields):
+            answered = "login"  # the login's reply under an op of its own
+        if answered == "login":
+            self._login_reply(fields, frame)
             return None
-        if op == "unsubscribeResponse":
-            sub = self._sub_of(args)
-            if code in UNSUBSCRIBED and sub is not None:
+        if answered == "ping":
+            self.log_reply("ping", Verdict("ok", None, None), frame)
+            return None
+        if answered == "subscribe":
+            self._subscribe_reply(fields, frame)
+            return None
+        if answered == "unsubscribe":
+            sub = self._sub_of(fields, active=True)
+            verdict = judge(fields, UNSUBSCRIBED)
+            self.log_reply(f"unsubscribe {sub.label}" if sub else "unsubscribe", verdict, frame)
+            if verdict.outcome != "refused" and sub is not None:
                 self.active.discard(sub)
-            elif code not in UNSUBSCRIBED:
-                log.warning("unsubscribe answered %s %s", code, info)
+            elif verdict.outcome == "refused":
+                log.warning("unsubscribe answered %s %s", verdict.code, self.safe(verdict.text))
             return None
-        if op == "logoutResponse":
-            if code not in LOGGED_OUT:
-                log.warning("logout answered %s %s", code, info)
+        if answered == "logout":
+            verdict = judge(fields, LOGGED_OUT)
+            self.log_reply("logout", verdict, frame)
+            if verdict.outcome == "refused":
+                log.warning("logout answered %s %s", verdict.code, self.safe(verdict.text))
             self.logged_in = False
             self.finished = True
             return None
+        self._unrecognised = self.preview(frame)
         return self.ignore("unknown op", frame)
+
+    def _login_reply(self, fields: dict[str, Any], frame: bytes | str) -> None:
+        verdict = judge(fields, LOGGED_IN)
+        self.log_reply("login", verdict, frame)
+        self._login_sent = None
+        if verdict.outcome == "refused":
+            if verdict.code == DOUBLE_LOGIN and self._relogging:
+                self.reconnect = "ChaiNext answered the login after a 2010 with 2004 (double login): logging in afresh"
+                return
+            hint = clock_hint(self.clock_offset) if verdict.code in SIGNATURE_CODES else ""
+            self.error = code_error(verdict.code, self.safe(verdict.text), "login", hint)
+            return
+        self.logged_in, self._relogging = True, False
+        if self._stopping:
+            self.finish()
+        else:
+            self._subscribe()
+        return
+
+    def _subscribe_reply(self, fields: dict[str, Any], frame: bytes | str) -> None:
+        sub = self._sub_of(fields)
+        verdict = judge(fields, SUBSCRIBED)
+        label = f"subscribe {sub.label}" if sub else "subscribe"
+        self.log_reply(label, verdict, frame)
+        if sub is not None and sub not in self.subscriptions:
+            self.ignore("reply for a subscription not asked for", frame)
+            return
+        if verdict.outcome == "refused":
+            hint = f"; check that id {sub.id!r} exists for {sub.topic} and that the API key may read it" if sub else ""
+            error = code_error(verdict.code, self.safe(verdict.text), label, hint)
+            if sub is None:
+                self.error = error  # no telling which subscription it ends: all of them
+            else:
+                assert isinstance(error, SubscriptionError)
+                self.refuse(sub, error)
+            return
+        if sub is None:
+            self.ignore("subscribe reply naming no subscription", frame)
+            return
+        self.active.add(sub)
+        self.heard(sub)
+        if self.ready:
+            self._relogins = 0  # a full recovery: a later 2010 starts a new count
+        return
 
     def _relogin(self, op: str) -> Push | None:
         """Code 2010: the server forgot the login (session expiry). Log in again; the login
@@ -245,6 +395,7 @@ class ChaiNextSession(Session):
             self.error = code_error(LOGIN_AGAIN, CODES[LOGIN_AGAIN], "login")
             return None
         self.logged_in = False
+        self._relogging = True
         self.active.clear()
         self._login()
         return None

@@ -9,11 +9,15 @@ so any other message is logged and counted, never fatal.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal
 
-from .session import Push, Session, dumps
+import orjson
+
+from ..errors import ConnectionFailedError, SubscriptionError
+from .replies import is_reply, judge
+from .session import Push, Session, batch, dumps
 from .tables import DEPTH, ORDERS, RISK, Table
 
 log = logging.getLogger("nexusdata.protocol")
@@ -30,6 +34,13 @@ _MAX_PENDING = 256  # requests remembered to recognise their replies
 DEFAULT_TABLES: dict[str, Table] = {MARKETDEPTH: DEPTH, ORDER: ORDERS, RISK_POSITION: RISK}
 """The table each event's pushes fill by default."""
 
+FIRST_KEYS: dict[str, bytes] = {MARKETDEPTH: b'{"asks":', ORDER: b'[{"clientOrderId":', RISK_POSITION: b'[{"amount":'}
+"""How each event's ``data`` starts in the document's examples: a frame starting exactly so is
+a push, known without decoding it (a server writing keys in another order is decoded first)."""
+
+SUCCESS_CODES = frozenset({0, 200})
+"""Reply codes taken as success (the document defines none: these are the common ones)."""
+
 
 @dataclass(frozen=True)
 class NexusSubscription:
@@ -44,6 +55,23 @@ class NexusSubscription:
     def kind(self) -> str:
         """The push kind this subscription produces."""
         return self.event
+
+    @property
+    def label(self) -> str:
+        """The subscription in a few words, for logs and messages: ``API_MARKETDEPTH BTCUSDT``."""
+        return " ".join(str(part) for part in (self.event, self.symbol, self.book) if part is not None)
+
+    @property
+    def marker(self) -> bytes | None:
+        """Text each of its pushes carries (the quoted symbol), to tell it from others of its kind."""
+        return None if self.symbol is None else dumps(self.symbol).encode()
+
+    def hint(self) -> str:
+        """What to check when the server refuses it or says nothing."""
+        if self.event == ORDER:
+            return "check that the token may see the account's orders (or there is no order activity now)"
+        what = "symbol" if self.book is None else "symbol and book"
+        return f"check the {what} (the server's spelling, e.g. BTCUSDT) and that the token has permission for {self.event}"
 
     def request(self, action: Action, request_id: str) -> dict[str, Any]:
         """The request body, fields in the order the document shows them."""
@@ -96,22 +124,24 @@ def push(event: str, data: Any) -> dict[str, Any]:
 class NexusSession(Session):
     """One Nexus connection: subscribe on open, unsubscribe on finish, route pushes by event."""
 
+    object_kinds = frozenset({MARKETDEPTH})
+
     def __init__(
         self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"event":"%s","data":' % s.event.encode(), s.event) for s in self.subscriptions}
+        prefixes = {(b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event) for s in self.subscriptions}
         super().__init__(secrets=(token,), clock=clock, push_prefixes=prefixes)
         self._ids = RequestIds()
-        self._sent: dict[str, str] = {}
+        self._sent: dict[str, tuple[str, NexusSubscription | None]] = {}  # request id → (label, subscription)
         self._started = False
 
     @property
     def ready(self) -> bool:
         return self._started  # the document defines no acknowledgement to wait for
 
-    def _send(self, body: dict[str, Any]) -> None:
-        self._sent[body["id"]] = body["action"]
+    def _send(self, body: dict[str, Any], label: str, sub: NexusSubscription | None = None) -> None:
+        self._sent[body["id"]] = (label, sub)
         if len(self._sent) > _MAX_PENDING:  # a server that never replies must not grow this
             del self._sent[next(iter(self._sent))]
         self.outbox.append(dumps(body))
@@ -119,29 +149,79 @@ class NexusSession(Session):
     def start(self) -> None:
         self._started = True
         for sub in self.subscriptions:
-            self._send(sub.request("SUBSCRIBE", self._ids.next(self.clock())))
+            self._send(sub.request("SUBSCRIBE", self._ids.next(self.clock())), f"subscribe {sub.label}", sub)
+            self.expect(sub, sub.marker)
 
     def ping(self) -> None:
-        self._send(ping_request(self._ids.next(self.clock())))
+        self._send(ping_request(self._ids.next(self.clock())), "ping")
 
     def finish(self) -> None:
         for sub in self.subscriptions:
-            self._send(sub.request("UNSUBSCRIBE", self._ids.next(self.clock())))
+            if sub not in self.refused:
+                self._send(sub.request("UNSUBSCRIBE", self._ids.next(self.clock())), f"unsubscribe {sub.label}")
         self.finished = True  # the document defines no reply to wait for
+
+    def encode_push(self, kind: str, payload: Any) -> bytes:
+        return orjson.dumps(push(kind, payload))
+
+    def silence_hint(self, sub: Any, seconds: float) -> str:
+        return f"Nexus sent no push and no reply for {sub.label} in {seconds:.0f}s: {sub.hint()}"
 
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         event = message.get("event")
         known = isinstance(event, str) and event in DEFAULT_TABLES
-        if known and "data" in message:
+        if known and "data" in message and not is_reply(message["data"]):
             data = message["data"]
-            expected = dict if event == MARKETDEPTH else (list, dict)
-            if not isinstance(data, expected):
+            if event == MARKETDEPTH and not (isinstance(data, dict) or batch(data)):
                 return self.reject(f"{event} data of the wrong shape", frame)
-            return event, data
+            if not isinstance(data, (list, dict)):
+                return self.reject(f"{event} data of the wrong shape", frame)
+            return str(event), data
         request_id = message.get("id")
-        if isinstance(request_id, (str, int)) and str(request_id) in self._sent:
-            log.debug("reply to %s %s", self._sent.pop(str(request_id)), request_id)
+        if isinstance(request_id, (str, int)) and not isinstance(request_id, bool) and str(request_id) in self._sent:
+            label, sub = self._sent.pop(str(request_id))
+            self._reply(message, frame, label, sub)
             return None
-        if known:
+        if "op" in message and "args" in message and "event" not in message and not self.pushed:
+            self.error = ConnectionFailedError(
+                f"the server answers in ChaiNext's message shape ({self.preview(frame)}): this looks like a ChaiNext"
+                " server, not Nexus; check the URL (Nexus serves /api/realtime)"
+            )
+            return None
+        if known and "data" not in message and not is_reply(message):
             return self.reject(f"{event} without data", frame)
+        sub = self._about(message)
+        if sub is not None or is_reply(message) or is_reply(message.get("data")):
+            self._reply(message, frame, f"subscribe {sub.label}" if sub else "unmatched reply", sub)
+            return None
         return self.ignore("no known event", frame)
+
+    def _reply(self, message: dict[str, Any], frame: bytes | str, label: str, sub: NexusSubscription | None) -> None:
+        """Log a reply and act on it: a refused subscription ends (alone), an answered one is heard of."""
+        fields = message["data"] if isinstance(message.get("data"), dict) else message
+        verdict = judge(fields, SUCCESS_CODES)
+        self.log_reply(label, verdict, frame)
+        if sub is None:
+            if label == "unmatched reply":
+                self.ignore(f"a reply ({verdict.outcome}) matching no request", frame)
+            return
+        if verdict.outcome == "refused":
+            text = self.safe(verdict.text)
+            code = verdict.code if isinstance(verdict.code, int) else self.safe(verdict.code)
+            said = " ".join(str(part) for part in (code, text) if part not in (None, "")) or "a refusal"
+            self.refuse(sub, SubscriptionError(f"Nexus refused {label}: {said}; {sub.hint()}", code, text))
+        else:
+            self.heard(sub)
+        return
+
+    def _about(self, message: dict[str, Any]) -> NexusSubscription | None:
+        """The subscription a reply without a known request id is about: the one its ``event``
+        and ``symbol`` (and ``book``) name, or the only one when it names none."""
+        event, symbol, book = message.get("event"), message.get("symbol"), message.get("book")
+        if event is None and symbol is None:
+            return self.subscriptions[0] if len(self.subscriptions) == 1 and is_reply(message) else None
+        matches = [
+            s for s in self.subscriptions
+            if (event is None or s.event == event) and (symbol is None or s.symbol == symbol) and (book is None or s.book == book)
+        ]
+        return matches[0] if len(matches) == 1 else None

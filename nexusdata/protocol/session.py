@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import quote, quote_plus
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
+from urllib.parse import quote, quote_plus
 
 import orjson
 
-from ..errors import NexusDataError
+from ..errors import NexusDataError, SubscriptionError
+from .replies import Verdict
 
 log = logging.getLogger("nexusdata.protocol")
 
@@ -23,11 +24,38 @@ Push = tuple[str, Any]
 """A data push: (kind, payload). ``kind`` is the Nexus event or ChaiNext topic."""
 
 _PREVIEW = 120
+_REPLY_TEXT = 300  # characters of a reply kept in the reply log
+SILENT_AFTER = 5.0
+"""Seconds a subscription may go without a push or a reply before it is reported as silent."""
+
+
+class Reply(NamedTuple):
+    """One entry of the reply log: when a server's answer arrived, the request it answers
+    (``subscribe API_MARKETDEPTH BTCUSDT``, ``login``, ``ping`` ...), how it was judged
+    (``ok``, ``refused``, ``ack``), the server's code and the reply's text (secrets scrubbed)."""
+
+    time: float
+    request: str
+    outcome: str
+    code: int | str | None
+    text: str
+
+
+class Silence(NamedTuple):
+    """A subscription that produced neither a push nor a reply in time, and the likely causes."""
+
+    subscription: Any
+    message: str
 
 
 def dumps(message: Any) -> str:
     """Serialise a request the way both feeds expect: compact JSON text."""
     return orjson.dumps(message).decode()
+
+
+def batch(data: Any) -> bool:
+    """Whether a push's payload is a non-empty list of objects: several pushes in one frame."""
+    return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data)
 
 
 def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
@@ -45,6 +73,10 @@ class Session(ABC):
     transport decides what to do with it.
     """
 
+    subscriptions: tuple[Any, ...] = ()
+    object_kinds: frozenset[str] = frozenset()
+    """Push kinds whose payload is one object (a list of them is a batch)."""
+
     def __init__(
         self, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time, push_prefixes: Iterable[tuple[bytes, str]] = ()
     ) -> None:
@@ -56,6 +88,17 @@ class Session(ABC):
         self.unknown = 0
         self.finished = False
         self._secrets = secret_forms(secrets)
+        self.replies: list[Reply] = []
+        """Every answer to a request this session sent, in order (see :class:`Reply`)."""
+        self.refused: dict[Any, SubscriptionError] = {}
+        """Subscriptions the server refused; the others go on (all refused: :attr:`error`)."""
+        self.reconnect: str | None = None
+        """Set (to the reason) when the session needs a fresh connection to go on."""
+        self.clock_offset: float | None = None
+        """Local clock minus the server's (seconds), from the handshake's ``Date`` header."""
+        self.pushed = False
+        self._pending: dict[Any, float | None] = {}  # subscription → since when it is awaited
+        self._markers: dict[Any, bytes | None] = {}
 
     # -- what the transport calls ----------------------------------------------------------------
 
@@ -87,6 +130,84 @@ class Session(ABC):
         if not isinstance(message, dict):
             return self.reject("not a JSON object", frame)
         return self.dispatch(message, frame)
+
+    def frames_of(self, frame: bytes) -> list[tuple[str, bytes]]:
+        """The data pushes a frame that :meth:`peek` did not recognise carries, as (kind, frame)
+        pairs ready for the buffers: none (a reply, pong, unknown or malformed frame), the frame
+        itself, or one frame per push when the server batched several into one (a list
+        payload for a kind whose push is one object)."""
+        push = self.receive(frame)
+        if push is None:
+            return []
+        kind, payload = push
+        if isinstance(payload, list) and kind in self.object_kinds:
+            return [(kind, self.encode_push(kind, item)) for item in payload]
+        return [(kind, frame if isinstance(frame, bytes) else frame.encode())]
+
+    @abstractmethod
+    def encode_push(self, kind: str, payload: Any) -> bytes:
+        """One push of ``kind`` as the frame a server would send for it alone."""
+
+    def saw(self, kinds: list[str]) -> None:
+        """Note the kinds of a socket read's data pushes: a subscription that was silent is
+        heard of (called only while :meth:`awaiting` says some are)."""
+        self.pushed = True
+        for sub in [s for s in self._pending if s.kind in kinds]:
+            del self._pending[sub]
+
+    def saw_frames(self, kinds: list[str], frames: list[bytes]) -> None:
+        """Like :meth:`saw` for connections with several subscriptions of one kind: a push is
+        taken as a subscription's own when its frame names the subscription's key."""
+        self.pushed = True
+        for sub in list(self._pending):
+            marker = self._markers.get(sub)
+            if any(k == sub.kind and (marker is None or marker in f) for k, f in zip(kinds, frames)):
+                del self._pending[sub]
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether some subscription has produced neither a push nor a reply yet."""
+        return bool(self._pending)
+
+    def expect(self, sub: Any, marker: bytes | None) -> None:
+        """Start waiting to hear of ``sub`` (its subscribe request was just queued; the wait is
+        timed from the next :meth:`silent` check); ``marker`` is text its pushes carry when
+        several subscriptions share a kind."""
+        self._pending[sub] = None
+        shared = sum(s.kind == sub.kind for s in self.subscriptions) > 1
+        self._markers[sub] = marker if shared else None
+
+    def heard(self, sub: Any) -> None:
+        """``sub`` was answered (or pushed): it is not silent."""
+        self._pending.pop(sub, None)
+
+    def silent(self, now: float) -> list[Silence]:
+        """Subscriptions silent for :data:`SILENT_AFTER` seconds, each reported once."""
+        for sub, since in self._pending.items():
+            if since is None:
+                self._pending[sub] = now
+        late = {sub: now - since for sub, since in self._pending.items() if since is not None and now - since >= SILENT_AFTER}
+        for sub in late:
+            del self._pending[sub]
+        return [Silence(sub, self.silence_hint(sub, seconds)) for sub, seconds in late.items()]
+
+    @abstractmethod
+    def silence_hint(self, sub: Any, seconds: float) -> str:
+        """What a silent subscription likely means, in words the user can act on."""
+
+    def log_reply(self, request: str, verdict: Verdict, frame: bytes | str) -> None:
+        """Keep one answer in the reply log, secrets scrubbed and cut to a few hundred characters."""
+        text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray)) else str(frame)
+        self.replies.append(Reply(self.clock(), request, verdict.outcome, verdict.code, self.scrub(text)[:_REPLY_TEXT]))
+
+    def refuse(self, sub: Any, error: SubscriptionError) -> None:
+        """The server refused ``sub``: it ends alone, unless it was the last one standing, when
+        the refusal ends the session (:attr:`error`)."""
+        self.heard(sub)
+        self.refused[sub] = error
+        log.warning("%s", error)
+        if all(s in self.refused for s in self.subscriptions):
+            self.error = error
 
     def peek(self, frame: bytes) -> str | None:
         """The kind of a data push whose text starts exactly as the documents show pushes

@@ -47,6 +47,15 @@ def nexus_url(base: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 
+def chainext_url(base: str) -> str:
+    """The ChaiNext URL: ``base`` with ``/websocket`` added when its path is empty (both
+    documented endpoints serve it there, so a bare host means it)."""
+    parts = urlsplit(base)
+    if parts.path.strip("/"):
+        return base
+    return urlunsplit((parts.scheme, parts.netloc, CHAINEXT_PATH, parts.query, parts.fragment))
+
+
 def redact(text: str) -> str:
     """``text`` with secret-looking query parameters (the Nexus token among them) and any
     password in a URL's user part masked."""

@@ -14,16 +14,19 @@ import logging
 import ssl
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable
 
 import websocket
 
 from ..config import Endpoint, Options
-from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError
+from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
 from ..protocol import Session
-from ..protocol.urls import redact
+from ..protocol.session import Reply
 from .backoff import Backoff
+from .failures import describe, diagnose
 from .wire import BINARY, CLOSE, TEXT, ConnectionLost, Wire, close_reason
 
 log = logging.getLogger("nexusdata.transport")
@@ -33,8 +36,28 @@ PushHandler = Callable[[list[str], list[bytes], int, int], None]
 thread with the data pushes of one socket read (their kinds and raw frames) and the time the
 read returned."""
 
+Tracer = Callable[[str, str], None]
+"""``trace(direction, text)``: called on the connection's thread for every text frame sent
+(``"sent"``) or received (``"received"``) and every connection event (``"event"``), secrets
+scrubbed; for ``nexusdata check --trace``."""
+
 _TICK = 0.2  # seconds between housekeeping checks while the socket is quiet
 _CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's answer to unsubscribe/logout
+MAX_REPLIES = 1000
+"""Replies a connection keeps in its reply log (the newest; a ping's pong every 30 s fills it in
+about eight hours)."""
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What the websocket handshake told: the HTTP status, the TLS version (``None`` for
+    ``ws://``), the server's ``Server`` header and the local clock's offset from its ``Date``
+    header in seconds (local minus server; ``None`` without one)."""
+
+    status: int
+    tls: str | None
+    server: str | None
+    clock_offset: float | None
 
 
 @dataclass(frozen=True)
@@ -43,7 +66,7 @@ class ConnectionEvent:
 
     time: float  # epoch seconds
     connection: int  # connection number it concerns (0: none yet)
-    event: str  # "connected", "disconnected", "stalled", "connect_failed", "closed"
+    event: str  # "connected", "disconnected", "stalled", "connect_failed", "silent", "refused", "closed"
     reason: str
 
 
@@ -58,6 +81,7 @@ class Connection:
         options: Options | None = None,
         name: str = "nexusdata",
         done: threading.Event | None = None,
+        trace: Tracer | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.subscriptions = tuple(subscriptions)
@@ -76,6 +100,13 @@ class Connection:
         self.malformed = 0
         self.unknown = 0
         self.events: list[ConnectionEvent] = []
+        self.replies: deque[Reply] = deque(maxlen=MAX_REPLIES)
+        """The server's answers to this connection's requests, over every connection (newest kept)."""
+        self.refused: dict[Any, SubscriptionError] = {}
+        """Subscriptions the server refused: they end alone and are not asked for again."""
+        self.handshake: Handshake | None = None
+        """The newest connection's handshake."""
+        self._trace = trace
         self.waiting_seconds = 0.0
         """Time the connection's thread has spent waiting for data: the room ingestion has (a
         live chart draws more while the thread mostly waits)."""
@@ -123,6 +154,8 @@ class Connection:
 
     def _note(self, event: str, reason: str) -> None:
         self.events.append(ConnectionEvent(time.time(), self.number, event, reason))
+        if self._trace is not None:
+            self._trace("event", reason if reason.startswith("HTTP ") else f"{event}: {reason}")
         level = logging.INFO if event in ("connected", "closed") else logging.WARNING
         log.log(level, "%s %s (connection %d): %s", self.endpoint.display_url, event, self.number, reason)
 
@@ -134,13 +167,10 @@ class Connection:
                     ws = self._connect()
                 except (OSError, websocket.WebSocketException) as exc:
                     failures += 1
-                    self._note("connect_failed", _describe(exc))
-                    if isinstance(exc, ssl.SSLCertVerificationError):  # retrying cannot fix it
-                        raise ConnectionFailedError(
-                            f"{self.endpoint.display_url}: the server's TLS certificate was refused"
-                            f" ({exc.verify_message}); if you trust it, pass ca_file= the PEM bundle of"
-                            " the CA that signed it"
-                        ) from None
+                    failure = diagnose(exc, self.endpoint.feed, self.endpoint.display_url, self.options.connect_timeout)
+                    self._note("connect_failed", failure.reason)
+                    if failure.permanent is not None:  # retrying cannot fix it
+                        raise failure.permanent from None
                 else:
                     healthy = self._serve(ws)
                     if self.error is not None or self._stopping.is_set():
@@ -159,34 +189,38 @@ class Connection:
             self.error = exc
         except Exception as exc:  # a bug must not leave the caller waiting: surface it
             log.exception("connection thread failed")
-            self.error = NexusDataError(f"connection thread failed: {_describe(exc)}")
+            self.error = NexusDataError(f"connection thread failed: {describe(exc)}")
         finally:
+            if self.error is None:
+                self._never_connected()
             self.ready.clear()
             self.done.set()
+
+    def _never_connected(self) -> None:
+        """Stopped before any attempt got a connection up: that is an error, whatever the
+        run's length, so it never ends in an unexplained empty result."""
+        failed = [e for e in self.events if e.event == "connect_failed"]
+        if self.number == 0 and failed:
+            self.error = ConnectionFailedError(
+                f"could not connect to {self.endpoint.display_url} ({len(failed)} attempt(s) in"
+                f" {failed[-1].time - failed[0].time + 0.0:.1f}s): {failed[-1].reason}"
+            )
 
     def _connect(self) -> websocket.WebSocket:
         opts = self.options
         sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
         if opts.ca_file:
             sslopt["ca_certs"] = opts.ca_file
-        try:
-            ws = websocket.create_connection(
-                self.endpoint.connect_url,
-                timeout=opts.connect_timeout,
-                skip_utf8_validation=True,  # orjson validates while decoding; pure-Python checks cost 10x
-                enable_multithread=False,
-                sslopt=sslopt,
-                suppress_origin=True,
-            )
-        except websocket.WebSocketBadStatusException as exc:
-            if exc.status_code in (401, 403):
-                raise AuthenticationError(
-                    f"{self.endpoint.feed} refused the credentials at the handshake (HTTP {exc.status_code})",
-                    exc.status_code,
-                    "handshake refused",
-                ) from None
-            raise
+        ws = websocket.create_connection(
+            self.endpoint.connect_url,
+            timeout=opts.connect_timeout,
+            skip_utf8_validation=True,  # orjson validates while decoding; pure-Python checks cost 10x
+            enable_multithread=False,
+            sslopt=sslopt,
+            suppress_origin=True,
+        )
         ws.settimeout(_TICK)  # reads wake at least this often for housekeeping
+        self.handshake = _handshake(ws)
         return ws
 
     def _serve(self, ws: websocket.WebSocket) -> bool:
@@ -195,9 +229,10 @@ class Connection:
         self.number += 1
         number = self.number
         wire = Wire(ws.sock)
-        session = self.endpoint.session(self.subscriptions)
+        session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
+        session.clock_offset = self.handshake.clock_offset if self.handshake else None
         self._session = session
-        self._note("connected", "handshake complete")
+        self._note("connected", "handshake complete" + (f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else ""))
         opts = self.options
         started = now = time.monotonic()
         last_frame = next_check = now
@@ -205,7 +240,7 @@ class Connection:
         probe_at: float | None = None
         close_by: float | None = None
         pushes_before = self.messages
-        receive, peek = session.receive, session.peek
+        frames_of, peek, trace = session.frames_of, session.peek, self._trace
         try:
             session.start()
             self._flush(wire, session)
@@ -219,6 +254,8 @@ class Connection:
                     kinds: list[str] = []
                     frames: list[bytes] = []
                     closed: str | None = None
+                    if trace is not None:
+                        self._trace_read(session, messages)
                     for opcode, data in messages:
                         if opcode == TEXT:
                             kind = peek(data)
@@ -226,14 +263,12 @@ class Connection:
                                 kinds.append(kind)
                                 frames.append(data)
                                 continue
-                            push = receive(data)
-                            if push is not None:
-                                kinds.append(push[0])
-                                frames.append(data)
-                            elif session.error is not None:
-                                self.error = session.error
-                                return False
-                            elif session.outbox:
+                            for kind, frame in frames_of(data):
+                                kinds.append(kind)
+                                frames.append(frame)
+                            if session.error is not None or session.reconnect is not None:
+                                return self._end_session(session)
+                            if session.outbox:
                                 self._flush(wire, session)
                         elif opcode == BINARY:
                             session.reject("binary frame", data)
@@ -241,6 +276,8 @@ class Connection:
                             closed = close_reason(data)
                             break
                     if frames and close_by is None:
+                        if session.awaiting:
+                            session.saw_frames(kinds, frames)
                         self.messages += len(frames)
                         self._on_pushes(kinds, frames, time.time_ns(), number)
                     if closed is not None:
@@ -262,8 +299,14 @@ class Connection:
                     continue
                 if now < next_check:
                     continue
-                # Housekeeping, at most every tick: keep-alive, stall detection.
+                # Housekeeping, at most every tick: keep-alive, silent subscriptions, stall detection.
                 next_check = now + _TICK
+                for silence in session.silent(session.clock()):
+                    self._note("silent", silence.message)
+                if session.error is not None:
+                    return self._end_session(session)
+                if session.outbox:
+                    self._flush(wire, session)
                 if now >= next_ping:
                     session.ping()
                     self._flush(wire, session)
@@ -279,18 +322,50 @@ class Connection:
         except ConnectionLost as exc:
             self._note("disconnected", str(exc))
         except OSError as exc:
-            self._note("disconnected", _describe(exc))
+            self._note("disconnected", describe(exc))
         finally:
             self.malformed += session.malformed
             self.unknown += session.unknown
+            self.replies.extend(session.replies)
+            for sub, refusal in session.refused.items():
+                if sub not in self.refused:
+                    self.refused[sub] = refusal
+                    self._note("refused", str(refusal))
             self._session = None
             self.ready.clear()
             wire.close()
         return self.messages > pushes_before or time.monotonic() - started > opts.stall_timeout
 
+    def _end_session(self, session: Session) -> bool:
+        """The session cannot go on: keep its error for the caller, or note why it needs a fresh
+        connection (which then counts as a failed attempt)."""
+        if session.error is not None:
+            self.error = session.error
+        else:
+            self._note("disconnected", session.reconnect or "the session asked for a fresh connection")
+        return False
+
     def _flush(self, wire: Wire, session: Session) -> None:
         for frame in session.take_outbox():
+            if self._trace is not None:
+                self._trace("sent", session.scrub(frame))
             wire.send_text(frame)
+
+    def _trace_read(self, session: Session, messages: list[tuple[int, bytes]]) -> None:
+        """Hand a read's frames to the tracer, secrets scrubbed."""
+        assert self._trace is not None
+        for opcode, data in messages:
+            if opcode == TEXT:
+                self._trace("received", session.scrub(data.decode("utf-8", "replace")))
+            elif opcode == CLOSE:
+                self._trace("event", f"close frame: {close_reason(data)}")
+            elif opcode == BINARY:
+                self._trace("event", f"binary frame of {len(data)} bytes")
+
+    def replies_so_far(self) -> list[Reply]:
+        """The reply log: every finished connection's replies and the live one's."""
+        session = self._session
+        return [*self.replies, *(session.replies if session else ())]
 
     def stats(self) -> dict[str, int]:
         """Counters so far: connection number, data pushes, malformed and unknown frames."""
@@ -304,7 +379,15 @@ class Connection:
         }
 
 
-def _describe(exc: BaseException) -> str:
-    """An exception as a short line that cannot carry a URL with a token in it."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {redact(text)}"[:200]
+def _handshake(ws: websocket.WebSocket) -> Handshake:
+    """What an open connection's handshake told (see :class:`Handshake`)."""
+    headers = {k.lower(): v for k, v in (ws.getheaders() or {}).items()}
+    offset = None
+    if headers.get("date"):
+        try:
+            offset = time.time() - parsedate_to_datetime(headers["date"]).timestamp()
+        except (TypeError, ValueError):
+            offset = None
+    sock = ws.sock
+    tls = sock.version() if isinstance(sock, ssl.SSLSocket) else None
+    return Handshake(ws.getstatus() or 101, tls, headers.get("server"), offset)
