@@ -3,6 +3,7 @@ handles, paced by the recorded gaps, and from the command line (``nexusdata sim 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -11,12 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
+import websocket
 
 import nexusdata as nd
 from nexusdata.sim import Simulator
@@ -110,7 +112,28 @@ def test_what_was_not_recorded_is_refused(recording: Path) -> None:
         with pytest.raises(nd.SubscriptionError) as err:
             nd.collect_index("index", "11", seconds=30, **rp.chainext)
         assert err.value.code == 3010
-        assert nd.stream_depth("LTCUSDT", seconds=0.5, **rp.nexus).empty  # Nexus answers ERROR, sends nothing
+
+
+@pytest.mark.parametrize(
+    "quirks, refusal",
+    [
+        (None, {"action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "status": "ERROR", "message": "LTCUSDT is not in the recording's depth"}),
+        ("refusal_code", {"code": 10003, "msg": "symbol not found"}),
+        ("refusal_error", {"error": {"code": 10003, "message": "symbol not found"}}),
+    ],
+)
+def test_an_unrecorded_symbol_is_refused_as_an_unknown_one(recording: Path, quirks: str | None, refusal: dict[str, object]) -> None:
+    """LTCUSDT is a symbol the simulator serves, but not in the recording: refused in the shape
+    the quirks select, and nothing is pushed (the ping's answer comes next)."""
+    with nd.replay(recording, speed=FAST, quirks=quirks) as rp:
+        ws = websocket.create_connection(f"{rp.nexus_url}?X-API-TOKEN={rp.token}", timeout=5)
+        try:
+            ws.send(json.dumps({"id": "1", "action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "symbol": "LTCUSDT", "depth": 5}))
+            assert json.loads(ws.recv()) == {"id": "1", **refusal}
+            ws.send(json.dumps({"id": "2", "action": "PING", "event": ""}))
+            assert json.loads(ws.recv())["action"] == "PONG"
+        finally:
+            ws.close()
 
 
 @pytest.mark.parametrize(
@@ -161,4 +184,4 @@ def test_sim_command_serves_a_recording(recording: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
-    assert proc.returncode == 0
+    assert proc.returncode == 130  # interrupted, as docs/cli.md says

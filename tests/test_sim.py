@@ -10,17 +10,18 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import websocket
 
 from nexusdata.errors import NexusDataError
 from nexusdata.protocol import chainext
-from nexusdata.sim import SentPush, Simulator
-from nexusdata.sim.account import BOOKS, SYMBOLS, Account
+from nexusdata.sim import SYMBOLS, SentPush, Simulator
+from nexusdata.sim.account import BOOKS, TRADED, Account
 from nexusdata.sim.market import Market
 
 pytestmark = pytest.mark.timeout(30)
@@ -178,6 +179,37 @@ def test_nexus_bad_requests_get_errors_and_keep_the_connection(sim: Simulator) -
         assert pushes(ws, "event", "API_MARKETDEPTH", 1)
 
 
+def test_nexus_refuses_what_it_does_not_serve(sim: Simulator) -> None:
+    """A typo is refused (the default shape: an ERROR echo naming it) and starts no stream; every
+    symbol of ``SYMBOLS`` and both books are served."""
+    depth = {"action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "depth": 1}
+    risk = {"action": "SUBSCRIBE", "event": "API_RISK_POSITION"}
+    refused = [
+        ({"id": "1", **depth, "symbol": "FOOBAR"}, "unknown symbol 'FOOBAR'"),
+        ({"id": "2", **depth, "symbol": "btcusdt"}, "unknown symbol 'btcusdt'"),
+        ({"id": "3", **risk, "symbol": "BTCUSD", "book": "A"}, "unknown symbol 'BTCUSD'"),
+        ({"id": "4", **risk, "symbol": "BTCUSDT", "book": "a"}, "unknown book 'a'"),
+    ]
+    assert SYMBOLS == ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "BNBUSDT")
+    with nexus(sim) as ws:
+        for message, why in refused:
+            send(ws, message)
+            assert recv(ws) == {"id": message["id"], "action": "SUBSCRIBE", "event": message["event"], "status": "ERROR", "message": why}
+        assert request(ws, {"id": "5", "action": "PING", "event": ""})["action"] == "PONG"  # nothing pushed meanwhile
+        for n, symbol in enumerate(SYMBOLS):
+            assert request(ws, {"id": f"d{n}", **depth, "symbol": symbol})["status"] == "OK"
+        for book in BOOKS:
+            assert request(ws, {"id": f"r{book}", **risk, "symbol": "SOLUSDT", "book": book})["status"] == "OK"
+        served: set[str] = set()
+        for _ in range(MAX_FRAMES):
+            message = recv(ws)
+            if message.get("event") == "API_MARKETDEPTH" and "data" in message:
+                served.add(message["data"]["symbol"])
+            if served == set(SYMBOLS):
+                break
+        assert served == set(SYMBOLS)
+
+
 def test_unsubscribe_stops_the_pushes(sim: Simulator) -> None:
     with nexus(sim) as ws:
         sub = {"id": "1", "action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "symbol": "BTCUSDT", "depth": 3}
@@ -234,7 +266,7 @@ def test_positions_follow_the_fills() -> None:
     market = Market(3)
     account = Account(market, 3)
     for _ in range(30):
-        before = {(s, b): account.positions(s, b)[0] for s in SYMBOLS for b in BOOKS}
+        before = {(s, b): account.positions(s, b)[0] for s in TRADED for b in BOOKS}
         order = account.trade()
         book = order["cpOrders"][0]["orderComment"][1]  # "[A:<orderId>.0": the book the order traded in
         (row,) = account.positions(order["symbol"], book)

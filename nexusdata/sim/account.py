@@ -15,8 +15,10 @@ from typing import Any
 
 from .market import CPS, Market, now_ms
 
-SYMBOLS: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+TRADED: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+"""The symbols the account trades (it serves risk rows of any served symbol: zeros for the others)."""
 BOOKS: tuple[str, ...] = ("A", "B")
+"""The account's books: the risk books the simulator serves by default."""
 BROKER = "HOTCOINEX"
 QUOTE = "USDT"
 SIZES: dict[str, tuple[int, int]] = {"BTCUSDT": (100, 5_000), "ETHUSDT": (1_000, 50_000)}
@@ -121,7 +123,7 @@ class Account:
         self._last_id = 1_513_108_459_000_000_000 + self._rng.randrange(10**15)
         self._orders = 0
         self._positions: dict[tuple[str, str], Position] = {}
-        for symbol in SYMBOLS:
+        for symbol in TRADED:
             start = market.mid_cents(symbol)
             for book in BOOKS:
                 opening = Position()
@@ -138,7 +140,7 @@ class Account:
     def trade(self) -> dict[str, Any]:
         """Place and fill one parent order; returns it in the ``API_ORDER`` shape."""
         rng = self._rng
-        symbol, book, side = rng.choice(SYMBOLS), rng.choice(BOOKS), rng.choice(("BUY", "SELL"))
+        symbol, book, side = rng.choice(TRADED), rng.choice(BOOKS), rng.choice(("BUY", "SELL"))
         mid = round(self._market.walk(symbol).step() * 100)
         slip = max(1, round(mid * 0.0002)) * (1 if side == "BUY" else -1)
         lots = rng.randint(*SIZES[symbol])

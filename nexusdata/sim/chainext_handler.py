@@ -1,20 +1,29 @@
-"""The ChaiNext side: ``{"op","args"}`` messages, signed login, subscriptions and their codes."""
+"""The ChaiNext side: ``{"op","args"}`` messages, signed login, subscriptions and their codes.
+
+Replies are ``<op>Response`` (``error`` for what has no op) with an integer ``code``, as the
+document shows; the ``reply_ops`` and ``string_codes`` quirks change that, and ``relogin_2004``
+keeps the login through a session expiry.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, AsyncGenerator
+from collections.abc import AsyncGenerator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
 
 from ..protocol import chainext
 from .connection import Connection, Recorder, every
-from .indices import INDEX_TOPIC, IndexStream, known
+from .indices import COINS, INDEX_TOPIC, INDICES, IndexStream
 from .market import Market
+from .quirks import RELOGIN_2004, REPLY_OPS, STRING_CODES, Wire
 
 log = logging.getLogger("nexusdata.sim")
 
@@ -27,23 +36,31 @@ INDEX_NOT_SUBSCRIBED, INDEX_ABSENT = 3009, 3010
 
 @dataclass(frozen=True)
 class ChaiNextFeed:
-    """What every ChaiNext connection shares: the one account's credentials, the market, the pace."""
+    """What every ChaiNext connection shares: the one account's credentials, the market, the
+    pace, the coin and index ids served and how messages are written."""
 
     api_key: str
     api_secret: str
     market: Market
     rate: float
     clock_skew: float = 0.0
+    coins: AbstractSet[str] = frozenset(COINS)
+    indices: AbstractSet[str] = frozenset(INDICES)
+    wire: Wire = field(default_factory=Wire)
 
     def __repr__(self) -> str:  # never show the secret
         return f"ChaiNextFeed(rate={self.rate})"
+
+    def handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Accept every upgrade: ChaiNext checks its credentials at the login message."""
+        return None
 
     def connect(self, ws: ServerConnection, number: int, record: Recorder | None) -> ChaiNextConnection:
         return ChaiNextConnection(ws, number, record, self)
 
     def knows(self, topic: str, key: str) -> bool:
-        """Whether ``key`` names a coin (or index) this feed serves for ``topic``."""
-        return known(topic, key)
+        """Whether ``key`` names a coin (or, for the ``index`` topic, an index) this feed serves."""
+        return key in (self.indices if topic == INDEX_TOPIC else self.coins)
 
     def frames(self, topic: str, key: str) -> AsyncGenerator[str, None]:
         """The pushes of one subscription, ``rate`` a second (a replay serves recorded ones)."""
@@ -72,7 +89,7 @@ class ChaiNextConnection(Connection):
     """One ChaiNext client: logged out until a good login; subscriptions keyed (topic, id)."""
 
     def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, feed: ChaiNextFeed) -> None:
-        super().__init__(ws, number, record)
+        super().__init__(ws, number, record, feed.wire)
         self.feed = feed
         self.logged_in = False
 
@@ -80,7 +97,7 @@ class ChaiNextConnection(Connection):
         try:
             message = orjson.loads(frame)
         except orjson.JSONDecodeError:
-            await self.send(chainext.reply("error", DATA_ERROR))
+            await self._reply(None, DATA_ERROR)
             return
         op = message.get("op") if isinstance(message, dict) else None
         args = message.get("args") if isinstance(message, dict) else None
@@ -92,24 +109,34 @@ class ChaiNextConnection(Connection):
                 self.logged_in = True
             else:
                 log.info("ChaiNext login refused on connection %d: %d", self.number, code)
-            await self.send(chainext.reply("loginResponse", code))
+            await self._reply(op, code)
         elif op == "logout":
             await self.stop_streams()
             self.logged_in = False
-            await self.send(chainext.reply("logoutResponse", chainext.SUCCESS))
+            await self._reply(op, chainext.SUCCESS)
         elif op in ("subscribe", "unsubscribe"):
             await self._subscription(op, args if isinstance(args, dict) else {})
         else:
-            answer = f"{op}Response" if isinstance(op, str) and op else "error"
-            await self.send(chainext.reply(answer, EVENT_ABSENT))
+            await self._reply(op if isinstance(op, str) and op else None, EVENT_ABSENT)
 
     async def expire(self) -> bool:
         """Session expiry: stop every stream, forget the login and say so with code 2010 (the
-        document names no message for it, so an ``error`` op); the client must log in again."""
+        document names no message for it, so an ``error`` op); the client must log in again.
+        With ``relogin_2004`` the login is not forgotten, so logging in again gets 2004."""
         await self.stop_streams()
-        self.logged_in = False
-        await self.send(chainext.reply("error", chainext.LOGIN_AGAIN))
+        self.logged_in = RELOGIN_2004 in self.wire.quirks
+        await self._reply(None, chainext.LOGIN_AGAIN)
         return True
+
+    async def _reply(self, op: str | None, code: int, **extra: Any) -> None:
+        """Answer the request ``op`` (``None``: what has no op) with ``code``: op
+        ``<op>Response`` (``error``) and an integer code, or as the quirks say."""
+        quirks = self.wire.quirks
+        name = "error" if op is None else op if REPLY_OPS in quirks else f"{op}Response"
+        reply = chainext.reply(name, code, **extra)
+        if STRING_CODES in quirks:
+            reply["args"]["code"] = str(code)
+        await self.send(reply)
 
     async def _subscription(self, op: str, args: dict[str, Any]) -> None:
         """Answer a subscribe or unsubscribe, ``topic`` and ``id`` echoed as received. A stream
@@ -133,6 +160,6 @@ class ChaiNextConnection(Connection):
             code = chainext.SUCCESS
         else:
             code = INDEX_NOT_SUBSCRIBED if index else COIN_NOT_SUBSCRIBED
-        await self.send(chainext.reply(f"{op}Response", code, topic=topic, id=sid))
+        await self._reply(op, code, topic=topic, id=sid)
         if op == "subscribe" and code == chainext.SUCCESS:
             self.stream(key, topic, self.feed.frames(topic, str(sid)))

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Callable, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from ..protocol.session import dumps
+from .quirks import FRAGMENTED, Wire
 
 if TYPE_CHECKING:
     from .faults import Injector
@@ -45,13 +47,25 @@ async def every(rate: float, build: Callable[[], str]) -> AsyncGenerator[str, No
         yield build()
 
 
-class Connection(ABC):
-    """One client connection: its number, its push tasks by subscription key, and sending.
-    The server may set :attr:`injector` (the connection's faults) before :meth:`run`."""
+class Feed(Protocol):
+    """What the server needs of a feed: to vet a handshake and to serve a connection."""
 
-    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None) -> None:
+    def handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """An HTTP response refusing the websocket upgrade, or ``None`` to accept it."""
+
+    def connect(self, ws: ServerConnection, number: int, record: Recorder | None) -> Connection:
+        """The connection object that serves ``ws``."""
+
+
+class Connection(ABC):
+    """One client connection: its number, its push tasks by subscription key, and sending
+    (written as its :class:`~nexusdata.sim.quirks.Wire` says). The server may set
+    :attr:`injector` (the connection's faults) before :meth:`run`."""
+
+    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, wire: Wire) -> None:
         self.ws = ws
         self.number = number
+        self.wire = wire
         self._record = record
         self._streams: dict[Hashable, asyncio.Task[None]] = {}
         self.injector: Injector | None = None
@@ -75,16 +89,39 @@ class Connection(ABC):
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send a reply (not a data push, so not recorded)."""
-        await self.ws.send(dumps(message))
+        await self.write(self.wire.reply(message))
 
-    async def push(self, kind: str, text: str) -> None:
-        """Send one data push, recorded if it is written. ``send`` writes at once on a writable
-        connection, then may wait for the buffer to drain: recording before that wait keeps a
-        push cancelled while waiting (unsubscribe, close) in the log, and a push never written
-        out of it."""
+    async def push(self, kind: str, texts: list[str]) -> None:
+        """Send data pushes in one frame (several only with the ``batched`` quirk), each push
+        recorded, with the frame's text, if the frame is written. ``send`` writes at once on a
+        writable connection, then may wait for the buffer to drain: recording before that wait
+        keeps a push cancelled while waiting (unsubscribe, close) in the log, and a push never
+        written out of it."""
+        frame = self.wire.frame(texts)
         if self._record is not None and writable(self.ws):
-            self._record(self.number, kind, text)
-        await self.ws.send(text)
+            for _ in texts:
+                self._record(self.number, kind, frame)
+        await self.write(frame)
+
+    async def write(self, data: str | bytes) -> None:
+        """Send one data frame: whole, or with the ``fragmented`` quirk in fragments that, once
+        begun, are finished even if the sender is cancelled (a message cut off in the middle
+        would break the connection, not just lose the message)."""
+        if FRAGMENTED not in self.wire.quirks:
+            await self.ws.send(data)
+            return
+        sending = asyncio.ensure_future(self.ws.send(self._fragments(data)))
+        sending.add_done_callback(_retrieve)
+        await asyncio.shield(sending)
+
+    async def _fragments(self, data: str | bytes) -> AsyncIterator[str | bytes]:
+        """``data`` in two halves with a websocket ping after each; ``websockets`` ends the
+        message with an empty final continuation, so the client reads three fragments (text or
+        binary with FIN clear, continuation, final continuation) with a ping between each."""
+        half = len(data) // 2
+        for part in (data[:half], data[half:]):
+            yield part
+            await self.ws.ping()
 
     async def expire(self) -> bool:
         """Forget the client's login, as a server does when a session expires; whether the feed
@@ -117,18 +154,27 @@ class Connection(ABC):
 
     async def _pump(self, kind: str, frames: AsyncGenerator[str, None]) -> None:
         push = self.push if self.injector is None else self.injector.push
+        batches = self.wire.batches(frames)
         try:
-            async for text in frames:
-                await push(kind, text)
+            async for batch in batches:
+                await push(kind, batch)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("push stream %s on connection %d failed", kind, self.number)
         finally:
-            await frames.aclose()  # run the generator's clean-up now, not at garbage collection
+            await batches.aclose()  # run the generators' clean-up now, not at garbage collection
+            await frames.aclose()
 
 
 def writable(ws: ServerConnection) -> bool:
     """Whether ``ws.send`` writes a frame now: the connection is open and its transport not
     closing (after ``transport.abort()`` the state stays OPEN until ``connection_lost`` runs)."""
     return ws.state is State.OPEN and not ws.transport.is_closing()
+
+
+def _retrieve(sending: asyncio.Future[None]) -> None:
+    """Collect the outcome of a fragmented send whose sender was cancelled (a closed connection
+    then raises with nobody waiting), so asyncio does not report it as never retrieved."""
+    if not sending.cancelled():
+        sending.exception()

@@ -12,8 +12,9 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from websockets.exceptions import ConnectionClosed
 
@@ -83,7 +84,7 @@ class Faults:
 
 NO_FAULTS = Faults()
 
-FaultSelection = Union[Faults, Mapping[int, Faults], Callable[[int], Union[Faults, None]], None]
+FaultSelection = Faults | Mapping[int, Faults] | Callable[[int], Faults | None] | None
 """Faults for every connection, by connection number, as a function of the number, or none."""
 
 
@@ -174,19 +175,21 @@ class Injector:
         if faults.send_buffer is not None:
             self._shrink_buffers(faults.send_buffer)
 
-    async def push(self, kind: str, text: str) -> None:
-        """Send one push (waiting out a stall first), then inject what its count calls for."""
+    async def push(self, kind: str, texts: list[str]) -> None:
+        """Send one frame of pushes (waiting out a stall first), then inject what the counts it
+        reached call for (a batch of pushes may pass a count: the fault follows the batch)."""
         await self._flowing.wait()
-        await self.connection.push(kind, text)
-        self.pushes += 1
+        await self.connection.push(kind, texts)
+        before = self.pushes
+        self.pushes += len(texts)
         faults, n = self.faults, self.pushes
-        if faults.junk_every is not None and n % faults.junk_every == 0:
+        if faults.junk_every is not None and n // faults.junk_every > before // faults.junk_every:
             await self._send_junk(kind)
-        if faults.expire_after == n:
+        if _passed(faults.expire_after, before, n):
             self._spawn(self._expire())  # it stops every stream, this one included: not from inside it
-        if faults.stall_after == n:
+        if _passed(faults.stall_after, before, n):
             await self._stall()
-        if faults.drop_after == n:
+        if _passed(faults.drop_after, before, n):
             self.connection.ws.transport.abort()
             self._injected("drop")
 
@@ -204,7 +207,7 @@ class Injector:
         frame = junk_frame(junk, kind, self.connection)
         if writable(self.connection.ws):
             self._injected(junk)
-        await self.connection.ws.send(frame)
+        await self.connection.write(frame)
 
     async def _expire(self) -> None:
         try:
@@ -230,6 +233,11 @@ class Injector:
         transport = self.connection.ws.transport
         transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
         transport.set_write_buffer_limits(high=size)
+
+
+def _passed(count: int | None, before: int, after: int) -> bool:
+    """Whether the push count went past ``count`` (if set) from ``before`` to ``after``."""
+    return count is not None and before < count <= after
 
 
 def junk_frame(junk: str, kind: str, connection: Connection) -> str | bytes:

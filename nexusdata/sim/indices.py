@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from decimal import Decimal, localcontext
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from ..protocol import chainext
 from ..protocol.session import dumps
-from .market import Market, now_ms
+from .market import Market, now_ms, start_price
 
 
 class Coin(NamedTuple):
@@ -42,9 +43,10 @@ V3_DECIMALS = Decimal(10) ** -20
 _NUMBER_SLOT = "__v3_price__"
 
 
-def known(topic: str, key: str) -> bool:
-    """Whether ``key`` names a coin (or, for the ``index`` topic, an index) in the catalogue."""
-    return key in (INDICES if topic == INDEX_TOPIC else COINS)
+def coin(key: str) -> Coin:
+    """The catalogue's coin ``key``, or for an id served beyond it (``Simulator(coins=...)``) a
+    coin named after the id, its price derived from it as an unknown symbol's is."""
+    return COINS.get(key) or Coin(f"C{key}", f"coin-{key}", start_price(f"coin:{key}"))
 
 
 def _with_number(text: str, number: str) -> str:
@@ -61,9 +63,9 @@ class IndexStream:
         self.key = key
         self._rng = random.Random(f"{market.seed}:{topic}:{key}")
         if topic == INDEX_TOPIC:
-            self._walk = market.walk(f"index:{key}", INDICES[key])
+            self._walk = market.walk(f"index:{key}", INDICES.get(key))  # another id: a level from its name
         else:
-            self._coin = COINS[key]
+            self._coin = coin(key)
             self._walk = market.walk(f"coin:{key}", self._coin.price)
         self._pairs = self._pair_layout()
         builders: dict[str, Callable[[], str]] = {

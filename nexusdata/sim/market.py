@@ -17,6 +17,8 @@ from typing import Any
 CPS: tuple[str, ...] = ("b2c2", "cumberland", "galaxy", "wintermute")
 """Counterparties quoting the aggregated book and filling the account's orders."""
 
+SYMBOLS: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "BNBUSDT")
+"""The Nexus symbols the simulator serves by default (a subscription to another is refused)."""
 START_PRICES: dict[str, float] = {"BTCUSDT": 48000.0, "ETHUSDT": 3000.0}
 
 

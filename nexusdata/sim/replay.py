@@ -4,17 +4,20 @@ A subscription to a recorded symbol, (symbol, book), topic and id, or to the ord
 recorded pushes from the start, paced by their ``received_at`` gaps divided by ``speed``. Rows
 are turned back into the protocol's wire shapes (``nexus.push``, ``chainext.message``) by
 inverting the table's flattening, so a client reads back the recorded values. Anything not
-recorded is refused the way each feed refuses: an ERROR reply (Nexus) or code 3007/3010 (ChaiNext).
+recorded is refused the way each feed refuses: a refusal in the shape the quirks select (Nexus;
+an unrecorded symbol as an unknown one) or code 3007/3010 (ChaiNext). A recording lists no risk
+books, so every book of a recorded symbol is served (a book never recorded plays nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from itertools import groupby
+from itertools import groupby, pairwise
 from pathlib import Path
-from typing import Any, AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +29,7 @@ from ..protocol.tables import Field, Level
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH
 from ..reader import PARTITIONS, read_recording, recorded_feeds, recorded_keys
 from .chainext_handler import ChaiNextFeed
-from .nexus_handler import BadRequest, NexusFeed
+from .nexus_handler import BadRequest, NexusFeed, UnknownSymbol
 
 Rows = list[dict[str, Any]]
 Select = Callable[[pd.DataFrame], pd.DataFrame]
@@ -49,19 +52,18 @@ class Playback:
     @classmethod
     def open(cls, path: str | Path, speed: float = 1.0) -> Playback:
         """Check the recording and the speed (a multiple of real time; ``inf``: no pauses)."""
-        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or math.isnan(speed) or speed <= 0:
-            raise ArgumentError(f"speed must be a positive multiple of real time (inf: as fast as possible), got {speed!r}")
+        speed = check_speed(speed)
         feeds = recorded_feeds(path)
         if not feeds:
             raise ArgumentError(f"replay must be a recording directory; nothing recorded under {str(path)!r}")
-        return cls(Path(path), float(speed), {feed: frozenset(recorded_keys(path, feed)) for feed in feeds})
+        return cls(Path(path), speed, {feed: frozenset(recorded_keys(path, feed)) for feed in feeds})
 
     def serve(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         """The simulator's feeds (by path) with their data taken from the recording."""
         simulated_nexus, simulated_chainext = feeds[NEXUS_PATH], feeds[CHAINEXT_PATH]
         state = {f.name: getattr(simulated_chainext, f.name) for f in fields(simulated_chainext)}
         return {
-            NEXUS_PATH: ReplayNexusFeed(simulated_nexus.market, simulated_nexus.rate, self),
+            NEXUS_PATH: ReplayNexusFeed(simulated_nexus, self),
             CHAINEXT_PATH: ReplayChaiNextFeed(**state, playback=self),
         }
 
@@ -82,6 +84,13 @@ class Playback:
             yield item
 
 
+def check_speed(speed: object) -> float:
+    """``speed`` as a float if it is a positive multiple of real time (``inf``: no pauses)."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or math.isnan(speed) or speed <= 0:
+        raise ArgumentError(f"speed must be a positive multiple of real time (inf: as fast as possible), got {speed!r}")
+    return float(speed)
+
+
 async def _paced(texts: AsyncGenerator[tuple[int, str], None], speed: float) -> AsyncGenerator[str, None]:
     """The texts, each when its recorded time comes, ``speed`` times faster than recorded."""
     loop = asyncio.get_running_loop()
@@ -97,18 +106,27 @@ async def _paced(texts: AsyncGenerator[tuple[int, str], None], speed: float) -> 
 
 
 class ReplayNexusFeed(NexusFeed):
-    """The Nexus feed of a recording: books, orders and risk rows as recorded."""
+    """The Nexus feed of a recording: books, orders and risk rows as recorded, with the
+    simulated feed's token and wire."""
 
-    def __init__(self, market: Any, rate: float, playback: Playback) -> None:
-        super().__init__(market, rate)
+    def __init__(self, simulated: NexusFeed, playback: Playback) -> None:
+        super().__init__(
+            simulated.market,
+            simulated.rate,
+            simulated.token,
+            symbols=simulated.symbols,
+            books=simulated.books,
+            wire=simulated.wire,
+        )
         self.playback = playback
 
-    def _require(self, feed: str, symbol: str) -> None:
+    def require_symbol(self, feed: str, symbol: str) -> None:
+        """Refuse a symbol the recording's ``feed`` does not hold, as an unknown symbol."""
         if not self.playback.has(feed, symbol):
-            raise BadRequest(f"{symbol} is not in the recording's {feed}")
+            raise UnknownSymbol(symbol, f"{symbol} is not in the recording's {feed}")
 
     def book(self, symbol: str, depth: int) -> AsyncGenerator[str, None]:
-        self._require("depth", symbol)
+        self.require_symbol("depth", symbol)
         return self.playback.pushes("depth", nexus.MARKETDEPTH, symbol, lambda f: f[f["level"] < depth])
 
     def orders(self) -> AsyncGenerator[str, None]:
@@ -118,7 +136,7 @@ class ReplayNexusFeed(NexusFeed):
         return self.playback.pushes(recorded[0], nexus.ORDER, None)
 
     def risk(self, symbol: str, book: str) -> AsyncGenerator[str, None]:
-        self._require("risk", symbol)
+        self.require_symbol("risk", symbol)
         return self.playback.pushes("risk", nexus.RISK_POSITION, symbol, lambda f: f[f["book"] == book])
 
 
@@ -150,7 +168,7 @@ def wire_pushes(table: Table, kind: str, frame: pd.DataFrame) -> Iterator[tuple[
     strings = kind in nexus.EVENTS  # Nexus sends numbers and times as strings
     block: Rows = []
     offset = end = 0
-    for first, stop in zip(bounds, bounds[1:]):
+    for first, stop in pairwise(bounds):
         if stop > end:  # the next rows, a block at a time: never the whole recording as dicts
             offset = first
             block = _rows(table, frame.iloc[first : max(stop, first + _BLOCK)], strings)

@@ -4,19 +4,20 @@ on one port, routed by path (``/api/realtime`` Nexus, ``/websocket`` ChaiNext)."
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import secrets
 import ssl
 import threading
 import time
+from collections.abc import Iterable, Mapping
+from email.utils import formatdate
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Union
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -24,11 +25,19 @@ from websockets.http11 import Request, Response
 from ..errors import ArgumentError, NexusDataError
 from ..protocol import urls
 from ..protocol.urls import CHAINEXT_PATH
+from .account import BOOKS
 from .chainext_handler import ChaiNextFeed
+from .connection import Feed
 from .faults import FaultPlan, FaultSelection
-from .market import Market
+from .indices import COINS, INDICES
+from .market import SYMBOLS, Market
 from .nexus_handler import NexusFeed
+from .quirks import Wire, select_quirks
 from .replay import Playback
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 log = logging.getLogger("nexusdata.sim")
 
@@ -38,11 +47,11 @@ _wire_log.setLevel(logging.WARNING)  # websockets' debug lines echo request line
 CLOSE_TIMEOUT = 1.0
 """Seconds ``stop()`` waits for a client to answer the close frame before cutting it off."""
 
-Feed = Union[NexusFeed, ChaiNextFeed]
-
 
 class SentPush(NamedTuple):
-    """One data push as sent: the connection's number, the Nexus event or ChaiNext topic, the frame."""
+    """One data push as sent: the connection's number, the Nexus event or ChaiNext topic
+    (``trace`` for a frame a trace plays), the text of the frame that carried it (with the
+    ``batched`` quirk several pushes share one frame: one entry each)."""
 
     connection: int
     kind: str
@@ -54,13 +63,23 @@ class Simulator:
 
     ``rate`` is the number of data pushes per second per subscription. Credentials default to
     fresh random values. ``clock_skew`` (seconds) is added to the server's clock when checking a
-    ChaiNext ``signTime``. ``record_sent`` keeps every data push sent in :attr:`sent`.
+    ChaiNext ``signTime`` and to the ``Date`` header of every handshake answer.
+    ``record_sent`` keeps every data push sent in :attr:`sent`.
     ``faults`` selects what goes wrong on which connection (see :mod:`nexusdata.sim.faults`;
     :attr:`faults` changes it later and logs what was injected). ``ssl_context`` (a server
     context with a certificate loaded) serves ``wss://`` instead of ``ws://``. ``replay`` (a
     directory written by :func:`nexusdata.record`) serves that recording instead of simulated
-    data, ``speed`` times faster than recorded (see :mod:`nexusdata.sim.replay`).
+    data, ``speed`` times faster than recorded (see :mod:`nexusdata.sim.replay`); ``trace`` (a
+    file written by ``nexusdata check --trace``) plays that conversation back instead (see
+    :mod:`nexusdata.sim.trace`).
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    What is served: Nexus ``symbols`` (default :data:`~nexusdata.sim.SYMBOLS`) and risk
+    ``books`` (default ``A``, ``B``), ChaiNext ``coins`` and ``indices`` (default the
+    catalogue's ids); a subscription to anything else is refused. ``quirks`` (names from
+    :data:`~nexusdata.sim.QUIRKS`, as one name, comma-separated names or an iterable) makes
+    the server differ from the documents where they are silent, as real servers may; by default
+    it is faithful to them.
 
     Reproducibility: with the same ``seed``, each subscription's stream gives the same values
     (timestamps aside). Streams that share a price path (books and orders of one symbol, risk
@@ -84,9 +103,17 @@ class Simulator:
         ssl_context: ssl.SSLContext | None = None,
         replay: str | Path | None = None,
         speed: float = 1.0,
+        symbols: Iterable[str] = SYMBOLS,
+        books: Iterable[str] = BOOKS,
+        coins: Iterable[str] | None = None,
+        indices: Iterable[str] | None = None,
+        quirks: str | Iterable[str] | None = None,
+        trace: str | Path | None = None,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
             raise ArgumentError(f"rate must be a positive number of pushes per second, got {rate!r}")
+        if replay is not None and trace is not None:
+            raise ArgumentError("replay and trace cannot both be served: give one of them")
         self.host = host
         self.seed = seed
         self.rate = float(rate)
@@ -94,7 +121,13 @@ class Simulator:
         self.clock_skew = clock_skew
         self.faults = FaultPlan(faults)
         self.ssl_context = ssl_context
+        self.symbols = names(symbols, "symbols")
+        self.books = names(books, "books")
+        self.coins = names(COINS if coins is None else coins, "coins")
+        self.indices = names(INDICES if indices is None else indices, "indices")
+        self.quirks = select_quirks(quirks)
         self.playback = None if replay is None else Playback.open(replay, speed)
+        self.trace = None if trace is None else Trace.open(trace, speed)
         self.token = secrets.token_urlsafe(24) if token is None else token
         self.api_key = secrets.token_urlsafe(12) if api_key is None else api_key
         self.api_secret = secrets.token_urlsafe(24) if api_secret is None else api_secret
@@ -193,8 +226,9 @@ class Simulator:
         time.sleep(downtime)
         return self.start(fresh=False)
 
-    def __enter__(self) -> Simulator:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
@@ -262,20 +296,28 @@ class Simulator:
         finally:
             ready.set()
 
-    async def _serve(self, ready: threading.Event) -> None:
-        market = Market(self.seed)
+    def _feeds(self) -> Mapping[str, Feed]:
+        """The feeds of one run by path: simulated (a fresh market), a recording or a trace."""
+        if self.trace is not None:
+            return self.trace.serve(self.quirks)
+        market, wire = Market(self.seed), Wire(self.quirks)
         feeds: dict[str, Feed] = {
-            urls.NEXUS_PATH: NexusFeed(market, self.rate),
-            CHAINEXT_PATH: ChaiNextFeed(self.api_key, self.api_secret, market, self.rate, self.clock_skew),
+            urls.NEXUS_PATH: NexusFeed(market, self.rate, self.token, symbols=self.symbols, books=self.books, wire=wire),
+            CHAINEXT_PATH: ChaiNextFeed(
+                self.api_key, self.api_secret, market, self.rate, self.clock_skew, self.coins, self.indices, wire
+            ),
         }
-        if self.playback is not None:
-            feeds = self.playback.serve(feeds)
+        return feeds if self.playback is None else self.playback.serve(feeds)
+
+    async def _serve(self, ready: threading.Event) -> None:
+        feeds = self._feeds()
         self._stopping = asyncio.Event()
         async with serve(
             partial(self._handle, feeds),
             self.host,
             self._port,
-            process_request=self._check_request,
+            process_request=partial(self._check_request, feeds),
+            process_response=self._date,
             compression=None,
             close_timeout=CLOSE_TIMEOUT,
             logger=_wire_log,
@@ -286,20 +328,21 @@ class Simulator:
             ready.set()
             await self._stopping.wait()
 
-    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Route the handshake: 404 off the two paths, 401 for a Nexus request without the token."""
-        parts = urlsplit(request.path)
-        if parts.path == urls.NEXUS_PATH:
-            token = dict(parse_qsl(parts.query)).get(urls.TOKEN_PARAM)
-            if token is None or not hmac.compare_digest(token.encode(), self.token.encode()):
-                log.info("Nexus handshake refused: %s missing or wrong", urls.TOKEN_PARAM)
-                return connection.respond(HTTPStatus.UNAUTHORIZED, f"{urls.TOKEN_PARAM} missing or wrong\n")
-            return None
-        if parts.path == CHAINEXT_PATH:
-            return None
-        return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
+    def _check_request(self, feeds: Mapping[str, Feed], connection: ServerConnection, request: Request) -> Response | None:
+        """Route the handshake to its feed (404 off the feeds' paths), which accepts or refuses it."""
+        feed = feeds.get(urlsplit(request.path).path)
+        if feed is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
+        return feed.handshake(connection, request)
 
-    async def _handle(self, feeds: dict[str, Feed], ws: ServerConnection) -> None:
+    def _date(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        """Date every handshake answer by the server's clock (``clock_skew`` included), so a
+        client can compare its clock with the server's as it could with a real one."""
+        if "Date" in response.headers:
+            del response.headers["Date"]
+        response.headers["Date"] = formatdate(time.time() + self.clock_skew, usegmt=True)
+
+    async def _handle(self, feeds: Mapping[str, Feed], ws: ServerConnection) -> None:
         path = urlsplit(ws.request.path).path if ws.request else ""
         with self._changed:
             self._total += 1
@@ -329,3 +372,12 @@ class Simulator:
             ws.transport.abort()
         log.info("dropped %d connection(s)", len(live))
         return len(live)
+
+
+def names(value: object, name: str) -> frozenset[str]:
+    """``value`` as a set of names if it is a non-empty iterable of non-empty strings, else an
+    :class:`ArgumentError` (a lone string is refused: its letters are no names)."""
+    items = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else []
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise ArgumentError(f"{name} must be a non-empty iterable of non-empty strings, e.g. ('A', 'B'); got {value!r}")
+    return frozenset(items)
