@@ -292,3 +292,33 @@ def test_every_reply_is_in_the_reply_log_with_secrets_scrubbed(sim: Simulator) -
         log = live.replies()
     assert log["request"].tolist()[:1] == ["subscribe API_MARKETDEPTH BTCUSDT"] and log["outcome"].iloc[0] == "ok"
     assert sim.token not in log.to_string()
+
+
+QUIRKS = ["string_codes", "reply_ops", "batched", "fragmented", "pretty", "extra_fields", "micro_times"]
+
+
+@pytest.mark.parametrize("quirk", QUIRKS)
+def test_the_client_reads_every_quirk_of_the_simulator(quirk: str) -> None:
+    with Simulator(seed=5, rate=50, quirks=quirk) as sim:
+        depth = nd.stream_depth("BTCUSDT", seconds=10, max_messages=6, **sim.nexus, progress=False)
+        v3 = nd.collect_index("pair_index_v3", "1", seconds=10, max_messages=6, **sim.chainext, progress=False)
+    for df in (depth, v3):
+        stats = df.attrs["nexusdata"]
+        assert stats["messages"] == 6 and stats["malformed"] == 0 and stats["unknown"] == 0
+        assert df["received_at"].nunique() >= 1 and not df.attrs["nexusdata"]["warnings"]
+    assert depth["time"].notna().all() and v3["coin_update_time"].notna().all()
+    assert depth["time"].dt.year.min() >= 2026 and v3["coin_update_time"].dt.year.min() >= 2026
+
+
+@pytest.mark.parametrize("quirks", [None, "refusal_code", "refusal_error"])
+def test_the_simulator_refuses_a_typo_in_each_shape(quirks: str | None) -> None:
+    with Simulator(quirks=quirks) as sim, pytest.raises(nd.SubscriptionError, match="FOOBAR"):
+        nd.stream_depth("FOOBAR", seconds=30, **sim.nexus, progress=False)
+
+
+def test_2004_on_relogin_from_the_simulator() -> None:
+    from nexusdata.sim.faults import Faults
+
+    with Simulator(rate=50, quirks="relogin_2004", faults={1: Faults(expire_after=3)}) as sim:
+        df = nd.collect_index("coin_index", "1", seconds=10, max_messages=6, **sim.chainext, progress=False, backoff_base=0.05)
+    assert df["connection"].tolist()[:3] == [1, 1, 1] and 2 in df["connection"].tolist()
