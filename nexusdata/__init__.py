@@ -7,8 +7,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .check import check, format_transcript
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
-from .gaps import gap_log
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -17,7 +17,16 @@ from .errors import (
     ServerError,
     SubscriptionError,
 )
-from .live import LiveHandle, live_depth, live_handles, live_index, live_orders, live_risk, stop_live
+from .gaps import gap_log
+from .live import (
+    LiveHandle,
+    live_depth,
+    live_handles,
+    live_index,
+    live_orders,
+    live_risk,
+    stop_live,
+)
 from .plots import plot_depth, plot_pair_weights
 from .reader import read_recording
 from .record import record
@@ -37,9 +46,11 @@ __all__ = [
     "ServerError",
     "SubscriptionError",
     "__version__",
+    "check",
     "collect_index",
     "collect_orders",
     "collect_risk",
+    "format_transcript",
     "gap_log",
     "live_depth",
     "live_handles",

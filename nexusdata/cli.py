@@ -1,4 +1,4 @@
-"""The ``nexusdata`` command line: ``demo``, ``sim``, ``record``, ``read`` and ``--version``.
+"""The ``nexusdata`` command line: ``demo``, ``sim``, ``check``, ``record``, ``read`` and ``--version``.
 
 Exit statuses (also in docs/cli.md): 0 done; 1 runtime or server error; 2 bad arguments;
 3 credentials refused; 130 interrupted (Ctrl-C or SIGTERM; a recording is saved first).
@@ -9,17 +9,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
 from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 
 from . import __version__
+from .config import ENV
 from .errors import ArgumentError, AuthenticationError, NexusDataError
 from .protocol import chainext
+from .sim import QUIRKS, Simulator
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -27,6 +31,9 @@ EXIT_STATUSES = (
     "exit status: 0 done, 1 runtime or server error, 2 bad arguments, 3 credentials refused,\n"
     "130 interrupted (Ctrl-C or SIGTERM)"
 )
+CONNECTION_FLAGS = ("url", "token", "api_key", "api_secret", "ca_file")
+"""The connection flags of ``check`` and ``record`` (as argparse names them)."""
+MAX_PORT = 65535
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -37,46 +44,125 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from .sim import Simulator
-
-    sim = Simulator(host=args.host, port=args.port, seed=args.seed, rate=args.rate, token=args.token,
-                    api_key=args.api_key, api_secret=args.api_secret, replay=args.replay, speed=args.speed)
-    with sim:
+    """Serve until Ctrl-C, SIGTERM (both: status 130) or ``--seconds`` (status 0)."""
+    served = {"symbols": args.symbols} if args.symbols else {}
+    sim = Simulator(host=args.host, port=_port(args.port), seed=args.seed, rate=args.rate, token=args.token,
+                    api_key=args.api_key, api_secret=args.api_secret, replay=args.replay, speed=args.speed,
+                    quirks=args.quirks, trace=args.replay_trace, **served)
+    with _sigterm_interrupts(), sim:
         print(f"Nexus    url: {sim.nexus_url}\n         token: {sim.token}")
         print(f"ChaiNext url: {sim.chainext_url}\n         api_key: {sim.api_key}\n         api_secret: {sim.api_secret}")
         if sim.playback is not None:
             held = "; ".join(f"{feed}: {', '.join(sorted(keys))}" for feed, keys in sim.playback.catalogue.items())
             print(f"replaying {args.replay} at {args.speed:g}x ({held})")
-        print("export for nexusdata:")
-        print(f"  export NEXUSDATA_NEXUS_URL={sim.nexus_url} NEXUSDATA_NEXUS_TOKEN={sim.token}")
-        print(f"  export NEXUSDATA_CHAINEXT_URL={sim.chainext_url} NEXUSDATA_CHAINEXT_API_KEY={sim.api_key}"
-              f" NEXUSDATA_CHAINEXT_API_SECRET={sim.api_secret}")
-        print("serving; Ctrl-C to stop", flush=True)
-        try:
+        if sim.trace is not None:
+            print(f"serving the trace {args.replay_trace} ({', '.join(sim.trace.scripts)}) at {args.speed:g}x")
+        exports = _exports(sim)
+        print("export for nexusdata:\n" + "".join(f"  {line}\n" for line in exports), end="")
+        with _env_file(args.env_file, exports):
+            print("serving; Ctrl-C to stop", flush=True)
             threading.Event().wait(args.seconds)
-        except KeyboardInterrupt:
-            pass
     return EXIT_OK
 
 
+def _port(port: int) -> int:
+    """``port`` if a server can listen on it (0: any free port), else an :class:`ArgumentError`."""
+    if not 0 <= port <= MAX_PORT:
+        raise ArgumentError(f"--port must be from 0 to {MAX_PORT} (0: any free port), got {port}")
+    return port
+
+
+def _exports(sim: Simulator) -> list[str]:
+    """The shell lines that point the ``NEXUSDATA_*`` variables at ``sim``, one per feed."""
+    return [_export(ENV["nexus"], sim.nexus), _export(ENV["chainext"], sim.chainext)]
+
+
+def _export(variables: Mapping[str, str], values: Mapping[str, str]) -> str:
+    return "export " + " ".join(f"{variables[key]}={shlex.quote(value)}" for key, value in values.items())
+
+
+@contextmanager
+def _env_file(path: str | None, lines: list[str]) -> Iterator[None]:
+    """Meanwhile ``path`` holds ``lines``: written at once whole (a private temporary file renamed
+    over it) and removed on the way out, so it exists exactly while the simulator it names serves."""
+    if path is None:
+        yield
+        return
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write("".join(f"{line}\n" for line in lines))
+    os.replace(temporary, target)
+    try:
+        yield
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the transcript; 0 when every step passed, 3 for refused credentials, else 1."""
+    from .check import check, format_transcript
+
+    conn = _connection(args, args.feed)
+    if args.quirks is not None and not args.sim:
+        raise ArgumentError("--quirks shapes the embedded simulator: give --sim too")
+    target = {"symbol": args.symbol, "depth": args.depth} if args.feed == "nexus" else {"topic": args.topic, "id": args.id}
+    with ExitStack() as stack:
+        if args.sim:
+            conn = _sim_conn(stack.enter_context(Simulator(quirks=args.quirks)), args.feed)
+        stack.enter_context(_sigterm_interrupts())
+        frame = check(args.feed, seconds=args.seconds, pushes=args.pushes, trace=args.trace, **target, **conn)
+    print(format_transcript(frame))
+    outcome = frame.attrs["nexusdata"]
+    if outcome["passed"]:
+        return EXIT_OK
+    return EXIT_CREDENTIALS if outcome["error"] == AuthenticationError.__name__ else EXIT_ERROR
+
+
+def _connection(args: argparse.Namespace, feed: str) -> dict[str, Any]:
+    """The connection flags given, checked: none with ``--sim``, and only ``feed``'s own
+    credentials (the environment fills in the others)."""
+    given = {k: v for k in CONNECTION_FLAGS if (v := getattr(args, k, None)) is not None}
+    if args.sim and given:
+        raise ArgumentError(f"--sim connects to the embedded simulator; drop {_flags(given)}")
+    foreign = [k for k in given if k != "ca_file" and k not in ENV[feed]]
+    if foreign:
+        raise ArgumentError(f"{_flags(foreign)}: not {feed} credentials; {feed} takes {_flags(ENV[feed])}")
+    return given
+
+
+def _flags(names: Any) -> str:
+    """Keyword names as the flags that give them: ``--api-key, --api-secret``."""
+    return ", ".join(f"--{name.replace('_', '-')}" for name in names)
+
+
+def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
+    """The simulator's credentials for ``feed``."""
+    return sim.nexus if feed == "nexus" else sim.chainext
+
+
 def _record(args: argparse.Namespace) -> int:
+    """Record; 130 when interrupted, 1 when the server refused some subscriptions (the others
+    were recorded)."""
     from .record import plan, record
-    from .sim import Simulator
 
     feed, keys = _what_to_record(args)
     endpoint = plan(feed, keys, args.depth).endpoint  # checked before anything starts
-    conn = {k: v for k in ("url", "token", "api_key", "api_secret") if (v := getattr(args, k)) is not None}
+    conn = _connection(args, endpoint)
     with ExitStack() as stack:
         if args.sim:
-            if conn:
-                raise ArgumentError(f"--sim records from the embedded simulator; drop --{', --'.join(conn).replace('_', '-')}")
-            sim = stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate))
-            conn = sim.nexus if endpoint == "nexus" else sim.chainext
+            conn = _sim_conn(stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate)), endpoint)
         stack.enter_context(_sigterm_interrupts())
         summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, max_messages=args.max_messages,
                          flush_seconds=args.flush_seconds, flush_rows=args.flush_rows, progress=args.progress, **conn)
     print(summary)
-    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
+    refused = getattr(summary, "refused", ())
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    if refused:
+        print(f"nexusdata: error: the server refused {len(refused)} subscription(s); the others were recorded", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _what_to_record(args: argparse.Namespace) -> tuple[str, list[Any]]:
@@ -118,6 +204,8 @@ def _read(args: argparse.Namespace) -> int:
             print(table.to_string(index=False))
         return EXIT_OK
     frame = read_recording(args.path, args.feed, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
+    if frame.empty:
+        raise NexusDataError(f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.feed)}")
     if args.csv is not None:
         frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
         if args.csv != "-":
@@ -133,10 +221,70 @@ def _read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _filters(args: argparse.Namespace) -> str:
+    """The selection flags of a ``read`` as given."""
+    given = {"feed": args.feed, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
+    return " ".join(f"--{flag} {' '.join(map(shlex.quote, v)) if isinstance(v, list) else shlex.quote(v)}"
+                    for flag, v in given.items() if v is not None)
+
+
+def _holdings(path: str, feed: str | None) -> str:
+    """What a recording holds (of ``feed``, if given): each symbol or id with its rows and times."""
+    from .reader import summary
+
+    table = summary(path)
+    if feed is not None:
+        table = table[table["feed"] == feed]
+    return "; ".join(f"{r.feed} {r.key}: {r.rows} rows from {r.first} to {r.last}" for r in table.itertuples()) or "nothing of it"
+
+
 def _subparser(sub: Any, name: str, help: str, examples: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common],
                           epilog=f"examples:\n{examples}\n\n{EXIT_STATUSES}",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _connection_flags(parser: argparse.ArgumentParser) -> Any:
+    """The connection flags ``record`` and ``check`` share, in a group of ``parser`` (returned)."""
+    where = parser.add_argument_group("connection (default: the NEXUSDATA_* environment variables)")
+    where.add_argument("--url", help="endpoint URL (NEXUSDATA_NEXUS_URL / NEXUSDATA_CHAINEXT_URL)")
+    where.add_argument("--token", help="Nexus token (NEXUSDATA_NEXUS_TOKEN; the variable keeps it out of `ps`)")
+    where.add_argument("--api-key", help="ChaiNext API key (NEXUSDATA_CHAINEXT_API_KEY)")
+    where.add_argument("--api-secret", help="ChaiNext API secret (NEXUSDATA_CHAINEXT_API_SECRET; prefer the variable)")
+    where.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify a wss:// server with (private CA, self-signed)")
+    return where
+
+
+def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``check nexus`` and ``check chainext``, which share the run and connection options."""
+    options = argparse.ArgumentParser(add_help=False, parents=[common])
+    run = options.add_argument_group("check")
+    run.add_argument("--seconds", type=float, default=10.0, metavar="S", help="wait at most S seconds for the pushes (default 10)")
+    run.add_argument("--pushes", type=int, default=5, metavar="N", help="stop after N pushes (default 5)")
+    run.add_argument("--trace", metavar="FILE", help="write every frame and event, secrets redacted, as JSON lines"
+                                                     " (serve it back with `nexusdata sim --replay-trace FILE`)")
+    where = _connection_flags(options)
+    where.add_argument("--sim", action="store_true", help="check an embedded simulator instead")
+    where.add_argument("--quirks", metavar="Q[,Q...]", help=f"with --sim: the simulator's quirks ({', '.join(QUIRKS)})")
+
+    check = _subparser(sub, "check", "connect once, subscribe, wait for a few pushes and explain every step",
+                       "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444 --symbol BTCUSDT\n"
+                       "  nexusdata check chainext --topic pair_index_v3 --id 1 --trace chainext.jsonl\n"
+                       "  nexusdata check nexus --sim --quirks batched,pretty\n"
+                       "credentials as for `record`; the status is 0 only when every step passed", common)
+    feeds = check.add_subparsers(dest="feed", required=True, metavar="FEED")
+    nexus = _subparser(feeds, "nexus", "check a Nexus endpoint with an order-book subscription",
+                       "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n  nexusdata check nexus --symbol ETHUSDT --depth 10 --sim",
+                       options)
+    nexus.add_argument("--symbol", default="BTCUSDT", help="symbol to subscribe to (default BTCUSDT)")
+    nexus.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
+    index = _subparser(feeds, "chainext", "check a ChaiNext endpoint: login, then one topic and id",
+                       "  nexusdata check chainext --url wss://vipapi.chainext.io/websocket\n"
+                       "  nexusdata check chainext --topic pair_index_v3 --id 1 --sim", options)
+    index.add_argument("--topic", choices=list(chainext.TOPICS), default="coin_index", metavar="TOPIC",
+                       help=f"{', '.join(chainext.TOPICS)} (default coin_index)")
+    index.add_argument("--id", default="1", help="coin or index id (default 1)")
+    check.set_defaults(run=_check)
 
 
 def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -150,11 +298,7 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--flush-rows", type=int, default=100_000, metavar="N", help="... or as soon as N rows are held (default 100000)")
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress line (shown with rates when stderr is a terminal)")
-    where = options.add_argument_group("connection (default: the NEXUSDATA_* environment variables)")
-    where.add_argument("--url", help="endpoint URL (NEXUSDATA_NEXUS_URL / NEXUSDATA_CHAINEXT_URL)")
-    where.add_argument("--token", help="Nexus token (NEXUSDATA_NEXUS_TOKEN; the variable keeps it out of `ps`)")
-    where.add_argument("--api-key", help="ChaiNext API key (NEXUSDATA_CHAINEXT_API_KEY)")
-    where.add_argument("--api-secret", help="ChaiNext API secret (NEXUSDATA_CHAINEXT_API_SECRET; prefer the variable)")
+    where = _connection_flags(options)
     where.add_argument("--sim", action="store_true", help="record from an embedded simulator instead")
     where.add_argument("--sim-rate", type=float, default=10.0, metavar="R", help="simulator pushes per second per subscription (default 10)")
     where.add_argument("--sim-seed", type=int, default=0, metavar="S", help="simulator seed (default 0)")
@@ -197,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nexusdata",
         description="Live Nexus and ChaiNext data into pandas, with an embedded simulator.",
-        epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n"
+        epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n"
                "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
                "  nexusdata sim --replay rec --speed 10\n"
                f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
@@ -217,7 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = _subparser(sub, "sim", "run the embedded simulator (or replay a recording) and print its URLs and credentials",
                      "  nexusdata sim --port 8765 --rate 50\n  nexusdata sim --replay rec --speed 10\n"
-                     "  eval \"$(nexusdata sim --seconds 600 | grep '^  export')\"   # in another shell: the variables",
+                     "  nexusdata sim --env-file sim.env &      # in a script: serve in the background, then\n"
+                     "  for i in $(seq 100); do [ -f sim.env ] && break; sleep 0.1; done; . sim.env\n"
+                     "  nexusdata sim --quirks batched,pretty --symbols BTCUSDT ETHUSDT\n"
+                     "  nexusdata sim --replay-trace chainext.jsonl      # a trace of `nexusdata check --trace`",
                      common)
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=0, help="port (default: any free port)")
@@ -228,9 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--api-key", help="ChaiNext API key to accept (default: random)")
     sim.add_argument("--api-secret", help="ChaiNext API secret (default: random)")
     sim.add_argument("--replay", metavar="DIR", help="serve this recording instead of simulated data")
+    sim.add_argument("--replay-trace", metavar="FILE", help="serve this trace (`nexusdata check --trace FILE`) instead")
     sim.add_argument("--speed", type=float, default=1.0, help="replay speed, a multiple of real time (default 1; inf: no pauses)")
+    sim.add_argument("--quirks", metavar="Q[,Q...]", help=f"differ from the documents where they are silent: {', '.join(QUIRKS)}")
+    sim.add_argument("--symbols", nargs="+", metavar="S", help="Nexus symbols served (default: the built-in ones); others are refused")
+    sim.add_argument("--env-file", metavar="FILE", help="write the export lines to FILE once listening; removed on stop")
     sim.set_defaults(run=_sim)
 
+    _check_parser(sub, common)
     _record_parser(sub, common)
 
     read = _subparser(sub, "read", "summarise a recording, or print or export (CSV) one feed of it",
