@@ -299,20 +299,24 @@ def _conversation(run: Run) -> list[Step]:
 
 
 def _failed(step: str, run: Run, detail: str) -> Step:
+    """A failed step: what happened on one line, and the hint for the run's failure."""
     return Step(step, False, one_line(detail), hint_for(run))
 
 
 def _configuration_step(run: Run) -> Step:
+    """What is checked and how, and where the credentials came from (a variable set elsewhere
+    is a common surprise)."""
     sub, options = run.subscription, run.options
     depth = f" depth {sub.depth}" if getattr(sub, "depth", None) else ""
     ca = f", CA file {options.ca_file}" if options.ca_file else ""
     return Step("configuration", True, (
         f"{run.feed} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
-        f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures} attempt(s){ca}"
+        f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca}"
     ))
 
 
 def _handshake_step(run: Run, failed: bool) -> Step:
+    """The websocket upgrade: status, TLS, server; for Nexus the token too (it is in the URL)."""
     shake = run.handshake
     if failed or shake is None:  # never None unless failed: a run without a handshake fails at it
         return _failed("handshake", run, run.failure or str(run.error or f"no connection within {run.seconds:g}s"))
@@ -323,6 +327,7 @@ def _handshake_step(run: Run, failed: bool) -> Step:
 
 
 def _login_step(run: Run, failed: bool) -> Step:
+    """ChaiNext's reply to the signed login."""
     reply = run.reply("login")
     if failed:
         return _failed("login", run, reply.text if reply else str(run.error or f"no login reply in {run.elapsed:.1f}s"))
@@ -332,6 +337,7 @@ def _login_step(run: Run, failed: bool) -> Step:
 
 
 def _subscribe_step(run: Run, failed: bool) -> Step:
+    """The reply to the subscription; none is information only (Nexus defines no reply)."""
     reply = run.reply("subscribe")
     if failed:
         return _failed("subscribe", run, reply.text if reply and reply.outcome == "refused" else str(run.error))
@@ -342,6 +348,7 @@ def _subscribe_step(run: Run, failed: bool) -> Step:
 
 
 def _pushes_step(run: Run, failed: bool) -> Step:
+    """How many pushes came and how soon, and the first ones as typed rows: proof they parse."""
     if failed:
         if run.pushed:
             return _failed("first pushes", run, f"{run.pushed} push(es), then: {run.error}")
@@ -355,7 +362,14 @@ def _pushes_step(run: Run, failed: bool) -> Step:
 def _push_text(rows: pd.DataFrame) -> str:
     """One push as its first row's values, cut short."""
     row = rows.drop(columns=list(_META)).iloc[0]
-    return cut(" ".join(f"{column}={value}" for column, value in row.items()), SHOWN_CHARS)
+    return cut(" ".join(f"{column}={_value(value)}" for column, value in row.items()), SHOWN_CHARS)
+
+
+def _value(value: Any) -> str:
+    """A cell as shown: times in ISO form to the millisecond (``Z`` for UTC), the rest as is."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return str(value)
 
 
 def _information(run: Run) -> list[Step]:
@@ -380,6 +394,7 @@ def _counts_step(run: Run) -> Step:
 
 
 def _rate_step(run: Run) -> Step:
+    """Pushes per second after the first read (the first one only starts the clock)."""
     reads = run.arrivals
     span = (reads[-1].received_ns - reads[0].received_ns) / 1e9 if reads else 0.0
     if span <= 0:
@@ -389,6 +404,8 @@ def _rate_step(run: Run) -> Step:
 
 
 def _clock_step(run: Run) -> Step:
+    """How late pushes arrive by the server's own times, and this clock against the server's
+    ``Date`` header (ChaiNext signatures depend on it)."""
     parts, hint = [], ""
     column = next((c for c in TIME_COLUMNS if c in run.frame.columns), None)
     lag = (run.frame["received_at"] - run.frame[column]).median() if column is not None else pd.NaT
@@ -405,6 +422,7 @@ def _clock_step(run: Run) -> Step:
 
 
 def _verdict(run: Run, steps: list[Step]) -> Step:
+    """Passed when no step failed, else the first failed step and what it said."""
     failing = next((s for s in steps if s.ok is False), None)
     if failing is None:
         return Step("verdict", True, (
@@ -418,6 +436,7 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
 
 
 def _other_feed(run: Run) -> str:
+    """The URL is the other feed's: say where each feed lives."""
     other = "chainext" if run.feed == "nexus" else "nexus"
     return (f"this URL serves the other feed: Nexus is at {NEXUS_PATH}, ChaiNext at {CHAINEXT_PATH}; fix the URL, or"
             f" check it with `nexusdata check {other}`")
@@ -430,6 +449,7 @@ def _advice(run: Run) -> str:
 
 
 def _refused_subscription(run: Run) -> str:
+    """The server's refusal (code and text) and what to check for this feed."""
     error = run.error
     said = " ".join(str(p) for p in (getattr(error, "code", None), getattr(error, "info", None)) if p not in (None, ""))
     sub = run.subscription
@@ -441,6 +461,7 @@ def _refused_subscription(run: Run) -> str:
 
 
 def _silent(run: Run) -> str:
+    """No reply and no push: most often a symbol or id the server does not know, or no permission."""
     what = "symbol (as the server spells it)" if run.feed == "nexus" else "topic and id"
     return (f"nothing arrived after subscribing: check the {what} and the permissions of the credentials; a quiet"
             " market may push nothing for a while (give it more seconds)")

@@ -78,6 +78,7 @@ def _exports(sim: Simulator) -> list[str]:
 
 
 def _export(variables: Mapping[str, str], values: Mapping[str, str]) -> str:
+    """One ``export`` line: each value under its variable's name, quoted for the shell."""
     return "export " + " ".join(f"{variables[key]}={shlex.quote(value)}" for key, value in values.items())
 
 

@@ -46,8 +46,8 @@ class Servers(NamedTuple):
     def conn(self, feed: str) -> list[str]:
         """The plain simulator's credentials for ``feed`` as flags."""
         if feed == "nexus":
-            return ["--url", self.sim.nexus_url, "--token", self.sim.token]
-        return ["--url", self.sim.chainext_url, "--api-key", self.sim.api_key, "--api-secret", self.sim.api_secret]
+            return [f"--url={self.sim.nexus_url}", f"--token={self.sim.token}"]
+        return [f"--url={self.sim.chainext_url}", f"--api-key={self.sim.api_key}", f"--api-secret={self.sim.api_secret}"]
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -155,29 +155,29 @@ class Case:
 
 
 CASES = (
-    Case("wrong token", lambda s: ["nexus", "--url", s.sim.nexus_url, "--token", WRONG_TOKEN],
+    Case("wrong token", lambda s: ["nexus", f"--url={s.sim.nexus_url}", f"--token={WRONG_TOKEN}"],
          EXIT_CREDENTIALS, "handshake", "the server refused the token"),
     Case("wrong API secret",
-         lambda s: ["chainext", "--url", s.sim.chainext_url, "--api-key", s.sim.api_key, "--api-secret", WRONG_SECRET],
+         lambda s: ["chainext", f"--url={s.sim.chainext_url}", f"--api-key={s.sim.api_key}", f"--api-secret={WRONG_SECRET}"],
          EXIT_CREDENTIALS, "login", "signature was refused: check the API key and secret"),
     Case("unknown symbol", lambda s: ["nexus", "--symbol", "FOOBAR", *s.conn("nexus")],
          EXIT_ERROR, "subscribe", "refused the subscription"),
     Case("refused topic id", lambda s: ["chainext", "--id", "999", *s.conn("chainext")],
          EXIT_ERROR, "subscribe", "3007 coin absent"),
-    Case("nothing after subscribe", lambda s: ["nexus", "--url", s.silent.nexus_url, "--token", WRONG_TOKEN, "--seconds", "1"],
+    Case("nothing after subscribe", lambda s: ["nexus", f"--url={s.silent.nexus_url}", f"--token={WRONG_TOKEN}", "--seconds", "1"],
          EXIT_ERROR, "first pushes", "nothing arrived after subscribing"),
-    Case("wrong path", lambda s: ["nexus", "--url", f"ws://127.0.0.1:{s.sim.port}/nope", "--token", s.sim.token],
+    Case("wrong path", lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.sim.port}/nope", f"--token={s.sim.token}"],
          EXIT_ERROR, "handshake", "wrong path"),
-    Case("host not found", lambda s: ["nexus", "--url", "ws://no-such-host.invalid", "--token", s.sim.token],
+    Case("host not found", lambda s: ["nexus", "--url", "ws://no-such-host.invalid", f"--token={s.sim.token}"],
          EXIT_ERROR, "handshake", "does not resolve"),
-    Case("ChaiNext URL to check nexus", lambda s: ["nexus", "--url", s.sim.chainext_url, "--token", s.sim.token],
+    Case("ChaiNext URL to check nexus", lambda s: ["nexus", f"--url={s.sim.chainext_url}", f"--token={s.sim.token}"],
          EXIT_ERROR, "subscribe", "the other feed"),
     Case("Nexus URL to check chainext",
-         lambda s: ["chainext", "--url", s.sim.nexus_url, "--api-key", s.sim.api_key, "--api-secret", s.sim.api_secret],
+         lambda s: ["chainext", f"--url={s.sim.nexus_url}", f"--api-key={s.sim.api_key}", f"--api-secret={s.sim.api_secret}"],
          EXIT_ERROR, "handshake", "the other feed"),
-    Case("self-signed certificate", lambda s: ["nexus", "--url", s.tls.nexus_url, "--token", s.tls.token],
+    Case("self-signed certificate", lambda s: ["nexus", f"--url={s.tls.nexus_url}", f"--token={s.tls.token}"],
          EXIT_ERROR, "handshake", "--ca-file"),
-    Case("closed port", lambda s: ["nexus", "--url", f"ws://127.0.0.1:{s.closed}", "--token", WRONG_TOKEN],
+    Case("closed port", lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.closed}", f"--token={WRONG_TOKEN}"],
          EXIT_ERROR, "handshake", "nothing listens there"),
 )
 
@@ -216,7 +216,7 @@ def test_nexusdata_check_refuses_bad_arguments_before_connecting(sim: Simulator,
         nd.check("nexus", pushes=0, **sim.nexus)
     with pytest.raises(nd.ArgumentError, match="trace must be a file path that can be written"):
         nd.check("chainext", trace=tmp_path / "no" / "such.jsonl", **sim.chainext)
-    assert run_cli(["check", "nexus", "--url", sim.nexus_url, "--token", sim.token, "--api-secret", "s"])[0] == 2
+    assert run_cli(["check", "nexus", f"--url={sim.nexus_url}", f"--token={sim.token}", "--api-secret", "s"])[0] == 2
     assert sim.connections_total == before
 
 
