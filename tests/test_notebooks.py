@@ -18,6 +18,7 @@ EXPECTED: dict[str, list[str]] = {
         r"pair_index_v3: [1-9]\d* rows from [1-9]\d* pushes",
         r"live: connected, [1-9]\d* messages at [\d.]+/s, [1-9]\d* rows, [2-9]\d* chart redraws",
         r"live handles running: 1, connections open on the simulator: 1",
+        r"✓ PASSED: nexus at ws://127\.0\.0\.1:\d+/api/realtime\?X-API-TOKEN=\*\*\* gave 3 push",
     ],
     "02_depth_study.ipynb": [r"depth study: [1-9]\d* pushes, mean spread \d+\.\d\d bps, mean top-5 imbalance [+-]\d\.\d{3}"],
     "03_index_study.ipynb": [

@@ -152,3 +152,16 @@ def test_the_other_feeds_messages_are_named() -> None:
     c.start()
     c.receive(json.dumps({"id": None, "action": None, "event": None, "status": "ERROR", "message": "unknown action"}))
     assert isinstance(c.error, ConnectionFailedError) and "looks like a Nexus server" in str(c.error)
+
+
+def test_an_echo_with_an_unknown_request_id_is_an_answer_not_a_malformed_push() -> None:
+    """A server that renumbers requests (or a trace served back) echoes ids this session never
+    sent: the echo still answers the subscription its event and symbol name."""
+    s = NexusSession([nexus.depth("BTCUSDT")], token="t0k")
+    s.start()
+    s.receive(json.dumps({"id": "1", "action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "status": "OK"}))
+    s.receive(json.dumps({"id": "2", "action": "UNSUBSCRIBE", "event": "API_MARKETDEPTH", "status": "ERROR"}))
+    assert (s.malformed, s.unknown) == (0, 0) and not s.awaiting and not s.refused
+    assert [(r.request, r.outcome) for r in s.replies] == [
+        ("subscribe API_MARKETDEPTH BTCUSDT", "ok"), ("unsubscribe API_MARKETDEPTH BTCUSDT", "refused"),
+    ]

@@ -38,6 +38,7 @@ FIRST_KEYS: dict[str, bytes] = {MARKETDEPTH: b'{"asks":', ORDER: b'[{"clientOrde
 """How each event's ``data`` starts in the document's examples: a frame starting exactly so is
 a push, known without decoding it (a server writing keys in another order is decoded first)."""
 
+_REQUEST_KEYS = frozenset({"id", "action", "status"})
 SUCCESS_CODES = frozenset({0, 200})
 """Reply codes taken as success (the document defines none: these are the common ones)."""
 
@@ -188,11 +189,15 @@ class NexusSession(Session):
                 " server, not Nexus; check the URL (Nexus serves /api/realtime)"
             )
             return None
-        if known and "data" not in message and not is_reply(message):
+        echo = not _REQUEST_KEYS.isdisjoint(message)  # an answer echoing a request whose id we do not know
+        if known and "data" not in message and not echo and not is_reply(message):
             return self.reject(f"{event} without data", frame)
         sub = self._about(message)
         if sub is not None or is_reply(message) or is_reply(message.get("data")):
-            self._reply(message, frame, f"subscribe {sub.label}" if sub else "unmatched reply", sub)
+            action = message.get("action")
+            verb = action.lower() if isinstance(action, str) and action else "subscribe"
+            label = f"{verb} {sub.label}" if sub else "unmatched reply"
+            self._reply(message, frame, label, sub if verb == "subscribe" else None)  # only its subscribe's answer ends one
             return None
         return self.ignore("no known event", frame)
 
