@@ -148,16 +148,10 @@ class Session(ABC):
     def encode_push(self, kind: str, payload: Any) -> bytes:
         """One push of ``kind`` as the frame a server would send for it alone."""
 
-    def saw(self, kinds: list[str]) -> None:
-        """Note the kinds of a socket read's data pushes: a subscription that was silent is
-        heard of (called only while :meth:`awaiting` says some are)."""
-        self.pushed = True
-        for sub in [s for s in self._pending if s.kind in kinds]:
-            del self._pending[sub]
-
     def saw_frames(self, kinds: list[str], frames: list[bytes]) -> None:
-        """Like :meth:`saw` for connections with several subscriptions of one kind: a push is
-        taken as a subscription's own when its frame names the subscription's key."""
+        """Note a socket read's data pushes (called only while :attr:`awaiting`): a waiting
+        subscription is heard of by a push of its kind, or, when several subscriptions share the
+        kind, by one whose frame names the subscription's key."""
         self.pushed = True
         for sub in list(self._pending):
             marker = self._markers.get(sub)

@@ -203,7 +203,7 @@ class Connection:
         if self.number == 0 and failed:
             self.error = ConnectionFailedError(
                 f"could not connect to {self.endpoint.display_url} ({len(failed)} attempt(s) in"
-                f" {failed[-1].time - failed[0].time + 0.0:.1f}s): {failed[-1].reason}"
+                f" {failed[-1].time - failed[0].time:.1f}s): {failed[-1].reason}"
             )
 
     def _connect(self) -> websocket.WebSocket:
@@ -228,6 +228,7 @@ class Connection:
         was healthy (delivered data or stayed up past the stall timeout)."""
         self.number += 1
         number = self.number
+        assert ws.sock is not None, "create_connection returns an open connection"
         wire = Wire(ws.sock)
         session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
         session.clock_offset = self.handshake.clock_offset if self.handshake else None
