@@ -322,3 +322,27 @@ def test_2004_on_relogin_from_the_simulator() -> None:
     with Simulator(rate=50, quirks="relogin_2004", faults={1: Faults(expire_after=3)}) as sim:
         df = nd.collect_index("coin_index", "1", seconds=10, max_messages=6, **sim.chainext, progress=False, backoff_base=0.05)
     assert df["connection"].tolist()[:3] == [1, 1, 1] and 2 in df["connection"].tolist()
+
+
+def test_a_clock_off_by_more_than_the_window_is_named_by_the_servers_date_header() -> None:
+    """The simulator's clock is 15 minutes ahead (its Date header too): the refused signature
+    says this machine's clock is behind by about that much."""
+    with Simulator(clock_skew=900) as sim, pytest.raises(nd.AuthenticationError) as refused:
+        nd.collect_index("coin_index", "1", seconds=10, **sim.chainext, progress=False)
+    message = str(refused.value)
+    assert refused.value.code == 2012 and "behind the server's" in message and "NTP" in message
+    seconds = int(message.split("clock is ")[1].split("s ")[0])
+    assert 890 <= seconds <= 910
+
+
+def test_the_status_line_shows_the_newest_warning() -> None:
+    def handler(ws, number):
+        request(ws)
+        wait_closed(ws)
+
+    with scripted(handler) as url, nd.live_depth("NOSUCH", url=url, token="tok-3b9f", max_failures=1) as live:
+        deadline = time.monotonic() + 10
+        while live.stats()["warning"] is None and time.monotonic() < deadline:
+            live.feed.wait(0.1)
+        assert "warning: Nexus sent no push and no reply for API_MARKETDEPTH NOSUCH" in repr(live)
+        assert "NOSUCH" in live._repr_html_()
