@@ -15,7 +15,7 @@ import math
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -76,6 +76,10 @@ class RecordingSummary:
     """The server's refusals of subscriptions that ended alone (the others were recorded)."""
     warnings: tuple[str, ...] = ()
     """Refusals and subscriptions that stayed silent, in order."""
+    replies: tuple[dict[str, Any], ...] = ()
+    """The reply log: the server's answer to every request, as in a collector's ``attrs``."""
+    gaps: tuple[dict[str, Any], ...] = ()
+    """The gap log: connects, disconnects, stalls, failed attempts, as in a collector's ``attrs``."""
 
     def __str__(self) -> str:
         connections = self.stats.get("connection", 0)
@@ -261,6 +265,8 @@ def record(
         stats=live.stats(),
         refused=tuple(str(e) for e in live.connection.refused.values()),
         warnings=tuple(live.warnings()),
+        replies=tuple(r._asdict() for r in live.connection.replies_so_far()),
+        gaps=tuple(asdict(e) for e in live.connection.events),
     )
     log.info("%s", summary)
     if live.error is not None:

@@ -216,6 +216,9 @@ def test_a_refused_id_ends_only_itself_in_a_recording(tmp_path: Path) -> None:
     assert summary.rows > 0 and nd.read_recording(tmp_path, "coin_index")["cid"].unique().tolist() == ["0"]
     (refusal,) = summary.refused
     assert "999" in refusal and "3007" in refusal and "refused" in str(summary)
+    outcomes = {r["request"]: r["outcome"] for r in summary.replies}
+    assert outcomes["subscribe coin_index 0"] == "ok" and outcomes["subscribe coin_index 999"] == "refused"
+    assert [g["event"] for g in summary.gaps][:1] == ["connected"]
 
 
 def test_a_closed_port_raises_whatever_the_seconds() -> None:
