@@ -443,21 +443,18 @@ def _other_feed(run: Run) -> str:
 
 
 def _advice(run: Run) -> str:
-    """The advice an error message carries after its first ``; `` (``""``: none)."""
+    """The advice an error message carries after its last ``; `` (``""``: none): the server's
+    own text, which comes before it, may hold one too."""
     text = str(run.error or "")
-    return text.split("; ", 1)[1] if "; " in text else ""
+    return text.rsplit("; ", 1)[1] if "; " in text else ""
 
 
 def _refused_subscription(run: Run) -> str:
-    """The server's refusal (code and text) and what to check for this feed."""
+    """The server's refusal (code and text) and what to check, as the protocol layer says it for
+    this feed's subscription."""
     error = run.error
     said = " ".join(str(p) for p in (getattr(error, "code", None), getattr(error, "info", None)) if p not in (None, ""))
-    sub = run.subscription
-    if run.feed == "nexus":
-        what = f"the symbol ({sub.symbol!r} as the server spells it, e.g. BTCUSDT) and that the token may read {sub.event}"
-    else:
-        what = f"that id {sub.id!r} exists for {sub.topic} and that the API key may read it"
-    return f"the server refused the subscription ({said or 'no reason given'}): check {what}"
+    return f"the server refused the subscription ({said or 'no reason given'}): {_advice(run)}"
 
 
 def _silent(run: Run) -> str:

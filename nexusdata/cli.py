@@ -157,11 +157,11 @@ def _record(args: argparse.Namespace) -> int:
         summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, max_messages=args.max_messages,
                          flush_seconds=args.flush_seconds, flush_rows=args.flush_rows, progress=args.progress, **conn)
     print(summary)
-    refused = getattr(summary, "refused", ())
     if summary.interrupted:
         return EXIT_INTERRUPTED
-    if refused:
-        print(f"nexusdata: error: the server refused {len(refused)} subscription(s); the others were recorded", file=sys.stderr)
+    if summary.refused:
+        print(f"nexusdata: error: the server refused {len(summary.refused)} subscription(s); the others were recorded",
+              file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
     return EXIT_OK
 

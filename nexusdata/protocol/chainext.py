@@ -313,34 +313,43 @@ class ChaiNextSession(Session):
             return self._relogin(op)
         if answered is None and self._login_sent is not None and is_reply(fields):
             answered = "login"  # the login's reply under an op of its own
-        if answered == "login":
-            self._login_reply(fields, frame)
-            return None
-        if answered == "ping":
-            self.log_reply("ping", Verdict("ok", None, None), frame)
-            return None
-        if answered == "subscribe":
-            self._subscribe_reply(fields, frame)
-            return None
-        if answered == "unsubscribe":
-            sub = self._sub_of(fields, active=True)
-            verdict = judge(fields, UNSUBSCRIBED)
-            self.log_reply(f"unsubscribe {sub.label}" if sub else "unsubscribe", verdict, frame)
-            if verdict.outcome != "refused" and sub is not None:
-                self.active.discard(sub)
-            elif verdict.outcome == "refused":
-                log.warning("unsubscribe answered %s %s", verdict.code, self.safe(verdict.text))
-            return None
-        if answered == "logout":
-            verdict = judge(fields, LOGGED_OUT)
-            self.log_reply("logout", verdict, frame)
-            if verdict.outcome == "refused":
-                log.warning("logout answered %s %s", verdict.code, self.safe(verdict.text))
-            self.logged_in = False
-            self.finished = True
-            return None
-        self._unrecognised = self.preview(frame)
-        return self.ignore("unknown op", frame)
+        handler = self._replies.get(answered) if answered else None
+        if handler is None:
+            self._unrecognised = self.preview(frame)
+            return self.ignore("unknown op", frame)
+        handler(fields, frame)
+        return None
+
+    @property
+    def _replies(self) -> dict[str, Callable[[dict[str, Any], bytes | str], None]]:
+        """The handler of each request's reply, by the request it answers."""
+        return {
+            "login": self._login_reply,
+            "ping": self._pong,
+            "subscribe": self._subscribe_reply,
+            "unsubscribe": self._unsubscribe_reply,
+            "logout": self._logout_reply,
+        }
+
+    def _pong(self, fields: dict[str, Any], frame: bytes | str) -> None:
+        self.log_reply("ping", Verdict("ok", None, None), frame)
+
+    def _unsubscribe_reply(self, fields: dict[str, Any], frame: bytes | str) -> None:
+        sub = self._sub_of(fields, active=True)
+        verdict = judge(fields, UNSUBSCRIBED)
+        self.log_reply(f"unsubscribe {sub.label}" if sub else "unsubscribe", verdict, frame)
+        if verdict.outcome == "refused":
+            log.warning("unsubscribe answered %s %s", verdict.code, self.safe(verdict.text))
+        elif sub is not None:
+            self.active.discard(sub)
+
+    def _logout_reply(self, fields: dict[str, Any], frame: bytes | str) -> None:
+        verdict = judge(fields, LOGGED_OUT)
+        self.log_reply("logout", verdict, frame)
+        if verdict.outcome == "refused":
+            log.warning("logout answered %s %s", verdict.code, self.safe(verdict.text))
+        self.logged_in = False
+        self.finished = True
 
     def _login_reply(self, fields: dict[str, Any], frame: bytes | str) -> None:
         verdict = judge(fields, LOGGED_IN)
