@@ -256,15 +256,13 @@ def run_attrs(feed: Feed, interrupted: bool) -> dict[str, Any]:
 def explain_empty(feed: Feed, frame: pd.DataFrame, seconds: float, label: str) -> None:
     """A run that ended without error but without rows says why, in the log and in
     ``attrs["nexusdata"]["warnings"]``: never an unexplained empty result."""
-    if len(frame) or feed.accepted:
-        return
-    said = feed.warnings()
-    reason = said[-1] if said else (
+    if len(frame) or feed.accepted or feed.warnings():
+        return  # rows, or a warning already said (in the log and in attrs) when it happened
+    reason = (
         f"no push arrived for {label} in {seconds:g}s and the server neither refused nor answered the"
         " subscription: check the symbol or id, the permissions of the credentials, or run `nexusdata check`"
     )
-    if not said:
-        frame.attrs["nexusdata"]["warnings"].append(reason)
+    frame.attrs["nexusdata"]["warnings"].append(reason)
     log.warning("empty result: %s", reason)
 
 

@@ -20,6 +20,16 @@ def interactive() -> bool:
     return in_kernel() or (sys.stderr is not None and sys.stderr.isatty())
 
 
+WARNING_CHARS = 72
+"""Characters of a warning a progress bar shows."""
+
+
+def _gist(warning: str) -> str:
+    """What a warning says happened (before its first ``: ``), cut to :data:`WARNING_CHARS`."""
+    gist = warning.split(": ", 1)[0]
+    return gist if len(gist) <= WARNING_CHARS else gist[: WARNING_CHARS - 1] + "…"
+
+
 class RunProgress:
     """A bar over a run's ``seconds`` that also counts its messages (``12/100 messages`` when
     ``max_messages`` is set); when ``seconds`` is infinite the bar counts messages instead.
@@ -47,12 +57,13 @@ class RunProgress:
         return self._bar is not None
 
     def update(self, elapsed: float, messages: int, warning: str | None = None) -> None:
-        """Show ``elapsed`` seconds and ``messages`` received so far, and the newest ``warning``
-        (a refused or silent subscription) when there is one."""
+        """Show ``elapsed`` seconds and ``messages`` received so far, and the gist of the newest
+        ``warning`` (a refused or silent subscription: what happened, before its advice, which
+        the log line has) when there is one, so the bar stays one line."""
         bar = self._bar
         if bar is None:
             return
-        notice = f" · {warning}" if warning else ""
+        notice = f" · ⚠ {_gist(warning)}" if warning else ""
         if self.by_messages:
             bar.n = min(messages, bar.total)
             bar.set_postfix_str(notice, refresh=False)
