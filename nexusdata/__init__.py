@@ -5,7 +5,9 @@
 >>> idx = nd.collect_index("pair_index_v3", 1, seconds=30)  # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .check import check, format_transcript
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
@@ -27,15 +29,12 @@ from .live import (
     live_risk,
     stop_live,
 )
-from .plots import plot_depth, plot_pair_weights
 from .reader import read_recording
 from .record import record
 from .replay import replay
 
-try:
-    __version__ = version("nexusdata")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from .plots import plot_depth, plot_pair_weights
 
 __all__ = [
     "ArgumentError",
@@ -65,3 +64,20 @@ __all__ = [
     "stop_live",
     "stream_depth",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The static charts and ``__version__``, found on first use: matplotlib (and the package
+    metadata) are loaded by what needs them, not by ``import nexusdata``."""
+    if name in ("plot_depth", "plot_pair_weights"):
+        from . import plots
+
+        return getattr(plots, name)
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("nexusdata")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,14 +19,23 @@ from typing import IO, Any, Callable, Iterator, Mapping
 import orjson
 import pandas as pd
 
-from .collectors import depth_subscription, index_subscription, wait_interruptibly
-from .config import ENV, Endpoint, Options, positive_int, positive_number, split_conn
-from .config import Feed as FeedName
+from . import kinds
+from .config import (
+    ENV,
+    Endpoint,
+    Options,
+    Service,
+    positive_int,
+    positive_number,
+    split_conn,
+)
 from .errors import ArgumentError, AuthenticationError, SubscriptionError
 from .feed import Arrival, Feed
-from .protocol import Table, chainext, tables
+from .kinds import KINDS, Kind, Subscription
+from .protocol import chainext
 from .protocol.session import Reply, secret_forms
 from .protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
+from .run import run as run_feed
 from .transport.connection import ConnectionEvent, Handshake
 from .transport.failures import status_text
 
@@ -36,7 +45,7 @@ at the step that failed, then gives the counts and the verdict)."""
 COLUMNS = ("step", "ok", "detail", "hint")
 MARKS = {True: "✓", False: "✗", None: "·"}
 """The mark of a step in :func:`format_transcript`: passed, failed, information only."""
-FEEDS = ("nexus", "chainext")
+SERVICES: tuple[Service, ...] = ("nexus", "chainext")
 DEFAULT_MAX_FAILURES = 1
 """Connection attempts a check makes unless ``max_failures=`` says otherwise: it reports, it does
 not retry."""
@@ -82,7 +91,7 @@ class Run:
     frame: pd.DataFrame
 
     @property
-    def feed(self) -> str:
+    def service(self) -> str:
         return self.endpoint.feed
 
     @property
@@ -130,25 +139,26 @@ def check(
     counters). ``**conn`` takes the collectors' credentials and connection options (one attempt
     unless ``max_failures=`` says otherwise). ``trace=PATH`` writes every frame and event as JSON
     lines. Bad arguments raise :class:`~nexusdata.ArgumentError` before anything connects."""
-    name, subscription, table = _target(feed, symbol, depth, topic, id)
+    kind, subscription = _target(feed, symbol, depth, topic, id)
+    name = kind.service
     seconds = positive_number(seconds, "seconds")
     pushes = positive_int(pushes, "pushes")
     endpoint, options, _ = split_conn(name, {"max_failures": DEFAULT_MAX_FAILURES, **conn})
     scrub = scrubber(endpoint)
     sources = _sources(name, conn)
     with _tracing(trace, name, scrub) as tracer:
-        run = _run(endpoint, options, subscription, table, seconds, pushes, sources, tracer)
+        run = _run(endpoint, options, subscription, kind, seconds, pushes, sources, tracer)
     return transcript(run, scrub)
 
 
-def _target(feed: object, symbol: object, depth: object, topic: object, id: object) -> tuple[FeedName, Any, Table]:
-    """The checked feed name, its subscription and the table its pushes fill."""
-    if feed == "nexus":
-        return "nexus", depth_subscription(symbol, depth), tables.DEPTH
-    if feed == "chainext":
-        sub = index_subscription(topic, id)
-        return "chainext", sub, chainext.TOPICS[sub.topic]
-    raise ArgumentError(f"feed must be one of {', '.join(map(repr, FEEDS))}, got {feed!r}")
+def _target(service: object, symbol: object, depth: object, topic: object, id: object) -> tuple[Kind, Subscription]:
+    """The checked kind the service is checked with, and its subscription."""
+    if service == "nexus":
+        return KINDS["depth"], KINDS["depth"].subscription(symbol, depth)
+    if service == "chainext":
+        kind = kinds.topic(topic)
+        return kind, kind.subscription(id)
+    raise ArgumentError(f"feed must be one of {', '.join(map(repr, SERVICES))}, got {service!r}")
 
 
 def _sources(feed: str, conn: Mapping[str, Any]) -> str:
@@ -217,27 +227,23 @@ def _run(
     endpoint: Endpoint,
     options: Options,
     subscription: Any,
-    table: Table,
+    kind: Kind,
     seconds: float,
     pushes: int,
     sources: str,
     tracer: TraceWriter | None,
 ) -> Run:
     """Connect, wait for the pushes, the end of ``seconds`` or a failure, stop cleanly."""
-    kind = subscription.kind
-    feed = Feed(endpoint, [subscription], {kind: table}, options, max_messages=pushes, arrivals=pushes, trace=tracer)
+    push = subscription.kind
+    feed = Feed(endpoint, [subscription], {push: kind.table}, options, max_messages=pushes, arrivals=pushes, trace=tracer)
     if tracer is not None:
         tracer.connection = lambda: feed.connection.number
-    started, started_ns = time.monotonic(), time.time_ns()
-    feed.start()
-    try:
-        wait_interruptibly(feed, seconds)
-    finally:
-        feed.stop()
+    started_ns = time.time_ns()
+    outcome = run_feed(feed, seconds, on_interrupt=None)  # a check interrupted has nothing to report
     connection = feed.connection
     return Run(
-        endpoint, options, subscription, sources, seconds, pushes, time.monotonic() - started, started_ns, feed.error,
-        connection.handshake, list(connection.events), connection.replies_so_far(), feed.stats(), list(feed.arrivals[kind]),
+        endpoint, options, subscription, sources, seconds, pushes, outcome.elapsed, started_ns, feed.error,
+        connection.handshake, list(connection.events), connection.replies_so_far(), feed.stats(), list(feed.arrivals[push]),
         feed.frame(),
     )
 
@@ -274,7 +280,7 @@ def failed_step(run: Run) -> str | None:
     error = run.error
     if run.handshake is None:
         return "handshake"
-    if isinstance(error, AuthenticationError) or (run.feed == "chainext" and not run.logged_in and not run.pushed):
+    if isinstance(error, AuthenticationError) or (run.service == "chainext" and not run.logged_in and not run.pushed):
         return "login"
     if isinstance(error, SubscriptionError) or (error is not None and not run.pushed):
         return "subscribe"
@@ -287,7 +293,7 @@ def _conversation(run: Run) -> list[Step]:
     """The steps of the conversation in order, up to the one that failed."""
     failed = failed_step(run)
     makers: dict[str, Callable[[Run, bool], Step]] = {"handshake": _handshake_step}
-    if run.feed == "chainext":
+    if run.service == "chainext":
         makers["login"] = _login_step
     makers |= {"subscribe": _subscribe_step, "first pushes": _pushes_step}
     steps = [_configuration_step(run)]
@@ -310,7 +316,7 @@ def _configuration_step(run: Run) -> Step:
     depth = f" depth {sub.depth}" if getattr(sub, "depth", None) else ""
     ca = f", CA file {options.ca_file}" if options.ca_file else ""
     return Step("configuration", True, (
-        f"{run.feed} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
+        f"{run.service} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
         f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca}"
     ))
 
@@ -322,7 +328,7 @@ def _handshake_step(run: Run, failed: bool) -> Step:
         return _failed("handshake", run, run.failure or str(run.error or f"no connection within {run.seconds:g}s"))
     tls = shake.tls or "no TLS (ws://)"
     server = f", server {shake.server!r}" if shake.server else ""
-    token = "; the token was accepted" if run.feed == "nexus" else ""
+    token = "; the token was accepted" if run.service == "nexus" else ""
     return Step("handshake", True, f"HTTP {status_text(shake.status)}, {tls}{server}{token}")
 
 
@@ -342,7 +348,7 @@ def _subscribe_step(run: Run, failed: bool) -> Step:
     if failed:
         return _failed("subscribe", run, reply.text if reply and reply.outcome == "refused" else str(run.error))
     if reply is None:
-        none = " (the Nexus document defines none)" if run.feed == "nexus" else ""
+        none = " (the Nexus document defines none)" if run.service == "nexus" else ""
         return Step("subscribe", None, f"no reply{none}")
     return Step("subscribe", True, one_line(reply.text))
 
@@ -389,7 +395,7 @@ def _counts_step(run: Run) -> Step:
         f"{s['messages']} pushes, {len(run.replies)} replies, {s['unknown']} unknown and {s['malformed']} malformed"
         f" frames over {s['connection']} connection(s) in {run.elapsed:.1f}s"
     )
-    unread = f"frames it could not read: run `nexusdata check {run.feed} --trace FILE` and report the trace" if s["malformed"] else ""
+    unread = f"frames it could not read: run `nexusdata check {run.service} --trace FILE` and report the trace" if s["malformed"] else ""
     return Step("counts", None, detail, unread)
 
 
@@ -426,7 +432,7 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
     failing = next((s for s in steps if s.ok is False), None)
     if failing is None:
         return Step("verdict", True, (
-            f"PASSED: {run.feed} at {run.endpoint.display_url} gave {run.pushed} push(es) of {run.subscription.label}"
+            f"PASSED: {run.service} at {run.endpoint.display_url} gave {run.pushed} push(es) of {run.subscription.label}"
             f" in {run.elapsed:.1f}s"
         ))
     return Step("verdict", False, f"FAILED at {failing.step}: {failing.detail}")
@@ -437,7 +443,7 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
 
 def _other_feed(run: Run) -> str:
     """The URL is the other feed's: say where each feed lives."""
-    other = "chainext" if run.feed == "nexus" else "nexus"
+    other = "chainext" if run.service == "nexus" else "nexus"
     return (f"this URL serves the other feed: Nexus is at {NEXUS_PATH}, ChaiNext at {CHAINEXT_PATH}; fix the URL, or"
             f" check it with `nexusdata check {other}`")
 
@@ -459,14 +465,14 @@ def _refused_subscription(run: Run) -> str:
 
 def _silent(run: Run) -> str:
     """No reply and no push: most often a symbol or id the server does not know, or no permission."""
-    what = "symbol (as the server spells it)" if run.feed == "nexus" else "topic and id"
+    what = "symbol (as the server spells it)" if run.service == "nexus" else "topic and id"
     return (f"nothing arrived after subscribing: check the {what} and the permissions of the credentials; a quiet"
             " market may push nothing for a while (give it more seconds)")
 
 
 HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
     (lambda r: "looks like a" in r.said or "not a chainext endpoint" in r.said, _other_feed),
-    (lambda r: isinstance(r.error, AuthenticationError) and r.feed == "nexus",
+    (lambda r: isinstance(r.error, AuthenticationError) and r.service == "nexus",
      lambda r: f"the server refused the token: check it (--token, token= or {ENV['nexus']['token']}) and that it was"
                " issued for this server"),
     (lambda r: isinstance(r.error, AuthenticationError) and getattr(r.error, "code", None) in chainext.SIGNATURE_CODES,
@@ -490,7 +496,7 @@ HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
     (lambda r: isinstance(r.error, SubscriptionError), _refused_subscription),
     (lambda r: r.error is None and not r.pushed, _silent),
     (lambda r: r.error is not None,
-     lambda r: _advice(r) or f"run `nexusdata check {r.feed} --trace FILE` and report the trace"),
+     lambda r: _advice(r) or f"run `nexusdata check {r.service} --trace FILE` and report the trace"),
 )
 """What to do about a failed run: the hint of the first entry whose test matches, in order
 (the other feed's URL before a refused handshake, a refused signature before other logins)."""

@@ -15,15 +15,19 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 
 from . import __version__
 from .config import ENV
 from .errors import ArgumentError, AuthenticationError, NexusDataError
+from .kinds import ORDER_VIEWS, with_rows
 from .protocol import chainext
-from .sim import QUIRKS, Simulator
+from .sim import QUIRKS
+
+if TYPE_CHECKING:
+    from .sim import Simulator
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -45,6 +49,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _sim(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C, SIGTERM (both: status 130) or ``--seconds`` (status 0)."""
+    from .sim import Simulator  # the server is loaded only by the commands that run one
+
     served = {"symbols": args.symbols} if args.symbols else {}
     sim = Simulator(host=args.host, port=_port(args.port), seed=args.seed, rate=args.rate, token=args.token,
                     api_key=args.api_key, api_secret=args.api_secret, replay=args.replay, speed=args.speed,
@@ -110,6 +116,8 @@ def _check(args: argparse.Namespace) -> int:
     target = {"symbol": args.symbol, "depth": args.depth} if args.feed == "nexus" else {"topic": args.topic, "id": args.id}
     with ExitStack() as stack:
         if args.sim:
+            from .sim import Simulator
+
             conn = _sim_conn(stack.enter_context(Simulator(quirks=args.quirks)), args.feed)
         stack.enter_context(_sigterm_interrupts())
         frame = check(args.feed, seconds=args.seconds, pushes=args.pushes, trace=args.trace, **target, **conn)
@@ -145,16 +153,21 @@ def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
 def _record(args: argparse.Namespace) -> int:
     """Record; 130 when interrupted, 1 when the server refused some subscriptions (the others
     were recorded)."""
-    from .record import plan, record
+    from .record import record
 
     feed, keys = _what_to_record(args)
-    endpoint = plan(feed, keys, args.depth).endpoint  # checked before anything starts
-    conn = _connection(args, endpoint)
+    rows = args.rows if feed == "orders" else None
+    kind = with_rows(feed, rows)
+    kind.subscriptions(keys, args.depth)  # checked before anything starts
+    service = kind.service
+    conn = _connection(args, service)
     with ExitStack() as stack:
         if args.sim:
-            conn = _sim_conn(stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate)), endpoint)
+            from .sim import Simulator
+
+            conn = _sim_conn(stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate)), service)
         stack.enter_context(_sigterm_interrupts())
-        summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, max_messages=args.max_messages,
+        summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, rows=rows, max_messages=args.max_messages,
                          flush_seconds=args.flush_seconds, flush_rows=args.flush_rows, progress=args.progress, **conn)
     print(summary)
     if summary.interrupted:
@@ -171,7 +184,7 @@ def _what_to_record(args: argparse.Namespace) -> tuple[str, list[Any]]:
     if args.what == "depth":
         return "depth", args.symbols
     if args.what == "orders":
-        return args.rows, []
+        return "orders", []
     if args.what == "risk":
         if len(args.pairs) % 2:
             raise ArgumentError(f"risk takes SYMBOL BOOK pairs, got {len(args.pairs)} word(s): {' '.join(args.pairs)}")
@@ -321,7 +334,7 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     orders = _subparser(kinds, "orders", "record the account's order results",
                         "  nexusdata record orders --out rec\n  nexusdata record orders --rows executions --sim --seconds 60 --out /tmp/rec",
                         options)
-    orders.add_argument("--rows", choices=["orders", "cp_orders", "executions"], default="orders",
+    orders.add_argument("--rows", choices=ORDER_VIEWS, default="orders",
                         help="one row per parent order (default), child order or execution")
     risk = _subparser(kinds, "risk", "record risk positions of one or more (symbol, book) pairs",
                       "  nexusdata record risk BTCUSDT A --out rec\n  nexusdata record risk BTCUSDT A ETHUSDT B --sim --out /tmp/rec",

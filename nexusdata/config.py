@@ -12,7 +12,8 @@ from .errors import ArgumentError
 from .protocol import ChaiNextSession, NexusSession, Session
 from .protocol.urls import chainext_url, check_ws_url, nexus_url, redact
 
-Feed = Literal["nexus", "chainext"]
+Service = Literal["nexus", "chainext"]
+"""The two services nexusdata speaks to: the Nexus broker and the ChaiNext indices."""
 
 ENV = {
     "nexus": {"url": "NEXUSDATA_NEXUS_URL", "token": "NEXUSDATA_NEXUS_TOKEN"},
@@ -22,7 +23,7 @@ ENV = {
         "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET",
     },
 }
-"""The environment variable behind each credential keyword, per feed (see docs/connections.md)."""
+"""The environment variable behind each credential keyword, per service (see docs/connections.md)."""
 
 
 class UnknownArgumentError(ArgumentError, TypeError):
@@ -70,7 +71,7 @@ OPTION_NAMES = frozenset(f.name for f in fields(Options))
 class Endpoint:
     """One feed's endpoint and credentials. Its repr and :attr:`display_url` never show secrets."""
 
-    feed: Feed
+    feed: Service
     url: str
     token: str = field(default="", compare=False)
     api_key: str = ""
@@ -123,7 +124,7 @@ def nonempty_str(value: object, name: str) -> str:
     return value.strip()
 
 
-def _credential(conn: Mapping[str, Any], feed: Feed, key: str, env: Mapping[str, str]) -> str:
+def _credential(conn: Mapping[str, Any], feed: Service, key: str, env: Mapping[str, str]) -> str:
     value = conn.get(key)
     if value is None:
         value = env.get(ENV[feed][key])
@@ -142,7 +143,7 @@ def _credential(conn: Mapping[str, Any], feed: Feed, key: str, env: Mapping[str,
 
 
 def split_conn(
-    feed: Feed, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
+    feed: Service, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
 ) -> tuple[Endpoint, Options, dict[str, Any]]:
     """Split a collector's ``**conn`` into the endpoint, the options and the ``extra`` keywords
     the caller handles itself, checking every one of them."""

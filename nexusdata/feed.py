@@ -1,7 +1,9 @@
 """A running subscription set: one connection feeding one table buffer per push kind.
 
-This is what the blocking collectors, the live handles and the recorder share: start it, let the
-connection thread fill the buffers, read DataFrames whenever, stop it.
+This is what the blocking collectors, the live handles, the recorder and the check share: start
+it, let the connection thread fill the buffers, read DataFrames whenever, stop it. It also says
+how it is doing (:meth:`Feed.status`, :meth:`Feed.status_line`), the same way everywhere: in a
+live handle's repr, a chart's status line and a progress bar.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import asdict, is_dataclass
 from typing import Any, Iterable, Mapping, NamedTuple
 
 import pandas as pd
@@ -17,10 +20,41 @@ import pandas as pd
 from .config import Endpoint, Options
 from .frames import TableBuffer
 from .protocol import Table
-from .transport import Connection
+from .transport import Connection, ConnectionEvent
 from .transport.connection import Tracer
 
 log = logging.getLogger("nexusdata.feed")
+
+RATE_WINDOW = 10.0
+"""Seconds over which the push rate is measured."""
+
+LIVE_READS = 256
+"""Socket reads a feed with a live chart or handle keeps for its push rate (the status line's)."""
+
+STATE_COLOURS = {"connected": "#2a9d8f", "failed": "#e76f51"}
+"""The colour of a state's dot in a live handle's or chart's status (grey for the others)."""
+OTHER_STATE_COLOUR = "#6c757d"
+
+GAP_COLUMNS = ("time", "connection", "event", "reason")
+
+
+def clock(when: pd.Timestamp) -> str:
+    """A receive time as status lines and chart titles show it: ``12:34:56.789 UTC``."""
+    return f"{when:%H:%M:%S.%f}"[:-3] + " UTC"
+
+
+def gap_frame(events: Iterable[ConnectionEvent | Mapping[str, Any]]) -> pd.DataFrame:
+    """Gap log records (events, or their dicts as kept in ``attrs``) as a typed DataFrame."""
+    rows = [asdict(e) if is_dataclass(e) else dict(e) for e in events]  # type: ignore[arg-type]
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime([r["time"] for r in rows], unit="s", utc=True),
+            "connection": pd.array([r["connection"] for r in rows], dtype="int32"),
+            "event": pd.Series([r["event"] for r in rows], dtype="str"),
+            "reason": pd.Series([r["reason"] for r in rows], dtype="str"),
+        },
+        columns=list(GAP_COLUMNS),
+    )
 
 
 class Read(NamedTuple):
@@ -161,12 +195,56 @@ class Feed:
 
     def events(self) -> pd.DataFrame:
         """The gap log: connects, disconnects, stalls and failed attempts with times and reasons."""
-        rows = list(self.connection.events)
-        return pd.DataFrame(
-            {
-                "time": pd.to_datetime([e.time for e in rows], unit="s", utc=True),
-                "connection": pd.array([e.connection for e in rows], dtype="int32"),
-                "event": pd.Series([e.event for e in rows], dtype="str"),
-                "reason": pd.Series([e.reason for e in rows], dtype="str"),
-            }
-        )
+        return gap_frame(list(self.connection.events))
+
+    @property
+    def state(self) -> str:
+        """``connecting``, ``connected``, ``reconnecting``, ``stopped`` or ``failed``."""
+        if self.error is not None:
+            return "failed"
+        if self.finished.is_set():
+            return "stopped"
+        if self.connection.ready.is_set():
+            return "connected"
+        return "reconnecting" if self.connection.number else "connecting"
+
+    def rate(self, kind: str, window: float = RATE_WINDOW) -> float:
+        """Pushes per second of ``kind`` over the last ``window`` seconds (or since the start)."""
+        arrivals = self.arrivals[kind]
+        reads = list(arrivals)
+        if not reads or self.started_at is None:
+            return 0.0
+        now = time.time()
+        span = min(window, now - self.started_at)
+        inside = [r for r in reads if r.received_ns >= (now - span) * 1e9]
+        if len(reads) == arrivals.maxlen and len(inside) == len(reads):
+            span = now - reads[0].received_ns / 1e9  # older reads of the window were not kept
+        return sum(r.pushes for r in inside) / span if span > 0 else 0.0
+
+    def status(self, kind: str) -> dict[str, Any]:
+        """The counters with the ``state``, the push ``rate`` of ``kind`` (per second), the
+        ``rows`` held, the ``last_update`` and the newest ``warning``."""
+        last = self.last_push_at
+        warnings = self.warnings()
+        return {
+            "state": self.state,
+            **self.stats(),
+            "rate": self.rate(kind),
+            "rows": self.buffers[kind].rows,
+            "last_update": None if last is None else pd.Timestamp(last, unit="s", tz="UTC"),
+            "warning": warnings[-1] if warnings else None,
+        }
+
+    def status_line(self, kind: str) -> str:
+        """The status as one short line: state, messages, rate, rows, reconnects, problems, last
+        update, warning."""
+        status = self.status(kind)
+        parts = [status["state"], f"{status['messages']:,} messages", f"{status['rate']:,.1f}/s", f"{status['rows']:,} rows"]
+        for name in ("reconnects", "malformed", "unknown"):
+            if status[name]:
+                parts.append(f"{status[name]:,} {name}")
+        if status["last_update"] is not None:
+            parts.append(f"last update {clock(status['last_update'])}")
+        if status["warning"]:
+            parts.append(f"warning: {status['warning']}")
+        return " · ".join(parts)

@@ -4,16 +4,13 @@ and why."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
 from .errors import ArgumentError, ConnectionFailedError
-from .feed import Feed
+from .feed import Feed, gap_frame
 from .transport import Connection, ConnectionEvent
-
-COLUMNS = ("time", "connection", "event", "reason")
 
 
 def gap_log(source: Any) -> pd.DataFrame:
@@ -22,20 +19,6 @@ def gap_log(source: Any) -> pd.DataFrame:
     ``event`` (``connected``, ``disconnected``, ``stalled``, ``connect_failed``, ``closed``) and
     ``reason``."""
     return gap_frame(_events_of(source))
-
-
-def gap_frame(events: Iterable[ConnectionEvent | Mapping[str, Any]]) -> pd.DataFrame:
-    """Gap log records (events, or their dicts as kept in ``attrs``) as a typed DataFrame."""
-    rows = [asdict(e) if is_dataclass(e) else dict(e) for e in events]
-    return pd.DataFrame(
-        {
-            "time": pd.to_datetime([r["time"] for r in rows], unit="s", utc=True),
-            "connection": pd.array([r["connection"] for r in rows], dtype="int32"),
-            "event": pd.Series([r["event"] for r in rows], dtype="str"),
-            "reason": pd.Series([r["reason"] for r in rows], dtype="str"),
-        },
-        columns=list(COLUMNS),
-    )
 
 
 def _events_of(source: Any) -> Iterable[ConnectionEvent | Mapping[str, Any]]:

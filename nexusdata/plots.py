@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .errors import ArgumentError
-from .frames import schema
+from .feed import clock
+from .frames import latest_push, schema
 from .protocol import tables
 
 PAIR_STATUS = {
@@ -49,18 +50,6 @@ def date_numbers(index: pd.DatetimeIndex) -> np.ndarray:
     """UTC times as matplotlib's date numbers, converted in one numpy step (matplotlib's own
     conversion of a pandas index goes element by element: 25 ms for 2,000 times)."""
     return date2num(index.tz_convert(None).to_numpy())
-
-
-def clock(when: pd.Timestamp) -> str:
-    """A receive time as the charts title it: ``12:34:56.789 UTC``."""
-    return f"{when:%H:%M:%S.%f}"[:-3] + " UTC"
-
-
-def latest_push(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the newest push (those sharing the last ``received_at``)."""
-    if df.empty:
-        return df
-    return df[df["received_at"] == df["received_at"].iloc[-1]]
 
 
 def book_summary(depth: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""A ``tqdm.auto`` progress bar over a blocking collector's run, shown only where someone can see
-it: in a Jupyter kernel (as a widget) or on a terminal (as text on stderr)."""
+"""The one progress bar of the blocking calls (collectors and ``record``): ``tqdm.auto``, shown
+only where someone can see it, in a Jupyter kernel (as a widget) or on a terminal (as text on
+stderr)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def _gist(warning: str) -> str:
 
 class RunProgress:
     """A bar over a run's ``seconds`` that also counts its messages (``12/100 messages`` when
-    ``max_messages`` is set); when ``seconds`` is infinite the bar counts messages instead.
+    ``max_messages`` is set); when ``seconds`` is infinite the bar counts messages instead (up to
+    ``max_messages``, or without end).
 
     Does nothing when ``enabled`` is false or output is not :func:`interactive`.
     """
@@ -43,30 +45,35 @@ class RunProgress:
         self._bar: Any = None
         if not (enabled and interactive()):
             return
-        from tqdm.auto import tqdm  # imported on demand: it pulls in ipywidgets in a kernel
+        from tqdm.auto import (
+            tqdm,  # imported on demand: it pulls in ipywidgets in a kernel
+        )
 
+        total: float | None
         if self.by_messages:
-            total, counter = max_messages, "{n:.0f}/{total:.0f} messages"
+            total, counter = max_messages, "{n:.0f}/{total:.0f} messages" if max_messages else "{n:.0f} messages"
         else:
             total, counter = seconds, "{n:.1f}/{total:g} s"
-        self._bar = tqdm(total=total, desc=label, bar_format="{desc}: {percentage:3.0f}%|{bar}| " + counter + "{postfix}")
+        meter = "{percentage:3.0f}%|{bar}| " if total else ""  # without an end, a count alone
+        self._bar = tqdm(total=total, desc=label, bar_format="{desc}: " + meter + counter + "{postfix}")
 
     @property
     def shown(self) -> bool:
         """Whether a bar is displayed."""
         return self._bar is not None
 
-    def update(self, elapsed: float, messages: int, warning: str | None = None) -> None:
-        """Show ``elapsed`` seconds and ``messages`` received so far, and the gist of the newest
-        ``warning`` (a refused or silent subscription: what happened, before its advice, which
-        the log line has) when there is one, so the bar stays one line."""
+    def update(self, elapsed: float, messages: int, warning: str | None = None, more: str = "") -> None:
+        """Show ``elapsed`` seconds and ``messages`` received so far, ``more`` (e.g. rows and
+        files written) and the gist of the newest ``warning`` (a refused or silent subscription:
+        what happened, before its advice, which the log line has) when there is one, so the bar
+        stays one line."""
         bar = self._bar
         if bar is None:
             return
-        notice = f" · ⚠ {_gist(warning)}" if warning else ""
+        notice = (f" · {more}" if more else "") + (f" · ⚠ {_gist(warning)}" if warning else "")
         if self.by_messages:
-            bar.n = min(messages, bar.total)
-            bar.set_postfix_str(notice, refresh=False)
+            bar.n = messages if bar.total is None else min(messages, bar.total)
+            bar.set_postfix_str(f"{messages / elapsed if elapsed > 0 else 0:,.1f}/s{notice}", refresh=False)
         else:
             bar.n = min(elapsed, bar.total)
             limit = f"/{self.max_messages}" if self.max_messages is not None else ""
@@ -79,7 +86,7 @@ class RunProgress:
         bar = self._bar
         if bar is None:
             return
-        if completed:
+        if completed and bar.total is not None:
             bar.n = bar.total
             bar.refresh()
         bar.close()

@@ -11,32 +11,26 @@ coin or index id; the data keeps its own id column), and the date is the UTC day
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from .errors import ArgumentError
 from .frames import Chunk, build_frame, schema
 from .frames.columns import ARROW_TYPES, CONVERTERS
+from .kinds import KINDS, ORDER_VIEWS, with_rows
 from .protocol import TABLES, Table
 
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
 PARTITIONS: dict[str, tuple[str, str]] = {
-    "depth": ("symbol", "symbol"),
-    "orders": ("symbol", "symbol"),
-    "cp_orders": ("symbol", "symbol"),
-    "executions": ("symbol", "symbol"),
-    "risk": ("symbol", "symbol"),
-    "coin_index": ("id", "cid"),
-    "pair_index": ("id", "cid"),
-    "index": ("id", "index_id"),
-    "coin_index_v3": ("id", "underlying_cid"),
-    "pair_index_v3": ("id", "underlying_cid"),
+    kind.name: ("symbol" if kind.service == "nexus" else "id", kind.column) for kind in KINDS.values()
 }
-"""Per feed (table name): the partition key in the path and the column its value comes from."""
+"""Per feed (subscription kind): the partition key in the path and the column its value comes from."""
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The path value of a missing key, as Hive, Spark and pyarrow write and read it."""
@@ -80,6 +74,7 @@ def read_recording(
     path: str | Path,
     feed: str | None = None,
     *,
+    rows: str | None = None,
     symbol: str | Iterable[str] | None = None,
     id: str | int | Iterable[str | int] | None = None,
     start: Any = None,
@@ -88,12 +83,14 @@ def read_recording(
     """Read a recording back as the collector of ``feed`` returns it: same columns, same dtypes,
     rows in arrival order.
 
-    ``feed`` may be left out when the recording holds one feed. ``symbol`` (Nexus feeds) or ``id``
+    ``feed`` may be left out when the recording holds one feed; for ``"orders"``, ``rows=``
+    chooses the view (``"orders"``, ``"cp_orders"``, ``"executions"``) as for
+    :func:`~nexusdata.collect_orders`. ``symbol`` (Nexus feeds) or ``id``
     (ChaiNext topics) selects one or several partitions; ``start`` (inclusive) and ``end``
     (exclusive) bound ``received_at`` (anything :class:`pandas.Timestamp` takes; naive times
     are UTC). Only the matching directories and row groups are read.
     """
-    dataset, table, filters = _scan(path, feed, symbol, id, start, end)
+    dataset, table, filters = _scan(path, feed, rows, symbol, id, start, end)
     data = dataset.to_table(columns=[name for name, _ in schema(table)], filter=filters)
     return frame_of(table, data.sort_by("received_at"))
 
@@ -120,6 +117,8 @@ def frame_of(table: Table, data: pa.Table) -> pd.DataFrame:
 def dataset_of(path: str | Path, feed: str) -> ds.Dataset:
     """The pyarrow dataset of one feed of a recording, with its key and ``date`` as string
     partition fields."""
+    import pyarrow.dataset as ds  # loaded by what reads a recording, not by import nexusdata
+
     key, _ = PARTITIONS[feed]
     partitions = pa.schema([(key, pa.string()), ("date", pa.string())])
     file_fields = [f for f in file_schema(TABLES[feed]) if f.name not in partitions.names]
@@ -177,10 +176,13 @@ def _key_of(file: str, key: str) -> str | None:
 
 
 def _scan(
-    path: str | Path, feed: str | None, symbol: Any, id: Any, start: Any, end: Any
+    path: str | Path, feed: str | None, rows: Any, symbol: Any, id: Any, start: Any, end: Any
 ) -> tuple[ds.Dataset, Table, ds.Expression | None]:
     """Check the arguments of :func:`read_recording`; the dataset, its table and the filter."""
+    import pyarrow.dataset as ds
     feeds = recorded_feeds(path)
+    if rows is not None or feed in ORDER_VIEWS:
+        feed = with_rows("orders" if feed is None else feed, rows, stacklevel=4).name
     if feed is None:
         if len(feeds) != 1:
             raise ArgumentError(f"feed must be given: the recording holds {', '.join(feeds) or 'no feed'}")

@@ -17,47 +17,29 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .collectors import (
-    ORDER_TABLES,
-    check_flag,
-    depth_subscription,
-    index_subscription,
-    order_table,
-    risk_subscription,
-    wait_interruptibly,
-)
-from .config import Feed as FeedName
 from .config import positive_int, positive_number, split_conn
 from .errors import ArgumentError
 from .feed import Feed
 from .frames import build_table
-from .progress import interactive
-from .protocol import Table, chainext, nexus, tables
+from .kinds import KINDS, check_flag, with_rows
+from .progress import RunProgress
+from .protocol import Table
 from .reader import PARTITIONS, file_schema, partition_dir
+from .run import run
 
 log = logging.getLogger("nexusdata.record")
 
-FEEDS: tuple[str, ...] = tuple(PARTITIONS)
-"""What can be recorded: every table by name (``depth``, ``orders``, ``cp_orders``,
-``executions``, ``risk`` and the ChaiNext topics)."""
+FEEDS: tuple[str, ...] = tuple(KINDS)
+"""What can be recorded: every subscription kind by name (``depth``, ``orders`` and its views
+``cp_orders`` and ``executions``, ``risk`` and the ChaiNext topics)."""
 
 _CHECK = 0.1  # seconds between checks of the rows held (and updates of the progress line)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one recording subscribes to: the endpoint, the subscriptions and the table per kind."""
-
-    endpoint: FeedName
-    subscriptions: tuple[Any, ...]
-    tables: dict[str, Table]
 
 
 @dataclass(frozen=True)
@@ -89,39 +71,6 @@ class RecordingSummary:
             + (" (interrupted)" if self.interrupted else "")
             + "".join(f"\n  refused: {refusal}" for refusal in self.refused)
         )
-
-
-def plan(feed: object, keys: Iterable[Any], depth: object = 5) -> Plan:
-    """Check what to record: ``depth`` takes symbols, ``risk`` (symbol, book) pairs, a ChaiNext
-    topic coin or index ids, the order views nothing."""
-    keys = list(keys)
-    if feed == "depth":
-        books = _required([depth_subscription(s, depth) for s in keys], "depth", "a symbol")
-        return Plan("nexus", books, {nexus.MARKETDEPTH: tables.DEPTH})
-    if feed in ORDER_TABLES:
-        if keys:
-            raise ArgumentError(f"{feed} records the account's orders and takes no symbol or id, got {keys!r}")
-        return Plan("nexus", (nexus.orders(),), {nexus.ORDER: order_table(feed)})
-    if feed == "risk":
-        positions = _required([risk_subscription(*_risk_pair(k)) for k in keys], "risk", "a (symbol, book) pair")
-        return Plan("nexus", positions, {nexus.RISK_POSITION: tables.RISK})
-    if feed in chainext.TOPICS:
-        topic = str(feed)
-        return Plan("chainext", _required([index_subscription(topic, k) for k in keys], topic, "an id"), {topic: chainext.TOPICS[topic]})
-    raise ArgumentError(f"feed must be one of {', '.join(FEEDS)}, got {feed!r}")
-
-
-def _required(subscriptions: list[Any], feed: str, what: str) -> tuple[Any, ...]:
-    """The subscriptions without repeats; at least one."""
-    if not subscriptions:
-        raise ArgumentError(f"recording {feed} needs at least {what}")
-    return tuple(dict.fromkeys(subscriptions))
-
-
-def _risk_pair(key: Any) -> tuple[Any, Any]:
-    if isinstance(key, str) or not isinstance(key, (tuple, list)) or len(key) != 2:
-        raise ArgumentError(f"risk is recorded per (symbol, book) pair, got {key!r}")
-    return key[0], key[1]
 
 
 class DatasetWriter:
@@ -184,6 +133,8 @@ def _write_file(data: pa.Table, path: Path) -> None:
     dictionary-encodes strings anyway), and its values are not decoded to be written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
+    import pyarrow.parquet as pq  # loaded by what writes, not by import nexusdata
+
     pq.write_table(data, str(temporary), compression="zstd", store_schema=False)
     descriptor = os.open(temporary, os.O_RDONLY)
     try:
@@ -199,6 +150,7 @@ def record(
     *keys: Any,
     seconds: float | None = None,
     depth: int = 5,
+    rows: str | None = None,
     max_messages: int | None = None,
     flush_seconds: float = 5.0,
     flush_rows: int = 100_000,
@@ -209,8 +161,9 @@ def record(
     interrupted) or ``max_messages`` pushes arrive.
 
     ``keys`` are what to subscribe to: symbols for ``depth``, ``(symbol, book)`` pairs for
-    ``risk``, coin or index ids for a ChaiNext topic, nothing for ``orders``, ``cp_orders`` or
-    ``executions`` (one view of the account's orders). Several symbols or ids share one
+    ``risk``, coin or index ids for a ChaiNext topic, nothing for ``orders`` (``rows=`` chooses
+    the view of the account's orders, as for :func:`~nexusdata.collect_orders`: ``"orders"``,
+    ``"cp_orders"`` or ``"executions"``; they are written under that name). Several symbols or ids share one
     connection. Rows are flushed every ``flush_seconds`` or ``flush_rows`` rows. ``progress``
     shows pushes, their rate, rows and files written in a terminal or notebook. Reconnects are
     survived (the ``connection`` column numbers them); Ctrl-C ends the recording after a last
@@ -218,50 +171,46 @@ def record(
     ``**conn`` takes the collectors' credentials and options. Read it back with
     :func:`nexusdata.read_recording`.
     """
-    what = plan(feed, keys, depth)
+    kind = with_rows(feed, rows)
+    subscriptions = kind.subscriptions(keys, depth)
     deadline = math.inf if seconds is None else positive_number(seconds, "seconds")
     limit = None if max_messages is None else positive_int(max_messages, "max_messages")
     interval = positive_number(flush_seconds, "flush_seconds")
     row_limit = positive_int(flush_rows, "flush_rows")
-    shown = check_flag(progress, "progress") and interactive()
-    endpoint, options, _ = split_conn(what.endpoint, conn)
+    shown = check_flag(progress, "progress")
+    endpoint, options, _ = split_conn(kind.service, conn)
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ArgumentError(f"out must be a directory; {str(root)!r} is a file")
     root.mkdir(parents=True, exist_ok=True)
-    writers = {kind: DatasetWriter(root, table) for kind, table in what.tables.items()}
-    live = Feed(endpoint, what.subscriptions, what.tables, options, max_messages=limit)
-    started = time.monotonic()
-    interrupted = False
-    from tqdm.auto import tqdm  # imported on demand: in a notebook it loads ipywidgets
+    tables = {subscriptions[0].kind: kind.table}
+    writers = {push: DatasetWriter(root, table) for push, table in tables.items()}
+    live = Feed(endpoint, subscriptions, tables, options, max_messages=limit)
+    next_flush = time.monotonic() + interval
 
-    bar = tqdm(desc=f"recording {feed}", unit=" pushes", disable=not shown, mininterval=_CHECK)
-    live.start()
+    def flush_when_due() -> None:
+        nonlocal next_flush
+        if time.monotonic() >= next_flush or sum(b.rows for b in live.buffers.values()) >= row_limit:
+            _flush(live, writers)
+            next_flush = time.monotonic() + interval
+
+    def written() -> str:
+        rows, files = sum(w.rows for w in writers.values()), sum(w.files for w in writers.values())
+        return f"{rows:,} rows · {files:,} files · connection {live.connection.number}"
+
+    bar = RunProgress(f"recording {kind.name}", deadline, limit, enabled=shown)
     try:
-        end = started + deadline
-        next_flush = started + interval
-        while not live.finished.is_set() and time.monotonic() < end:
-            now = time.monotonic()
-            wait_interruptibly(live, max(min(end, next_flush, now + _CHECK) - now, 0))
-            if time.monotonic() >= next_flush or sum(b.rows for b in live.buffers.values()) >= row_limit:
-                _flush(live, writers)
-                next_flush = time.monotonic() + interval
-            _show(bar, live, writers)
-    except KeyboardInterrupt:
-        interrupted = True
-        log.warning("interrupted: writing what arrived and stopping")
+        outcome = run(live, deadline, bar=bar, on_tick=flush_when_due, more=written, tick=_CHECK,
+                      on_interrupt="writing what arrived and stopping")
     finally:
-        live.stop()
         _flush(live, writers)
-        _show(bar, live, writers)
-        bar.close()
     summary = RecordingSummary(
         root,
-        str(feed),
+        kind.name,
         rows=sum(w.rows for w in writers.values()),
         files=sum(w.files for w in writers.values()),
-        seconds=time.monotonic() - started,
-        interrupted=interrupted,
+        seconds=outcome.elapsed,
+        interrupted=outcome.interrupted,
         stats=live.stats(),
         refused=tuple(str(e) for e in live.connection.refused.values()),
         warnings=tuple(live.warnings()),
@@ -280,11 +229,3 @@ def _flush(live: Feed, writers: dict[str, DatasetWriter]) -> None:
         chunks = buffer.take_chunks()
         if chunks:
             writers[kind].write(build_table(buffer.table, chunks, consume=True))
-
-
-def _show(bar: Any, live: Feed, writers: dict[str, DatasetWriter]) -> None:
-    """Bring the progress line up to date: pushes (and their rate), rows and files written, the
-    connection number."""
-    bar.update(live.accepted - bar.n)
-    rows, files = sum(w.rows for w in writers.values()), sum(w.files for w in writers.values())
-    bar.set_postfix(rows=rows, files=files, connection=live.connection.number, refresh=False)

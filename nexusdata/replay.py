@@ -4,9 +4,10 @@ feeds (collectors, live handles, live plots) runs unchanged on recorded data."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .sim import Simulator
+if TYPE_CHECKING:
+    from .sim import Simulator
 
 
 def replay(path: str | Path, speed: float = 1.0, **options: Any) -> Simulator:
@@ -22,4 +23,7 @@ def replay(path: str | Path, speed: float = 1.0, **options: Any) -> Simulator:
 
     ``options`` go to :class:`~nexusdata.sim.Simulator` (``port``, ``token``, ``record_sent``, ...).
     """
+    # the server is loaded when a replay starts, not with nexusdata
+    from .sim import Simulator
+
     return Simulator(replay=path, speed=speed, **options).start()

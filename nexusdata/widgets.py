@@ -15,13 +15,14 @@ import asyncio
 import html
 import logging
 import time
+from typing import Any
 
 import ipywidgets
 
 from .config import positive_int, positive_number
-from .feed import Feed
-from .live import feed_stats, status_line
-from .plots import Chart, latest_push, png
+from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
+from .frames import latest_push
+from .plots import CHARTS, Chart, png
 
 log = logging.getLogger("nexusdata.widgets")
 
@@ -97,6 +98,12 @@ class LivePlot(ipywidgets.VBox):
         self.refresh(force=True)
         self._start()
 
+    @classmethod
+    def of(cls, feed: Feed, kind: str, chart: str, **options: Any) -> LivePlot:
+        """A live chart of ``feed``'s pushes of ``kind``, drawn by the chart named ``chart`` (a
+        subscription kind's name: ``depth``, ``pair_index_v3``)."""
+        return cls(feed, kind, CHARTS[chart], **options)
+
     def refresh(self, force: bool = False) -> bool:
         """Redraw the newest ``history`` pushes if pushes arrived since the last redraw and the
         throttle allows it (``force`` ignores the throttle). Call it on the main thread only.
@@ -137,9 +144,8 @@ class LivePlot(ipywidgets.VBox):
         super().close()
 
     def _status(self) -> str:
-        stats = feed_stats(self.feed, self.kind)
-        colour = {"connected": "#2a9d8f", "failed": "#e76f51"}.get(stats["state"], "#6c757d")
-        return f"<span style='color:{colour}'>●</span> {html.escape(status_line(stats))}"
+        colour = STATE_COLOURS.get(self.feed.state, OTHER_STATE_COLOUR)
+        return f"<span style='color:{colour}'>●</span> {html.escape(self.feed.status_line(self.kind))}"
 
     def _start(self) -> None:
         """Redraw from the running event loop of this thread (the Jupyter kernel's) if there is

@@ -22,6 +22,7 @@ import pytest
 
 import nexusdata as nd
 from nexusdata.frames import build_frame
+from nexusdata.kinds import ORDER_VIEWS
 from nexusdata.protocol import TABLES, chainext, tables
 from nexusdata.reader import file_schema
 from nexusdata.record import DatasetWriter
@@ -55,15 +56,17 @@ def check_recording_equals_collector(root: Path, feed: str, seconds: float, flus
     seed (each subscription's values follow the seed; only clock-based times differ), then
     compare: same columns and dtypes, same values."""
     keys, part, collect = CASES[feed]
+    view = {"rows": feed} if feed in ORDER_VIEWS else {}  # an order view is chosen by rows=
+    feed = "orders" if view else feed
     with Simulator(seed=5, rate=100.0) as recorded_sim, Simulator(seed=5, rate=100.0) as collected_sim:
         conn = recorded_sim.chainext if feed in chainext.TOPICS else recorded_sim.nexus
-        summary = nd.record(root, feed, *keys, seconds=seconds, flush_seconds=flush_seconds, **conn)
-        recorded = nd.read_recording(root, feed, **part)
+        summary = nd.record(root, feed, *keys, seconds=seconds, flush_seconds=flush_seconds, **view, **conn)
+        recorded = nd.read_recording(root, feed, **view, **part)
         pushes = recorded["received_at"].nunique()
         assert pushes >= 10
         collected = collect(collected_sim, pushes)
     assert collected["received_at"].nunique() == pushes
-    assert summary.files > 1 and summary.rows == len(nd.read_recording(root, feed))
+    assert summary.files > 1 and summary.rows == len(nd.read_recording(root, feed, **view))
     assert list(recorded.columns) == list(collected.columns)
     assert recorded.dtypes.astype(str).tolist() == collected.dtypes.astype(str).tolist()
     for name in recorded.select_dtypes("category"):
@@ -267,5 +270,5 @@ def test_progress_line_in_a_terminal_unless_declined(sim: Simulator, tmp_path: P
     assert capsys.readouterr().err == ""
     summary = nd.record(tmp_path, "depth", "BTCUSDT", max_messages=3, **sim.nexus)
     err = capsys.readouterr().err
-    assert "recording depth" in err and "3 pushes" in err and "pushes/s" in err
+    assert "recording depth" in err and "3/3 messages" in err and "/s" in err
     assert summary.stats["messages"] == 3 and "recorded 3 pushes (30 rows) of depth" in str(summary)

@@ -36,7 +36,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pool.submit(nd.record, root, "pair_index_v3", "1", seconds=1, **sim.chainext),
             pool.submit(nd.record, root, "coin_index", "0", seconds=1, **sim.chainext),
             pool.submit(nd.record, root, "risk", ("BTCUSDT", "A"), seconds=1, **sim.nexus),
-            pool.submit(nd.record, root, "cp_orders", seconds=1, **sim.nexus),
+            pool.submit(nd.record, root, "orders", seconds=1, rows="cp_orders", **sim.nexus),
         ]
         assert all(run.result().rows > 0 for run in runs)
     return root
@@ -67,7 +67,8 @@ Collect = Callable[[Simulator, int], pd.DataFrame]
 def test_collectors_read_the_recorded_values(recording: Path, feed: str, part: dict[str, str], collect: Collect) -> None:
     """Every recorded push comes back, in order, with the recorded values and the collectors'
     schema: the rows are rebuilt into the wire shapes and flattened again."""
-    recorded = nd.read_recording(recording, feed, **part)
+    view = {"rows": feed} if feed == "cp_orders" else {}  # an order view is chosen by rows=
+    recorded = nd.read_recording(recording, "orders" if view else feed, **view, **part)
     with nd.replay(recording, speed=FAST) as rp:
         replayed = collect(rp, _pushes(recorded))
     assert replayed.dtypes.astype(str).tolist() == recorded.dtypes.astype(str).tolist()

@@ -264,3 +264,10 @@ except (OSError, AttributeError):  # not glibc: nothing to do
 def _give_back_freed_heap() -> None:
     if _malloc_trim is not None:
         _malloc_trim(0)
+
+
+def latest_push(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the newest push (those sharing the last ``received_at``)."""
+    if df.empty:
+        return df
+    return df[df["received_at"] == df["received_at"].iloc[-1]]

@@ -201,7 +201,7 @@ class ChaiNextSession(Session):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic) for s in self.subscriptions}
+        prefixes = {(b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic) for s in self.subscriptions if s.topic in FIRST_KEYS}
         super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=prefixes)
         self._key = api_key
         self._secret = api_secret

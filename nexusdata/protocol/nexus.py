@@ -29,6 +29,10 @@ EVENTS: tuple[str, ...] = (MARKETDEPTH, ORDER, RISK_POSITION)
 
 Action = Literal["SUBSCRIBE", "UNSUBSCRIBE"]
 
+MAX_DEPTH = 100
+"""The deepest book a depth subscription asks for and the simulator serves (the document sets no
+limit; this keeps a push bounded)."""
+
 _MAX_PENDING = 256  # requests remembered to recognise their replies
 
 DEFAULT_TABLES: dict[str, Table] = {MARKETDEPTH: DEPTH, ORDER: ORDERS, RISK_POSITION: RISK}
@@ -131,7 +135,7 @@ class NexusSession(Session):
         self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event) for s in self.subscriptions}
+        prefixes = {(b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event) for s in self.subscriptions if s.event in FIRST_KEYS}
         super().__init__(secrets=(token,), clock=clock, push_prefixes=prefixes)
         self._ids = RequestIds()
         self._sent: dict[str, tuple[str, NexusSubscription | None]] = {}  # request id → (label, subscription)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -15,9 +15,6 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from .quirks import FRAGMENTED, Wire
-
-if TYPE_CHECKING:
-    from .faults import Injector
 
 log = logging.getLogger("nexusdata.sim")
 
@@ -45,6 +42,14 @@ async def every(rate: float, build: Callable[[], str]) -> AsyncGenerator[str, No
     """The frames ``build`` makes, ``rate`` times a second."""
     async for _ in ticks(rate):
         yield build()
+
+
+class Injector(Protocol):
+    """What a connection needs of its faults (:class:`~nexusdata.sim.faults.Injector`): pushes
+    go through it, which drops, stalls or garbles them when their time comes."""
+
+    async def push(self, kind: str, texts: list[str]) -> None:
+        """Send ``texts`` (pushes of ``kind``), or do what the faults say instead."""
 
 
 class Feed(Protocol):

@@ -24,6 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from ..protocol import nexus, urls
+from ..protocol.nexus import MAX_DEPTH
 from ..protocol.session import dumps
 from .account import Account
 from .connection import Connection, Recorder, every, ticks
@@ -32,8 +33,6 @@ from .quirks import REFUSAL_CODE, REFUSAL_ERROR, Wire
 
 log = logging.getLogger("nexusdata.sim")
 
-MAX_DEPTH = 100
-"""Deepest book served (the document sets no limit; this keeps a push bounded)."""
 ORDER_BACKLOG = 1_000
 """Orders queued for a client that reads too slowly before newer ones are dropped."""
 

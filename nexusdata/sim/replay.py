@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import positive_number
 from ..errors import ArgumentError
 from ..protocol import TABLES, Table, chainext, nexus
 from ..protocol.session import dumps
@@ -77,7 +78,9 @@ class Playback:
 
     async def _texts(self, feed: str, kind: str, key: str | None, select: Select | None) -> AsyncGenerator[tuple[int, str], None]:
         option = {} if key is None else {PARTITIONS[feed][0]: key}
-        frame = await asyncio.to_thread(read_recording, self.path, feed, **option)
+        if feed in ORDER_FEEDS:  # an order view is read as the orders' rows
+            option["rows"] = feed
+        frame = await asyncio.to_thread(read_recording, self.path, "orders" if feed in ORDER_FEEDS else feed, **option)
         if select is not None:
             frame = select(frame)
         for item in wire_pushes(TABLES[feed], kind, frame):
@@ -86,9 +89,7 @@ class Playback:
 
 def check_speed(speed: object) -> float:
     """``speed`` as a float if it is a positive multiple of real time (``inf``: no pauses)."""
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or math.isnan(speed) or speed <= 0:
-        raise ArgumentError(f"speed must be a positive multiple of real time (inf: as fast as possible), got {speed!r}")
-    return float(speed)
+    return positive_number(speed, "speed", allow_inf=True, unit="times real time (inf: as fast as possible)")
 
 
 async def _paced(texts: AsyncGenerator[tuple[int, str], None], speed: float) -> AsyncGenerator[str, None]:

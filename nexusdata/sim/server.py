@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
 import ssl
 import threading
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ..config import positive_number
 from ..errors import ArgumentError, NexusDataError
 from ..protocol import urls
 from ..protocol.urls import CHAINEXT_PATH
@@ -110,8 +110,7 @@ class Simulator:
         quirks: str | Iterable[str] | None = None,
         trace: str | Path | None = None,
     ) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
-            raise ArgumentError(f"rate must be a positive number of pushes per second, got {rate!r}")
+        rate = positive_number(rate, "rate", unit="pushes per second")
         if replay is not None and trace is not None:
             raise ArgumentError("replay and trace cannot both be served: give one of them")
         self.host = host

@@ -1,0 +1,204 @@
+"""The registry of subscription kinds, and the checks of every argument that names one.
+
+A kind is what a user asks for by name (``depth``, ``orders``, ``executions``, ``risk``,
+``pair_index_v3``, ...): the service that serves it, the table its pushes are flattened into,
+how one subscription is built from checked arguments, how it is labelled, and whether a live
+chart draws it. The collectors, live handles, the recorder, the reader, replay and the command
+line all read :data:`KINDS`, so a new kind (or a new view of the orders) is one entry here and
+one table in :mod:`nexusdata.protocol.tables` (docs/architecture.md shows one).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Literal, TypeVar
+
+from .config import Service, nonempty_str, positive_int, positive_number
+from .errors import ArgumentError
+from .protocol import (
+    IndexSubscription,
+    NexusSubscription,
+    Table,
+    chainext,
+    nexus,
+    tables,
+)
+
+Subscription = NexusSubscription | IndexSubscription
+Build = Callable[[Any, Any], Subscription]
+"""``build(key, depth)``: one checked subscription from its key (a symbol, a (symbol, book)
+pair, an id, or ``None`` for the orders) and the book depth (used by ``depth`` only)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One subscription kind users can name."""
+
+    name: str
+    """Its public name: the table's name, and the ``feed=`` of a recording's files."""
+    service: Service
+    table: Table
+    key: str | None
+    """What names one subscription (``symbol``, ``symbol and book``, ``id``), ``None`` for the orders."""
+    column: str
+    """The column telling its subscriptions' rows apart (a recording's partition key comes from it)."""
+    build: Build
+    chart: bool = False
+    """Whether a live chart draws it (:data:`nexusdata.plots.CHARTS` has one under its name)."""
+
+    def subscription(self, key: Any = None, depth: Any = 5) -> Subscription:
+        """One checked subscription (see :data:`Build`)."""
+        return self.build(key, depth)
+
+    def subscriptions(self, keys: Iterable[Any], depth: Any = 5) -> tuple[Subscription, ...]:
+        """Checked subscriptions to every key, without repeats: at least one (none for the orders,
+        which take no key)."""
+        keys = list(keys)
+        if self.key is None:
+            if keys:
+                raise ArgumentError(f"{self.name} is the account's orders and takes no symbol or id, got {keys!r}")
+            return (self.subscription(),)
+        if not keys:
+            raise ArgumentError(f"{self.name} needs at least one {self.key}")
+        return tuple(dict.fromkeys(self.subscription(key, depth) for key in keys))
+
+    def label(self, subscription: Subscription) -> str:
+        """The subscription in a few words, for progress bars, handles and messages."""
+        if isinstance(subscription, IndexSubscription):
+            return f"{subscription.topic} {subscription.id}"
+        words = [subscription.symbol, subscription.book, "depth" if self.name == "depth" else self.name]
+        return " ".join(w for w in words if w)
+
+
+def symbol_of(key: object) -> str:
+    return nonempty_str(key, "symbol")
+
+
+def depth_of(depth: object) -> int:
+    return positive_int(depth, "depth", maximum=nexus.MAX_DEPTH)
+
+
+def id_of(key: object) -> str:
+    """A coin or index id: a non-empty string or a whole number >= 0, as text."""
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or (isinstance(key, int) and key < 0):
+        raise ArgumentError(f"id must be a coin or index id (string or whole number >= 0), got {key!r}")
+    return nonempty_str(str(key), "id")
+
+
+def _depth(key: Any, depth: Any) -> Subscription:
+    return nexus.depth(symbol_of(key), depth_of(depth))
+
+
+def _orders(key: Any, depth: Any) -> Subscription:
+    return nexus.orders()
+
+
+def _risk(key: Any, depth: Any) -> Subscription:
+    if isinstance(key, str) or not isinstance(key, (tuple, list)) or len(key) != 2:
+        raise ArgumentError(f"risk is subscribed per (symbol, book) pair, got {key!r}")
+    return nexus.risk(symbol_of(key[0]), nonempty_str(key[1], "book"))
+
+
+def _topic(topic: str) -> Build:
+    return lambda key, depth: IndexSubscription(topic, id_of(key))
+
+
+OrderRows = Literal["orders", "cp_orders", "executions"]
+ORDER_VIEWS: tuple[str, ...] = ("orders", "cp_orders", "executions")
+"""The views of the account's order results: one row per parent order update, per child order,
+per execution. ``rows=`` chooses one wherever orders are collected, recorded or read."""
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("depth", "nexus", tables.DEPTH, "symbol", "symbol", _depth, chart=True),
+        Kind("orders", "nexus", tables.ORDERS, None, "symbol", _orders),
+        Kind("cp_orders", "nexus", tables.CP_ORDERS, None, "symbol", _orders),
+        Kind("executions", "nexus", tables.EXECUTIONS, None, "symbol", _orders),
+        Kind("risk", "nexus", tables.RISK, "symbol and book", "symbol", _risk),
+        Kind("coin_index", "chainext", tables.COIN_INDEX, "id", "cid", _topic("coin_index")),
+        Kind("pair_index", "chainext", tables.PAIR_INDEX, "id", "cid", _topic("pair_index")),
+        Kind("index", "chainext", tables.INDEX, "id", "index_id", _topic("index")),
+        Kind("coin_index_v3", "chainext", tables.COIN_INDEX_V3, "id", "underlying_cid", _topic("coin_index_v3")),
+        Kind("pair_index_v3", "chainext", tables.PAIR_INDEX_V3, "id", "underlying_cid", _topic("pair_index_v3"), chart=True),
+    )
+}
+"""Every subscription kind, by public name."""
+
+
+def kind(name: object) -> Kind:
+    """The kind called ``name``, else an :class:`ArgumentError` listing them."""
+    if not isinstance(name, str) or name not in KINDS:
+        raise ArgumentError(f"feed must be one of {', '.join(KINDS)}, got {name!r}")
+    return KINDS[name]
+
+
+def order_view(rows: object) -> Kind:
+    """The order view ``rows`` names (one of :data:`ORDER_VIEWS`)."""
+    if rows not in ORDER_VIEWS:
+        raise ArgumentError(f"rows must be one of {', '.join(map(repr, ORDER_VIEWS))}, got {rows!r}")
+    return KINDS[str(rows)]
+
+
+def topic(name: object) -> Kind:
+    """The ChaiNext topic ``name``, else an :class:`ArgumentError` listing the topics."""
+    if not isinstance(name, str) or name not in chainext.TOPICS:
+        raise ArgumentError(f"topic must be one of {', '.join(chainext.TOPICS)}, got {name!r}")
+    return KINDS[name]
+
+
+def with_rows(name: object, rows: object, *, stacklevel: int = 3) -> Kind:
+    """The kind a recording call names: ``name`` itself, or for ``"orders"`` the view ``rows``
+    chooses. An order view given by name (``"executions"``) still works, with a
+    :class:`DeprecationWarning` (``stacklevel`` points it at the user's call): ``rows=`` is the
+    one way to choose it."""
+    if name in ORDER_VIEWS[1:]:
+        if rows is not None:
+            raise ArgumentError(f"give the order view once: feed='orders', rows={name!r}")
+        warnings.warn(f"feed={name!r} is deprecated: use 'orders' with rows={name!r}", DeprecationWarning, stacklevel=stacklevel)
+        return KINDS[str(name)]
+    if name == "orders":
+        return order_view("orders" if rows is None else rows)
+    if rows is not None:
+        raise ArgumentError(f"rows= chooses a view of the orders; {name} has none")
+    return kind(name)
+
+
+def check_run(seconds: object, max_messages: object) -> tuple[float, int | None]:
+    """Checked ``seconds`` (positive, may be ``inf`` when ``max_messages`` is set) and
+    ``max_messages`` (``None`` or >= 1)."""
+    limit = None if max_messages is None else positive_int(max_messages, "max_messages")
+    return positive_number(seconds, "seconds", allow_inf=limit is not None), limit
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is a bool, else an :class:`ArgumentError`."""
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def keyword_only(positional: int, name: str) -> Callable[[F], F]:
+    """Warn when a call passes more than ``positional`` arguments by position: the next one,
+    ``name``, is a number whose meaning a reader cannot tell from the call (``stream_depth(
+    "BTCUSDT", 10)`` is seconds, ``live_depth("BTCUSDT", 10)`` levels). It still works, with a
+    :class:`DeprecationWarning` asking for ``name=``."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if len(args) > positional:
+                warnings.warn(
+                    f"{function.__name__}: pass {name}= by keyword (a number in position {positional + 1} is"
+                    " deprecated)", DeprecationWarning, stacklevel=2,
+                )
+            return function(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,120 @@
+"""The one run loop of the blocking calls (collectors, ``record``, ``check``): start a feed, wait
+until its time is up or it finishes, waking every tick for the progress bar, a live chart or a
+recorder's flush and so that Ctrl-C (the notebook's stop button) is honoured at once on every
+platform; then stop it cleanly, whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .errors import ConnectionFailedError
+from .feed import Feed
+from .progress import RunProgress
+
+log = logging.getLogger("nexusdata")
+
+TICK = 0.2
+"""Seconds between wake-ups while a run blocks."""
+
+INTERRUPT_AGAIN = 3.0
+"""Seconds after one Ctrl-C in which a second one raises instead of returning the rows so far
+(so a script that loops over collections can be stopped)."""
+_last_interrupt = -math.inf
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: ``completed`` (time up or ``max_messages`` reached, without error),
+    ``interrupted`` (Ctrl-C), after ``elapsed`` seconds."""
+
+    completed: bool
+    interrupted: bool
+    elapsed: float
+
+
+def run(
+    feed: Feed,
+    seconds: float,
+    *,
+    bar: RunProgress | None = None,
+    on_tick: Callable[[], object] | None = None,
+    more: Callable[[], str] | None = None,
+    tick: float = TICK,
+    on_interrupt: str | None = "returning what arrived so far",
+) -> Outcome:
+    """Run ``feed`` for ``seconds`` (``inf``: until it finishes) and stop it.
+
+    Every ``tick`` it calls ``on_tick`` and brings ``bar`` up to date (with ``more()`` beside
+    the counts). Ctrl-C ends the run early with :attr:`Outcome.interrupted` set, logging
+    ``on_interrupt`` (what happens to what arrived); a second one within
+    :data:`INTERRUPT_AGAIN` seconds raises, as does the first one when ``on_interrupt`` is
+    ``None``. The feed is stopped before this returns or raises.
+    """
+    started = time.monotonic()
+    deadline = started + seconds
+
+    def show() -> None:
+        if bar is not None:
+            said = feed.warnings()
+            bar.update(time.monotonic() - started, feed.accepted, said[-1] if said else None, more() if more else "")
+
+    feed.start()
+    completed = interrupted = False
+    try:
+        while not feed.wait(min(tick, max(deadline - time.monotonic(), 0))):
+            if on_tick is not None:
+                on_tick()
+            show()
+            if time.monotonic() >= deadline:
+                break
+        completed = feed.error is None
+    except KeyboardInterrupt:
+        if on_interrupt is None:
+            raise
+        interrupted = True
+        interrupt_once(on_interrupt)
+    finally:
+        feed.stop()
+        if bar is not None:
+            show()
+            bar.close(completed)
+    return Outcome(completed, interrupted, time.monotonic() - started)
+
+
+def interrupt_once(what: str) -> None:
+    """Ctrl-C stops a run and keeps what arrived; a second one within :data:`INTERRUPT_AGAIN`
+    seconds raises, so a script looping over runs stops too."""
+    global _last_interrupt
+    now = time.monotonic()
+    if now - _last_interrupt < INTERRUPT_AGAIN:
+        _last_interrupt = -math.inf
+        raise KeyboardInterrupt
+    _last_interrupt = now
+    log.warning("interrupted: %s (Ctrl-C again within %gs to stop a script)", what, INTERRUPT_AGAIN)
+
+
+def raise_feed_error(feed: Feed, rows: Any = None) -> None:
+    """Raise the error that ended ``feed``, if any, keeping ``rows`` (the DataFrame of what
+    arrived before) on a :class:`ConnectionFailedError`."""
+    error = feed.error
+    if error is not None:
+        if isinstance(error, ConnectionFailedError) and rows is not None:
+            error.frame = rows  # what arrived before the feed became unreachable is not lost
+        raise error
+
+
+def run_attrs(feed: Feed, interrupted: bool) -> dict[str, Any]:
+    """A run's record for ``df.attrs["nexusdata"]``: counters, gap log, reply log, warnings and
+    whether it was interrupted. Plain JSON values only: pandas writes attrs into Parquet metadata."""
+    return {
+        **feed.stats(),
+        "interrupted": interrupted,
+        "gaps": [asdict(e) for e in feed.connection.events],
+        "replies": [r._asdict() for r in feed.connection.replies_so_far()],
+        "warnings": feed.warnings(),
+    }
