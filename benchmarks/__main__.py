@@ -6,8 +6,8 @@ round by round so that drift in the machine's load hits them alike, and prints m
 rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
 round of each): the bare loop, the naive concat loop, the collector, a live handle and the
 recorder. Then, per feed, a live chart's cost to a live handle, from alternating windows with and
-without it in one run (:mod:`benchmarks.plot_cost`), and the frame-latency check of a
-1-million-row buffer.
+without it in one run (:mod:`benchmarks.plot_cost`), the frame-latency check of a
+1-million-row buffer and what ``import nexusdata`` costs after pandas (:mod:`benchmarks.import_time`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from . import plot_cost
+from . import import_time, plot_cost
 from .flood_server import running
 from .stats import mean_and_margin
 
@@ -99,6 +99,7 @@ def main() -> None:
                   f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
                   f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)")
     print(f"TableBuffer.frame() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
+    import_time.main()
 
 
 if __name__ == "__main__":

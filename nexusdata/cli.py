@@ -210,16 +210,16 @@ def _sigterm_interrupts() -> Iterator[None]:
 def _read(args: argparse.Namespace) -> int:
     from .reader import read_recording, summary
 
-    if args.feed is None and args.csv is None and not any((args.symbol, args.id, args.start, args.end)):
+    if args.feed is None and args.csv is None and not any((args.rows, args.symbol, args.id, args.start, args.end)):
         table = summary(args.path)
         if table.empty:
             raise ArgumentError(f"DIR must be a recording; nothing recorded under {args.path!r}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
         return EXIT_OK
-    frame = read_recording(args.path, args.feed, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
+    frame = read_recording(args.path, args.feed, rows=args.rows, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
     if frame.empty:
-        raise NexusDataError(f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.feed)}")
+        raise NexusDataError(f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.rows or args.feed)}")
     if args.csv is not None:
         frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
         if args.csv != "-":
@@ -237,7 +237,7 @@ def _read(args: argparse.Namespace) -> int:
 
 def _filters(args: argparse.Namespace) -> str:
     """The selection flags of a ``read`` as given."""
-    given = {"feed": args.feed, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
+    given = {"feed": args.feed, "rows": args.rows, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
     return " ".join(f"--{flag} {' '.join(map(shlex.quote, v)) if isinstance(v, list) else shlex.quote(v)}"
                     for flag, v in given.items() if v is not None)
 
@@ -403,9 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "  nexusdata read rec                                   # what the recording holds\n"
                       "  nexusdata read rec --feed depth --symbol BTCUSDT     # a glimpse of the rows\n"
                       "  nexusdata read rec --feed pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
-                      "  nexusdata read rec --feed orders --csv - | head", common)
+                      "  nexusdata read rec --feed orders --csv - | head\n"
+                      "  nexusdata read rec --feed orders --rows executions", common)
     read.add_argument("path", metavar="DIR", help="recording directory")
-    read.add_argument("--feed", help="depth, orders, cp_orders, executions, risk or a ChaiNext topic (default: the only one)")
+    read.add_argument("--feed", help="depth, orders, risk or a ChaiNext topic (default: the only one)")
+    read.add_argument("--rows", choices=ORDER_VIEWS, help="the view of the orders that was recorded (default orders)")
     read.add_argument("--symbol", nargs="+", help="symbol(s) of a Nexus feed")
     read.add_argument("--id", nargs="+", help="coin or index id(s) of a ChaiNext topic")
     read.add_argument("--start", help="first received_at to include (UTC unless the time says otherwise)")

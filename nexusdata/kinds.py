@@ -108,7 +108,8 @@ def _topic(topic: str) -> Build:
 OrderRows = Literal["orders", "cp_orders", "executions"]
 ORDER_VIEWS: tuple[str, ...] = ("orders", "cp_orders", "executions")
 """The views of the account's order results: one row per parent order update, per child order,
-per execution. ``rows=`` chooses one wherever orders are collected, recorded or read."""
+per execution. ``rows=`` chooses one wherever orders are collected, recorded or read; replay
+prefers them in this order when a recording holds several."""
 
 KINDS: dict[str, Kind] = {
     kind.name: kind

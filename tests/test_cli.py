@@ -275,3 +275,16 @@ def test_read_matching_nothing_exits_1_and_says_what_is_there(tmp_path: Path, ex
     said = capsys.readouterr()
     assert said.out == "" and not (tmp_path / "out.csv").exists()
     assert said.err.startswith("nexusdata: error: no rows match --symbol NOSUCH; the recording holds depth BTCUSDT: 20 rows")
+
+
+def test_an_order_view_is_recorded_and_read_with_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rec"
+    code = main(["record", "orders", "--rows", "executions", "--sim", "--sim-rate", "50", "--max-messages", "3",
+                 "--out", str(out), "--no-progress"])  # fmt: skip
+    assert code == EXIT_OK and (out / "feed=executions").is_dir()
+    capsys.readouterr()
+    assert main(["read", str(out), "--feed", "orders", "--rows", "executions"]) == EXIT_OK
+    said = capsys.readouterr().out
+    assert "rows x" in said and "execute_volume" in said
+    assert main(["read", str(out), "--feed", "orders", "--rows", "cp_orders"]) == EXIT_USAGE  # not recorded: says what is
+    assert "recorded feeds (executions), got 'cp_orders'" in capsys.readouterr().err

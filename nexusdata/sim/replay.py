@@ -28,6 +28,7 @@ from ..protocol import TABLES, Table, chainext, nexus
 from ..protocol.session import dumps
 from ..protocol.tables import Field, Level
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH
+from ..kinds import ORDER_VIEWS
 from ..reader import PARTITIONS, read_recording, recorded_feeds, recorded_keys
 from .chainext_handler import ChaiNextFeed
 from .nexus_handler import BadRequest, NexusFeed, UnknownSymbol
@@ -35,8 +36,6 @@ from .nexus_handler import BadRequest, NexusFeed, UnknownSymbol
 Rows = list[dict[str, Any]]
 Select = Callable[[pd.DataFrame], pd.DataFrame]
 
-ORDER_FEEDS: tuple[str, ...] = ("orders", "cp_orders", "executions")
-"""The order views, in the order replay prefers them when a recording holds several."""
 _BLOCK = 2048  # rows turned into wire values at a time
 _LISTS = frozenset({nexus.ORDER, nexus.RISK_POSITION})
 """Kinds whose push carries a list of items; the others carry one object."""
@@ -78,9 +77,9 @@ class Playback:
 
     async def _texts(self, feed: str, kind: str, key: str | None, select: Select | None) -> AsyncGenerator[tuple[int, str], None]:
         option = {} if key is None else {PARTITIONS[feed][0]: key}
-        if feed in ORDER_FEEDS:  # an order view is read as the orders' rows
+        if feed in ORDER_VIEWS:  # an order view is read as the orders' rows
             option["rows"] = feed
-        frame = await asyncio.to_thread(read_recording, self.path, "orders" if feed in ORDER_FEEDS else feed, **option)
+        frame = await asyncio.to_thread(read_recording, self.path, "orders" if feed in ORDER_VIEWS else feed, **option)
         if select is not None:
             frame = select(frame)
         for item in wire_pushes(TABLES[feed], kind, frame):
@@ -131,7 +130,7 @@ class ReplayNexusFeed(NexusFeed):
         return self.playback.pushes("depth", nexus.MARKETDEPTH, symbol, lambda f: f[f["level"] < depth])
 
     def orders(self) -> AsyncGenerator[str, None]:
-        recorded = [feed for feed in ORDER_FEEDS if feed in self.playback.catalogue]
+        recorded = [feed for feed in ORDER_VIEWS if feed in self.playback.catalogue]
         if not recorded:
             raise BadRequest("the recording holds no orders")
         return self.playback.pushes(recorded[0], nexus.ORDER, None)
