@@ -35,7 +35,7 @@ INDEX_NOT_SUBSCRIBED, INDEX_ABSENT = 3009, 3010
 
 
 @dataclass(frozen=True)
-class ChaiNextFeed:
+class ChaiNextService:
     """What every ChaiNext connection shares: the one account's credentials, the market, the
     pace, the coin and index ids served and how messages are written."""
 
@@ -49,7 +49,7 @@ class ChaiNextFeed:
     wire: Wire = field(default_factory=Wire)
 
     def __repr__(self) -> str:  # never show the secret
-        return f"ChaiNextFeed(rate={self.rate})"
+        return f"ChaiNextService(rate={self.rate})"
 
     def handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Accept every upgrade: ChaiNext checks its credentials at the login message."""
@@ -59,7 +59,7 @@ class ChaiNextFeed:
         return ChaiNextConnection(ws, number, record, self)
 
     def knows(self, topic: str, key: str) -> bool:
-        """Whether ``key`` names a coin (or, for the ``index`` topic, an index) this feed serves."""
+        """Whether ``key`` names a coin (or, for the ``index`` topic, an index) this service serves."""
         return key in (self.indices if topic == INDEX_TOPIC else self.coins)
 
     def frames(self, topic: str, key: str) -> AsyncGenerator[str, None]:
@@ -88,9 +88,9 @@ class ChaiNextFeed:
 class ChaiNextConnection(Connection):
     """One ChaiNext client: logged out until a good login; subscriptions keyed (topic, id)."""
 
-    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, feed: ChaiNextFeed) -> None:
-        super().__init__(ws, number, record, feed.wire)
-        self.feed = feed
+    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, service: ChaiNextService) -> None:
+        super().__init__(ws, number, record, service.wire)
+        self.service = service
         self.logged_in = False
 
     async def receive(self, frame: str | bytes) -> None:
@@ -104,7 +104,7 @@ class ChaiNextConnection(Connection):
         if op == "ping":
             await self.send(chainext.message("pong", None))
         elif op == "login":
-            code = self.feed.login_code(args, self.logged_in)
+            code = self.service.login_code(args, self.logged_in)
             if code == chainext.SUCCESS:
                 self.logged_in = True
             else:
@@ -152,7 +152,7 @@ class ChaiNextConnection(Connection):
             code = WRONG_PARAM
         elif topic not in chainext.TOPICS:
             code = TOPIC_ABSENT
-        elif not self.feed.knows(topic, str(sid)):
+        elif not self.service.knows(topic, str(sid)):
             code = INDEX_ABSENT if index else COIN_ABSENT
         elif op == "subscribe":
             code = ALREADY if self.subscribed(key) else chainext.SUCCESS
@@ -162,4 +162,4 @@ class ChaiNextConnection(Connection):
             code = INDEX_NOT_SUBSCRIBED if index else COIN_NOT_SUBSCRIBED
         await self._reply(op, code, topic=topic, id=sid)
         if op == "subscribe" and code == chainext.SUCCESS:
-            self.stream(key, topic, self.feed.frames(topic, str(sid)))
+            self.stream(key, topic, self.service.frames(topic, str(sid)))

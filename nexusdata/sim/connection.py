@@ -1,4 +1,4 @@
-"""What both feeds' connections do alike: read requests, send replies, and run one push task per
+"""What both services' connections do alike: read requests, send replies, and run one push task per
 subscription (paced, recorded, cancelled on unsubscribe or disconnect)."""
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Injector(Protocol):
         """Send ``texts`` (pushes of ``kind``), or do what the faults say instead."""
 
 
-class Feed(Protocol):
-    """What the server needs of a feed: to vet a handshake and to serve a connection."""
+class Service(Protocol):
+    """What the server needs of a service (Nexus or ChaiNext): to vet a handshake and to serve a connection."""
 
     def handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """An HTTP response refusing the websocket upgrade, or ``None`` to accept it."""

@@ -67,7 +67,7 @@ class UnknownBook(BadRequest):
         super().__init__(f"unknown book {book!r}", "book not found")
 
 
-class NexusFeed:
+class NexusService:
     """What every Nexus connection shares: the token, what is served, the market, the account
     and its order flow.
 
@@ -102,8 +102,8 @@ class NexusFeed:
     def connect(self, ws: ServerConnection, number: int, record: Recorder | None) -> NexusConnection:
         return NexusConnection(ws, number, record, self)
 
-    def require_symbol(self, feed: str, symbol: str) -> None:
-        """Refuse a ``feed`` (``depth``, ``risk``) subscription to a symbol not served."""
+    def require_symbol(self, kind: str, symbol: str) -> None:
+        """Refuse a ``kind`` (``depth``, ``risk``) subscription to a symbol not served."""
         if symbol not in self.symbols:
             raise UnknownSymbol(symbol)
 
@@ -173,9 +173,9 @@ def _text(request: dict[str, Any], field: str) -> str:
 class NexusConnection(Connection):
     """One Nexus client."""
 
-    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, feed: NexusFeed) -> None:
-        super().__init__(ws, number, record, feed.wire)
-        self.feed = feed
+    def __init__(self, ws: ServerConnection, number: int, record: Recorder | None, service: NexusService) -> None:
+        super().__init__(ws, number, record, service.wire)
+        self.service = service
 
     async def receive(self, frame: str | bytes) -> None:
         try:
@@ -219,10 +219,10 @@ class NexusConnection(Connection):
             depth = request.get("depth")
             if type(depth) is not int or not 1 <= depth <= MAX_DEPTH:
                 raise BadRequest(f"depth must be an integer from 1 to {MAX_DEPTH}")
-            return self.feed.book(request["symbol"], depth)
+            return self.service.book(request["symbol"], depth)
         if event == nexus.RISK_POSITION:
-            return self.feed.risk(request["symbol"], request["book"])
-        return self.feed.orders()
+            return self.service.risk(request["symbol"], request["book"])
+        return self.service.orders()
 
     async def _answer(self, request: dict[str, Any], status: str, message: str | None = None, **echo: Any) -> None:
         reply = {

@@ -24,14 +24,14 @@ import pandas as pd
 
 from ..config import positive_number
 from ..errors import ArgumentError
+from ..kinds import ORDER_VIEWS
 from ..protocol import TABLES, Table, chainext, nexus
 from ..protocol.session import dumps
 from ..protocol.tables import Field, Level
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH
-from ..kinds import ORDER_VIEWS
 from ..reader import PARTITIONS, read_recording, recorded_feeds, recorded_keys
-from .chainext_handler import ChaiNextFeed
-from .nexus_handler import BadRequest, NexusFeed, UnknownSymbol
+from .chainext_handler import ChaiNextService
+from .nexus_handler import BadRequest, NexusService, UnknownSymbol
 
 Rows = list[dict[str, Any]]
 Select = Callable[[pd.DataFrame], pd.DataFrame]
@@ -58,13 +58,13 @@ class Playback:
             raise ArgumentError(f"replay must be a recording directory; nothing recorded under {str(path)!r}")
         return cls(Path(path), speed, {feed: frozenset(recorded_keys(path, feed)) for feed in feeds})
 
-    def serve(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
-        """The simulator's feeds (by path) with their data taken from the recording."""
-        simulated_nexus, simulated_chainext = feeds[NEXUS_PATH], feeds[CHAINEXT_PATH]
+    def serve(self, services: Mapping[str, Any]) -> dict[str, Any]:
+        """The simulator's services (by path) with their data taken from the recording."""
+        simulated_nexus, simulated_chainext = services[NEXUS_PATH], services[CHAINEXT_PATH]
         state = {f.name: getattr(simulated_chainext, f.name) for f in fields(simulated_chainext)}
         return {
-            NEXUS_PATH: ReplayNexusFeed(simulated_nexus, self),
-            CHAINEXT_PATH: ReplayChaiNextFeed(**state, playback=self),
+            NEXUS_PATH: ReplayNexusService(simulated_nexus, self),
+            CHAINEXT_PATH: ReplayChaiNextService(**state, playback=self),
         }
 
     def has(self, feed: str, key: str) -> bool:
@@ -105,11 +105,11 @@ async def _paced(texts: AsyncGenerator[tuple[int, str], None], speed: float) -> 
         await texts.aclose()
 
 
-class ReplayNexusFeed(NexusFeed):
+class ReplayNexusService(NexusService):
     """The Nexus feed of a recording: books, orders and risk rows as recorded, with the
     simulated feed's token and wire."""
 
-    def __init__(self, simulated: NexusFeed, playback: Playback) -> None:
+    def __init__(self, simulated: NexusService, playback: Playback) -> None:
         super().__init__(
             simulated.market,
             simulated.rate,
@@ -141,7 +141,7 @@ class ReplayNexusFeed(NexusFeed):
 
 
 @dataclass(frozen=True, repr=False)
-class ReplayChaiNextFeed(ChaiNextFeed):
+class ReplayChaiNextService(ChaiNextService):
     """The ChaiNext feed of a recording: every recorded topic and id."""
 
     playback: Playback = field(kw_only=True)

@@ -26,12 +26,12 @@ from ..errors import ArgumentError, NexusDataError
 from ..protocol import urls
 from ..protocol.urls import CHAINEXT_PATH
 from .account import BOOKS
-from .chainext_handler import ChaiNextFeed
-from .connection import Feed
+from .chainext_handler import ChaiNextService
+from .connection import Service
 from .faults import FaultPlan, FaultSelection
 from .indices import COINS, INDICES
 from .market import SYMBOLS, Market
-from .nexus_handler import NexusFeed
+from .nexus_handler import NexusService
 from .quirks import Wire, select_quirks
 from .replay import Playback
 from .trace import Trace
@@ -295,27 +295,27 @@ class Simulator:
         finally:
             ready.set()
 
-    def _feeds(self) -> Mapping[str, Feed]:
-        """The feeds of one run by path: simulated (a fresh market), a recording or a trace."""
+    def _services(self) -> Mapping[str, Service]:
+        """The services of one run by path: simulated (a fresh market), a recording or a trace."""
         if self.trace is not None:
             return self.trace.serve(self.quirks)
         market, wire = Market(self.seed), Wire(self.quirks)
-        feeds: dict[str, Feed] = {
-            urls.NEXUS_PATH: NexusFeed(market, self.rate, self.token, symbols=self.symbols, books=self.books, wire=wire),
-            CHAINEXT_PATH: ChaiNextFeed(
+        services: dict[str, Service] = {
+            urls.NEXUS_PATH: NexusService(market, self.rate, self.token, symbols=self.symbols, books=self.books, wire=wire),
+            CHAINEXT_PATH: ChaiNextService(
                 self.api_key, self.api_secret, market, self.rate, self.clock_skew, self.coins, self.indices, wire
             ),
         }
-        return feeds if self.playback is None else self.playback.serve(feeds)
+        return services if self.playback is None else self.playback.serve(services)
 
     async def _serve(self, ready: threading.Event) -> None:
-        feeds = self._feeds()
+        services = self._services()
         self._stopping = asyncio.Event()
         async with serve(
-            partial(self._handle, feeds),
+            partial(self._handle, services),
             self.host,
             self._port,
-            process_request=partial(self._check_request, feeds),
+            process_request=partial(self._check_request, services),
             process_response=self._date,
             compression=None,
             close_timeout=CLOSE_TIMEOUT,
@@ -327,12 +327,12 @@ class Simulator:
             ready.set()
             await self._stopping.wait()
 
-    def _check_request(self, feeds: Mapping[str, Feed], connection: ServerConnection, request: Request) -> Response | None:
-        """Route the handshake to its feed (404 off the feeds' paths), which accepts or refuses it."""
-        feed = feeds.get(urlsplit(request.path).path)
-        if feed is None:
+    def _check_request(self, services: Mapping[str, Service], connection: ServerConnection, request: Request) -> Response | None:
+        """Route the handshake to its service (404 off the services' paths), which accepts or refuses it."""
+        service = services.get(urlsplit(request.path).path)
+        if service is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
-        return feed.handshake(connection, request)
+        return service.handshake(connection, request)
 
     def _date(self, connection: ServerConnection, request: Request, response: Response) -> None:
         """Date every handshake answer by the server's clock (``clock_skew`` included), so a
@@ -341,7 +341,7 @@ class Simulator:
             del response.headers["Date"]
         response.headers["Date"] = formatdate(time.time() + self.clock_skew, usegmt=True)
 
-    async def _handle(self, feeds: Mapping[str, Feed], ws: ServerConnection) -> None:
+    async def _handle(self, services: Mapping[str, Service], ws: ServerConnection) -> None:
         path = urlsplit(ws.request.path).path if ws.request else ""
         with self._changed:
             self._total += 1
@@ -350,7 +350,7 @@ class Simulator:
             self._changed.notify_all()
         log.debug("connection %d opened on %s", number, path)
         try:
-            connection = feeds[path].connect(ws, number, self._record if self.record_sent else None)
+            connection = services[path].connect(ws, number, self._record if self.record_sent else None)
             self.faults.attach(connection)
             await connection.run()
         finally:

@@ -43,8 +43,8 @@ from .replay import check_speed
 
 log = logging.getLogger("nexusdata.sim")
 
-FEED_PATHS: dict[str, str] = {"nexus": NEXUS_PATH, "chainext": CHAINEXT_PATH}
-"""Each traced feed's path."""
+SERVICE_PATHS: dict[str, str] = {"nexus": NEXUS_PATH, "chainext": CHAINEXT_PATH}
+"""Each traced service's path."""
 DIRECTIONS = ("sent", "received", "event")
 CLIENT_WAIT = 10.0
 """Seconds a ``sent`` line waits for the client's frame before the script goes on without it."""
@@ -88,11 +88,11 @@ class Trace:
             raise ArgumentError(f"trace {str(path)!r} holds no connection")
         return cls(Path(path), speed, scripts)
 
-    def serve(self, quirks: frozenset[str]) -> dict[str, TraceFeed]:
-        """A feed per traced path. Frames are played verbatim: of the quirks only
+    def serve(self, quirks: frozenset[str]) -> dict[str, TraceService]:
+        """A service per traced path. Frames are played verbatim: of the quirks only
         ``fragmented``, which changes the framing and not the text, applies."""
         wire = Wire(quirks & {FRAGMENTED})
-        return {FEED_PATHS[feed]: TraceFeed(scripts, self.speed, wire) for feed, scripts in self.scripts.items()}
+        return {SERVICE_PATHS[feed]: TraceService(scripts, self.speed, wire) for feed, scripts in self.scripts.items()}
 
 
 def read_trace(path: Path) -> dict[str, tuple[Script, ...]]:
@@ -126,8 +126,8 @@ def _entry(raw: bytes, where: str) -> dict[str, Any]:
         raise ArgumentError(f"{where}: t must be a number of seconds >= 0, got {t!r}")
     if isinstance(connection, bool) or not isinstance(connection, int) or connection < 1:
         raise ArgumentError(f"{where}: connection must be a whole number >= 1, got {connection!r}")
-    if entry.get("feed") not in FEED_PATHS:
-        raise ArgumentError(f"{where}: feed must be one of {', '.join(FEED_PATHS)}, got {entry.get('feed')!r}")
+    if entry.get("feed") not in SERVICE_PATHS:
+        raise ArgumentError(f"{where}: feed must be one of {', '.join(SERVICE_PATHS)}, got {entry.get('feed')!r}")
     if entry.get("dir") not in DIRECTIONS:
         raise ArgumentError(f"{where}: dir must be one of {', '.join(DIRECTIONS)}, got {entry.get('dir')!r}")
     if not isinstance(entry.get("text"), str):
@@ -154,7 +154,7 @@ def _phrase(code: int) -> str:
         return ""
 
 
-class TraceFeed:
+class TraceService:
     """One feed's recorded connections, each played to one client connection in turn (the last
     one to every later connection)."""
 
