@@ -10,6 +10,8 @@ as one consistent batch (a value of another type, a wrong shape, junk) raises
 from __future__ import annotations
 
 import io
+from typing import Any, cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,7 +61,7 @@ def _nesting(schema: pa.Schema) -> int:
 def _all_finite(batch: pa.Table) -> bool:
     """Whether every floating-point value anywhere in the batch is finite (Arrow reads 1e400 as
     infinity and accepts NaN; the element-wise path rejects such a push)."""
-    stack: list[pa.Array] = [c.combine_chunks() for c in batch.columns]
+    stack: list[pa.Array[Any]] = [c.combine_chunks() for c in batch.columns]
     while stack:
         array = stack.pop()
         kind = array.type
@@ -67,20 +69,20 @@ def _all_finite(batch: pa.Table) -> bool:
             if pc.any(pc.invert(pc.is_finite(array))).as_py():
                 return False
         elif pa.types.is_struct(kind):
-            stack.extend(array.field(i) for i in range(kind.num_fields))
+            stack.extend(cast(pa.StructArray, array).field(i) for i in range(kind.num_fields))
         elif pa.types.is_list(kind):
-            stack.append(array.flatten())
+            stack.append(cast("pa.ListArray[Any]", array).flatten())
     return True
 
 
-def _expect_objects(array: pa.Array) -> None:
+def _expect_objects(array: pa.Array[Any]) -> None:
     """Every item an object: a null or a scalar where an object belongs is for the reference
     path to single out as malformed."""
     if not (pa.types.is_struct(array.type) or pa.types.is_null(array.type)) or array.null_count:
         raise NotColumnar(f"expected objects, got {array.type} with {array.null_count} nulls")
 
 
-def _field(items: pa.Array, field: Field) -> pa.Array:
+def _field(items: pa.Array[Any], field: Field) -> pa.Array[Any]:
     """``field`` of every item (null where absent), its alias filling the gaps."""
     value = _child(items, field.source)
     if field.alias is not None:
@@ -92,17 +94,17 @@ def _field(items: pa.Array, field: Field) -> pa.Array:
     return value
 
 
-def _child(items: pa.Array, name: str) -> pa.Array:
+def _child(items: pa.Array[Any], name: str) -> pa.Array[Any]:
     if pa.types.is_struct(items.type) and items.type.get_field_index(name) >= 0:
-        return pc.struct_field(items, name)  # honours nulls of the parent
+        return cast("pa.Array[Any]", pc.struct_field(items, name))  # honours nulls of the parent (the stubs: Any)
     return pa.nulls(len(items))
 
 
-def _typed(fields: tuple[Field, ...], items: pa.Array) -> dict[str, Array]:
+def _typed(fields: tuple[Field, ...], items: pa.Array[Any]) -> dict[str, Array]:
     return {f.name: ARROW_CONVERTERS[f.kind](_field(items, f)) for f in fields}
 
 
-def _explode(table: Table, items: pa.Array, push: np.ndarray) -> tuple[dict[str, Array], np.ndarray]:
+def _explode(table: Table, items: pa.Array[Any], push: np.ndarray) -> tuple[dict[str, Array], np.ndarray]:
     columns = _typed(table.fields, items)
     for depth, level in enumerate(table.levels):
         last = depth == len(table.levels) - 1
@@ -114,13 +116,13 @@ def _explode(table: Table, items: pa.Array, push: np.ndarray) -> tuple[dict[str,
     return columns, push
 
 
-def _explode_level(level: Level, items: pa.Array, last: bool) -> tuple[pa.Array, np.ndarray, dict[str, Array]]:
+def _explode_level(level: Level, items: pa.Array[Any], last: bool) -> tuple[pa.Array[Any], np.ndarray, dict[str, Array]]:
     """The children under ``level.keys`` of every item, ordered as ``Table.flatten`` orders
     them (by parent, then key, then position), with their parent rows and label/position."""
     if len(level.keys) > 1 and not last:
         raise NotColumnar("several keys are only read columnar on the last level")
     n = len(items)
-    kids: list[pa.Array] = []
+    kids: list[pa.Array[Any]] = []
     parents: list[np.ndarray] = []
     tags: list[np.ndarray] = []
     positions: list[np.ndarray] = []
@@ -154,7 +156,8 @@ def _explode_level(level: Level, items: pa.Array, last: bool) -> tuple[pa.Array,
     tag = np.concatenate(tags) if tags else np.zeros(0, dtype=np.int64)
     position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
     order = np.lexsort((position, np.where(tag < 0, len(level.keys), tag), parent))  # stable by parent, key, position
-    children = pc.take(children, pa.array(order), memory_pool=POOL)
+    # integer positions (pyarrow-stubs take the first overload of pa.array for an ndarray: booleans)
+    children = pc.take(children, cast("pa.IntegerArray[Any]", pa.array(order)), memory_pool=POOL)
     parent, tag, position = parent[order], tag[order], position[order]
     extra: dict[str, Array] = {}
     if level.label:

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 import orjson
@@ -108,7 +108,8 @@ class TableBuffer:
                 if count >= pushes:
                     break
                 # a push's rows share one received_at; each change starts the next push
-                starts = np.flatnonzero(np.diff(chunk.columns["received_at"].view(np.int64))) + 1
+                # (received_at, like every META column, is a numpy array)
+                starts = np.flatnonzero(np.diff(cast(np.ndarray, chunk.columns["received_at"]).view(np.int64))) + 1
                 held = len(starts) + 1
                 if count + held > pushes:
                     chunk = chunk.tail(chunk.rows - int(starts[held - 1 - (pushes - count)]))
@@ -221,7 +222,8 @@ def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
         if consume:
             parts.clear()
             _give_back_freed_heap()
-    return pd.DataFrame(data, copy=False)
+    # pandas-stubs 3 spell the constructor's result typing.Self, which mypy reads as Any for Python 3.10
+    return cast(pd.DataFrame, pd.DataFrame(data, copy=False))
 
 
 def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pa.Table:
@@ -229,7 +231,7 @@ def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
     missing values null), for writers: no DataFrame is built. Each column is joined first and
     handed to Arrow in one call: a call per chunk would wait for the GIL each time the
     connection thread holds it."""
-    columns: dict[str, pa.Array] = {}
+    columns: dict[str, pa.Array[Any]] = {}
     for name, kind in schema(table):
         columns[name] = to_arrow(kind, _concat(name, kind, [c.columns.pop(name) if consume else c.columns[name] for c in chunks]))
     return pa.table(columns)
@@ -249,7 +251,7 @@ def _join(name: str, kind: Kind | str, parts: list[Array]) -> Any:
     """One column's chunks joined as the DataFrame holds it (``received_at`` UTC-aware)."""
     values = _concat(name, kind, parts)
     if name == "received_at":
-        return pd.DatetimeIndex(values).tz_localize("UTC")
+        return pd.DatetimeIndex(cast(np.ndarray, values)).tz_localize("UTC")
     if name == "connection":
         return values
     return to_series_values(kind, values)  # type: ignore[arg-type]

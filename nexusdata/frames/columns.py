@@ -9,7 +9,7 @@ missing value rather than failing the whole batch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,9 @@ from pandas.api.types import union_categoricals
 
 from ..protocol.tables import Kind
 
-Array = Any  # np.ndarray, pd.Categorical, or a pa.StringArray for identifiers and text
+Array: TypeAlias = "np.ndarray | pd.Categorical | pa.Array[Any]"
+"""A typed column: numpy for numbers and times, a categorical for categories, Arrow strings for
+identifiers and text. Which of them a column holds follows from its kind (hence the casts below)."""
 
 STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 """pandas' default string dtype: ``str`` from pandas 3, plain ``object`` before."""
@@ -42,7 +44,7 @@ def _arrow_float(values: Sequence[Any]) -> np.ndarray | None:
     """``values`` (all numbers, or all decimal strings, and ``None``) as float64 by Arrow, or
     ``None`` when Arrow cannot take them as they are."""
     try:
-        arr = pa.array(values)
+        arr: pa.Array[Any] = pa.array(values)
         kind = arr.type
         if not (pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
             return None
@@ -88,9 +90,10 @@ def to_category(values: Sequence[Any]) -> pd.Categorical:
         return pd.Categorical([_text(v) for v in values])
 
 
-def _categorical(strings: pa.Array) -> pd.Categorical:
-    encoded = pc.dictionary_encode(strings, memory_pool=POOL)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+def _categorical(strings: pa.Array[Any]) -> pd.Categorical:
+    # a DictionaryArray (pyarrow-stubs type dictionary_encode's result as its input's type)
+    encoded = cast("pa.DictionaryArray[Any, Any]", pc.dictionary_encode(strings, memory_pool=POOL))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=STR_DTYPE))
 
 
@@ -139,13 +142,13 @@ class NotColumnar(Exception):
     """A batch Arrow cannot type as it is; the caller takes the element-wise path."""
 
 
-def _arrow_of(arr: pa.Array, *accepted: Callable[[pa.DataType], bool]) -> pa.Array:
+def _arrow_of(arr: pa.Array[Any], *accepted: Callable[[pa.DataType], bool]) -> pa.Array[Any]:
     if pa.types.is_null(arr.type) or any(test(arr.type) for test in accepted):
         return arr
     raise NotColumnar(f"unexpected {arr.type}")
 
 
-def _arrow_numbers(arr: pa.Array) -> np.ndarray:
+def _arrow_numbers(arr: pa.Array[Any]) -> np.ndarray:
     arr = _arrow_of(arr, pa.types.is_string, pa.types.is_integer, pa.types.is_floating)
     try:
         return pc.cast(arr, pa.float64(), memory_pool=POOL).to_numpy(zero_copy_only=False)
@@ -153,11 +156,11 @@ def _arrow_numbers(arr: pa.Array) -> np.ndarray:
         raise NotColumnar(str(exc)) from None
 
 
-def _arrow_strings(arr: pa.Array) -> pa.Array:
+def _arrow_strings(arr: pa.Array[Any]) -> pa.Array[Any]:
     return pc.cast(_arrow_of(arr, pa.types.is_string, pa.types.is_integer), pa.string(), memory_pool=POOL)
 
 
-ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array], Array]] = {
+ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array[Any]], Array]] = {
     "float": _arrow_numbers,
     "id": _arrow_strings,
     "text": _arrow_strings,
@@ -174,9 +177,9 @@ def concat(kind: Kind, parts: Sequence[Array]) -> Array:
     if not parts:
         return CONVERTERS[kind]([])
     if kind == "category":
-        return union_categoricals(list(parts))
+        return union_categoricals(cast("list[pd.Categorical]", list(parts)))
     if kind in ("id", "text"):
-        return pa.concat_arrays(list(parts), memory_pool=POOL)
+        return pa.concat_arrays(cast("list[pa.Array[Any]]", list(parts)), memory_pool=POOL)
     return np.concatenate(parts)
 
 
@@ -200,10 +203,11 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 engine reads. A category is a string; :func:`to_arrow` keeps it dictionary-encoded."""
 
 
-def to_arrow(kind: Kind | str, values: Array) -> pa.Array:
+def to_arrow(kind: Kind | str, values: Array) -> pa.Array[Any]:
     """One joined column as Arrow, sharing numpy's memory where the layouts agree: categories
     stay dictionary-encoded, NaN and NaT become nulls."""
     if kind == "category":
+        values = cast(pd.Categorical, values)
         codes = values.codes
         categories = pa.array(values.categories.to_numpy(dtype=object), type=pa.string())
         return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories)
@@ -215,7 +219,9 @@ def to_arrow(kind: Kind | str, values: Array) -> pa.Array:
 def to_series_values(kind: Kind, values: Array) -> Any:
     """A chunk-joined column as it goes into the DataFrame (times become UTC-aware)."""
     if kind == "time":
-        return pd.DatetimeIndex(values).tz_localize("UTC")
+        return pd.DatetimeIndex(cast(np.ndarray, values)).tz_localize("UTC")
     if kind in ("id", "text"):
-        return pd.array(values, dtype=STR_DTYPE) if STR_DTYPE != object else values.to_numpy(zero_copy_only=False)
+        values = cast("pa.Array[Any]", values)
+        # pandas takes an Arrow array as it is; pandas-stubs has no overload of pd.array for one
+        return pd.array(values, dtype=STR_DTYPE) if STR_DTYPE is not object else values.to_numpy(zero_copy_only=False)  # type: ignore[call-overload]
     return values

@@ -186,7 +186,7 @@ class IndexSubscription:
         return message(op, {"topic": self.topic, "id": self.id})
 
 
-class ChaiNextSession(Session):
+class ChaiNextSession(Session[IndexSubscription]):
     """One ChaiNext connection: log in, subscribe once logged in, log in again on code 2010,
     unsubscribe and log out on finish. Replies are recognised under any op that names their
     request (``loginResponse``, ``login``, ...) with codes as numbers or numeric strings."""
@@ -244,7 +244,7 @@ class ChaiNextSession(Session):
     def encode_push(self, kind: str, payload: Any) -> bytes:
         return orjson.dumps(message(kind, payload))
 
-    def silence_hint(self, sub: Any, seconds: float) -> str:
+    def silence_hint(self, sub: IndexSubscription, seconds: float) -> str:
         return (
             f"ChaiNext sent no push and no reply for subscribe {sub.label} in {seconds:.0f}s: check that id"
             f" {sub.id!r} exists for {sub.topic} and that the API key has permission for it"

@@ -126,7 +126,7 @@ def push(event: str, data: Any) -> dict[str, Any]:
     return {"event": event, "data": data}
 
 
-class NexusSession(Session):
+class NexusSession(Session[NexusSubscription]):
     """One Nexus connection: subscribe on open, unsubscribe on finish, route pushes by event."""
 
     object_kinds = frozenset({MARKETDEPTH})
@@ -169,7 +169,7 @@ class NexusSession(Session):
     def encode_push(self, kind: str, payload: Any) -> bytes:
         return orjson.dumps(push(kind, payload))
 
-    def silence_hint(self, sub: Any, seconds: float) -> str:
+    def silence_hint(self, sub: NexusSubscription, seconds: float) -> str:
         return f"Nexus sent no push and no reply for {sub.label} in {seconds:.0f}s: {sub.hint()}"
 
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:

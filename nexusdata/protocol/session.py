@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Generic, Iterable, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
 import orjson
@@ -44,7 +44,7 @@ class Reply(NamedTuple):
 class Silence(NamedTuple):
     """A subscription that produced neither a push nor a reply in time, and the likely causes."""
 
-    subscription: Any
+    subscription: Subscription | None  # None: the login itself went unanswered
     message: str
 
 
@@ -65,7 +65,19 @@ def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-class Session(ABC):
+class Subscription(Protocol):
+    """What a session needs of its feed's subscriptions (frozen dataclasses, so hashable)."""
+
+    @property
+    def kind(self) -> str:
+        """The push kind the subscription produces."""
+        ...
+
+
+SubT = TypeVar("SubT", bound=Subscription)
+
+
+class Session(ABC, Generic[SubT]):
     """Per-connection protocol state machine shared by both feeds.
 
     Subclasses implement :meth:`start`, :meth:`dispatch`, :meth:`ping` and :meth:`finish`.
@@ -73,7 +85,7 @@ class Session(ABC):
     transport decides what to do with it.
     """
 
-    subscriptions: tuple[Any, ...] = ()
+    subscriptions: tuple[SubT, ...] = ()
     object_kinds: frozenset[str] = frozenset()
     """Push kinds whose payload is one object (a list of them is a batch)."""
 
@@ -90,15 +102,15 @@ class Session(ABC):
         self._secrets = secret_forms(secrets)
         self.replies: list[Reply] = []
         """Every answer to a request this session sent, in order (see :class:`Reply`)."""
-        self.refused: dict[Any, SubscriptionError] = {}
+        self.refused: dict[SubT, SubscriptionError] = {}
         """Subscriptions the server refused; the others go on (all refused: :attr:`error`)."""
         self.reconnect: str | None = None
         """Set (to the reason) when the session needs a fresh connection to go on."""
         self.clock_offset: float | None = None
         """Local clock minus the server's (seconds), from the handshake's ``Date`` header."""
         self.pushed = False
-        self._pending: dict[Any, float | None] = {}  # subscription → since when it is awaited
-        self._markers: dict[Any, bytes | None] = {}
+        self._pending: dict[SubT, float | None] = {}  # subscription → since when it is awaited
+        self._markers: dict[SubT, bytes | None] = {}
 
     # -- what the transport calls ----------------------------------------------------------------
 
@@ -163,7 +175,7 @@ class Session(ABC):
         """Whether some subscription has produced neither a push nor a reply yet."""
         return bool(self._pending)
 
-    def expect(self, sub: Any, marker: bytes | None) -> None:
+    def expect(self, sub: SubT, marker: bytes | None) -> None:
         """Start waiting to hear of ``sub`` (its subscribe request was just queued; the wait is
         timed from the next :meth:`silent` check); ``marker`` is text its pushes carry when
         several subscriptions share a kind."""
@@ -171,7 +183,7 @@ class Session(ABC):
         shared = sum(s.kind == sub.kind for s in self.subscriptions) > 1
         self._markers[sub] = marker if shared else None
 
-    def heard(self, sub: Any) -> None:
+    def heard(self, sub: SubT) -> None:
         """``sub`` was answered (or pushed): it is not silent."""
         self._pending.pop(sub, None)
 
@@ -186,7 +198,7 @@ class Session(ABC):
         return [Silence(sub, self.silence_hint(sub, seconds)) for sub, seconds in late.items()]
 
     @abstractmethod
-    def silence_hint(self, sub: Any, seconds: float) -> str:
+    def silence_hint(self, sub: SubT, seconds: float) -> str:
         """What a silent subscription likely means, in words the user can act on."""
 
     def log_reply(self, request: str, verdict: Verdict, frame: bytes | str) -> None:
@@ -194,7 +206,7 @@ class Session(ABC):
         text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray)) else str(frame)
         self.replies.append(Reply(self.clock(), request, verdict.outcome, verdict.code, self.scrub(text)[:_REPLY_TEXT]))
 
-    def refuse(self, sub: Any, error: SubscriptionError) -> None:
+    def refuse(self, sub: SubT, error: SubscriptionError) -> None:
         """The server refused ``sub``: it ends alone, unless it was the last one standing, when
         the refusal ends the session (:attr:`error`)."""
         self.heard(sub)
