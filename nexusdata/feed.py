@@ -45,7 +45,7 @@ def clock(when: pd.Timestamp) -> str:
 
 def gap_frame(events: Iterable[ConnectionEvent | Mapping[str, Any]]) -> pd.DataFrame:
     """Gap log records (events, or their dicts as kept in ``attrs``) as a typed DataFrame."""
-    rows = [asdict(e) if is_dataclass(e) else dict(e) for e in events]  # type: ignore[arg-type]
+    rows = [asdict(e) if is_dataclass(e) else dict(e) for e in events]
     return pd.DataFrame(
         {
             "time": pd.to_datetime([r["time"] for r in rows], unit="s", utc=True),

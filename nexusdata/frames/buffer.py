@@ -272,4 +272,5 @@ def latest_push(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of the newest push (those sharing the last ``received_at``)."""
     if df.empty:
         return df
-    return df[df["received_at"] == df["received_at"].iloc[-1]]
+    newest: pd.DataFrame = df[df["received_at"] == df["received_at"].iloc[-1]]
+    return newest
