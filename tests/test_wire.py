@@ -1,24 +1,27 @@
-"""The batch frame reader against frames written by the `websockets` library's own server
-protocol (the reference), over a real socket pair, split at every possible byte boundary."""
+"""The transport's frame I/O over a real socket pair: reads in batches, waits no longer than
+asked, writes what the frames queue (a pong, a request, the close), and maps protocol errors and
+the end of the stream to ``ConnectionLost``. Framing itself is tested in test_websocket_frames."""
 
 from __future__ import annotations
 
 import socket
+import time
 from typing import Iterator
 
 import pytest
-from websocket import ABNF
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
-from nexusdata.transport.wire import BINARY, CLOSE, MAX_MESSAGE, PONG, TEXT, ConnectionLost, Wire
+from nexusdata.protocol.websocket import BINARY, CLOSE, MAX_MESSAGE, PONG, TEXT, Message
+from nexusdata.transport.wire import _SEND_TIMEOUT, ConnectionLost, Wire
+
+WAIT = 5.0  # a read's timeout where data is on its way: long, as the test never waits it out
 
 
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     client, server = socket.socketpair()
-    client.settimeout(0.5)
-    server.settimeout(0.5)
+    server.settimeout(WAIT)
     yield client, server
     client.close()
     server.close()
@@ -32,118 +35,124 @@ def server_bytes(*frames: Frame) -> bytes:
     return b"".join(protocol.data_to_send())
 
 
-def read_all(wire: Wire, server: socket.socket, data: bytes, cuts: list[int]) -> list[tuple[int, bytes]]:
-    """Send ``data`` in pieces cut at ``cuts`` and collect every message read."""
-    got: list[tuple[int, bytes]] = []
-    bounds = [0, *cuts, len(data)]
-    for a, b in zip(bounds, bounds[1:]):
-        server.sendall(data[a:b])
-        if b > a:
-            messages = wire.read()
-            assert messages is not None
-            got.extend(messages)
-    return got
+def read_until(wire: Wire, count: int) -> list[Message]:
+    """Read until ``count`` messages arrived (a large frame may take several reads)."""
+    got: list[Message] = []
+    for _ in range(1000):
+        if len(got) >= count:
+            return got
+        got.extend(wire.read(WAIT) or [])
+    raise AssertionError(f"{len(got)} of {count} messages after 1000 reads")
 
 
-def client_frame(server: socket.socket) -> ABNF:
-    """Decode one masked frame the client sent, with websockets' server protocol."""
+def client_frames(server: socket.socket, count: int) -> list[Frame]:
+    """Decode ``count`` masked frames the client sent, with websockets' server protocol."""
     protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
-    while not (events := protocol.events_received()):
+    events: list[Frame] = []
+    for _ in range(1000):
+        if len(events) >= count:
+            return events
         protocol.receive_data(server.recv(65536))
-    return events[0]
+        events += protocol.events_received()
+    raise AssertionError(f"{len(events)} of {count} frames after 1000 reads")
 
 
-SIZES = [0, 1, 125, 126, 127, 65535, 65536, 70000]  # every length encoding and its edges
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_lengths_of_every_encoding(pair, size: int) -> None:
+def test_a_burst_is_one_read(pair) -> None:
     client, server = pair
-    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    data = server_bytes(Frame(Opcode.TEXT, payload), Frame(Opcode.BINARY, b"x"))
+    payloads = [b'{"event":"API_MARKETDEPTH","data":{}}', b"y" * 300, b"z" * 70_000]
+    server.sendall(server_bytes(*(Frame(Opcode.TEXT, p) for p in payloads), Frame(Opcode.BINARY, b"x")))
+    assert read_until(Wire(client), 4) == [*((TEXT, p) for p in payloads), (BINARY, b"x")]
+
+
+def test_a_frame_split_across_writes(pair) -> None:
+    client, server = pair
+    data = server_bytes(Frame(Opcode.TEXT, b"hello"), Frame(Opcode.TEXT, b"z" * 200_000))
     wire = Wire(client)
-    got = read_all(wire, server, data, [])
-    for _ in range(100):  # a large frame may take several reads
-        if len(got) == 2:
-            break
-        got.extend(wire.read() or [])
-    assert got == [(TEXT, payload), (BINARY, b"x")]
+    server.sendall(data[:4])  # the first frame's header and part of its payload
+    assert wire.read(WAIT) == []
+    server.sendall(data[4:10])
+    assert wire.read(WAIT) == [(TEXT, b"hello")]
+    server.sendall(data[10:])
+    assert read_until(wire, 1) == [(TEXT, b"z" * 200_000)]
 
 
-def test_every_split_point_gives_the_same_messages(pair) -> None:
+def test_a_ping_is_answered_on_the_socket_at_once(pair) -> None:
     client, server = pair
-    frames = [Frame(Opcode.TEXT, b'{"event":"API_MARKETDEPTH","data":{}}'), Frame(Opcode.TEXT, b"y" * 300)]
-    data = server_bytes(*frames)
-    for cut in range(1, len(data)):
-        wire = Wire(client)
-        assert read_all(wire, server, data, [cut]) == [(TEXT, f.data) for f in frames], cut
-
-
-def test_fragmented_message_with_a_ping_in_between(pair) -> None:
-    client, server = pair
-    data = server_bytes(
-        Frame(Opcode.TEXT, b"hel", fin=False),
-        Frame(Opcode.PING, b"p"),
-        Frame(Opcode.CONT, b"lo ", fin=False),
-        Frame(Opcode.CONT, b"world"),
-    )
-    assert read_all(Wire(client), server, data, [4]) == [(TEXT, b"hello world")]
-    pong = client_frame(server)  # answered at once, masked, with the ping's payload
+    server.sendall(server_bytes(Frame(Opcode.TEXT, b"hel", fin=False), Frame(Opcode.PING, b"p"), Frame(Opcode.CONT, b"lo")))
+    assert read_until(Wire(client), 1) == [(TEXT, b"hello")]
+    [pong] = client_frames(server, 1)
     assert (pong.opcode, pong.data) == (Opcode.PONG, b"p")
 
 
 def test_close_and_pong_are_returned(pair) -> None:
     client, server = pair
-    data = server_bytes(Frame(Opcode.PONG, b""), Frame(Opcode.CLOSE, (1001).to_bytes(2, "big") + b"bye"))
-    got = read_all(Wire(client), server, data, [])
-    assert [op for op, _ in got] == [PONG, CLOSE]
+    server.sendall(server_bytes(Frame(Opcode.PONG, b""), Frame(Opcode.CLOSE, (1001).to_bytes(2, "big") + b"bye")))
+    assert [op for op, _ in read_until(Wire(client), 2)] == [PONG, CLOSE]
 
 
-def test_sent_frames_are_masked_text_a_server_accepts(pair) -> None:
+def test_sent_frames_are_masked_frames_a_server_accepts(pair) -> None:
     client, server = pair
-    Wire(client).send_text('{"op":"ping","args":{}}')
-    frame = client_frame(server)
-    assert (frame.opcode, frame.data) == (Opcode.TEXT, b'{"op":"ping","args":{}}')
+    wire = Wire(client)
+    wire.send_text('{"op":"ping","args":{}}')
+    wire.ping()
+    got = [(f.opcode, f.data) for f in client_frames(server, 2)]
+    assert got == [(Opcode.TEXT, b'{"op":"ping","args":{}}'), (Opcode.PING, b"")]
+
+
+def test_close_sends_a_normal_close_once_and_releases_the_socket(pair) -> None:
+    client, server = pair
+    wire = Wire(client)
+    wire.close()
+    wire.close()  # harmless
+    [close] = client_frames(server, 1)
+    assert (close.opcode, close.data) == (Opcode.CLOSE, (1000).to_bytes(2, "big"))
+    assert server.recv(10) == b""  # nothing after it: the socket is shut
+    assert client.fileno() == -1
+
+
+def test_close_after_the_peer_left_does_not_raise(pair) -> None:
+    client, server = pair
+    server.close()
+    Wire(client).close()
+    assert client.fileno() == -1
 
 
 @pytest.mark.parametrize(
     "data, reason",
     [
-        (b"\x81\x85abcdhello", "masked"),  # servers must not mask
-        (b"\xc1\x01x", "reserved"),  # no extension was negotiated
-        (b"\x80\x01x", "continuation"),  # continuation with nothing to continue
-        (b"\x83\x00", "opcode"),  # reserved opcode
+        (b"\x81\x85abcdhello", "masked"),
+        (b"\xc1\x01x", "reserved"),
+        (b"\x80\x01x", "continuation"),
+        (b"\x83\x00", "opcode"),
         (b"\x81\x7f" + (MAX_MESSAGE + 1).to_bytes(8, "big"), "limit"),
     ],
 )
 def test_protocol_errors_end_the_connection(pair, data: bytes, reason: str) -> None:
     client, server = pair
     server.sendall(data)
-    with pytest.raises(ConnectionLost, match=reason):
-        Wire(client).read()
+    with pytest.raises(ConnectionLost, match=f"^protocol error: .*{reason}"):
+        Wire(client).read(WAIT)
 
 
 def test_end_of_stream_without_close_frame(pair) -> None:
     client, server = pair
     server.close()
     with pytest.raises(ConnectionLost, match="without a close frame"):
-        Wire(client).read()
+        Wire(client).read(WAIT)
 
 
-def test_quiet_socket_returns_none(pair) -> None:
+@pytest.mark.parametrize("timeout", [0.05, 0.0])
+def test_a_quiet_socket_returns_none_after_the_timeout(pair, timeout: float) -> None:
     client, _ = pair
-    client.settimeout(0.01)
-    assert Wire(client).read() is None
+    start = time.monotonic()
+    assert Wire(client).read(timeout) is None  # 0 still waits a moment instead of failing
+    assert timeout <= time.monotonic() - start < 1.0
 
 
-def test_a_large_frame_arriving_in_pieces_is_joined_once_complete(pair) -> None:
+def test_a_write_does_not_inherit_a_short_read_timeout(pair) -> None:
     client, server = pair
-    payload = b"z" * 200_000
-    data = server_bytes(Frame(Opcode.TEXT, payload), Frame(Opcode.TEXT, b"next"))
     wire = Wire(client)
-    got = read_all(wire, server, data, [3, 1_000, 50_000, 120_000, 199_990])
-    for _ in range(100):
-        if len(got) == 2:
-            break
-        got.extend(wire.read() or [])
-    assert got == [(TEXT, payload), (TEXT, b"next")]
+    assert wire.read(0.0) is None  # the socket's timeout is now a read's shortest wait
+    wire.send_text("x")
+    assert client.gettimeout() == _SEND_TIMEOUT  # a write may wait for the buffer that long
+    assert client_frames(server, 1)[0].data == b"x"

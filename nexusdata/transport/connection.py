@@ -3,7 +3,10 @@
 The thread connects, lets the protocol session log in and subscribe, keeps the connection alive
 (application pings, a stall probe), hands data pushes to ``on_pushes`` a batch at a time (all
 that one socket read brought) and, when the connection
-drops, reconnects with backoff and a fresh session (so it logs in and subscribes again). Errors
+drops, reconnects with backoff and a fresh session (so it logs in and subscribes again). The
+rules live in the sans-I/O protocol layer (framing in :mod:`~nexusdata.protocol.websocket`, the
+timers in :mod:`~nexusdata.protocol.deadlines`, the feed in the session); the thread only moves
+bytes and the time between them and the socket. Errors
 that retrying cannot fix (refused credentials or subscriptions, too many failed attempts) end the
 thread and are kept in :attr:`Connection.error` for the caller's thread to raise.
 """
@@ -24,10 +27,12 @@ import websocket
 from ..config import Endpoint, Options
 from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
 from ..protocol import Session
+from ..protocol.deadlines import CLOSE_TIMEOUT, Action, Deadlines
 from ..protocol.session import Reply
+from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
 from .backoff import Backoff
 from .failures import describe, diagnose
-from .wire import BINARY, CLOSE, TEXT, ConnectionLost, Wire, close_reason
+from .wire import ConnectionLost, Wire
 
 log = logging.getLogger("nexusdata.transport")
 
@@ -41,8 +46,6 @@ Tracer = Callable[[str, str], None]
 (``"sent"``) or received (``"received"``) and every connection event (``"event"``), secrets
 scrubbed; for ``nexusdata check --trace``."""
 
-_TICK = 0.2  # seconds between housekeeping checks while the socket is quiet
-_CLOSE_TIMEOUT = 2.0  # seconds to wait for the server's answer to unsubscribe/logout
 MAX_REPLIES = 1000
 """Replies a connection keeps in its reply log (the newest; a ping's pong every 30 s fills it in
 about eight hours)."""
@@ -130,7 +133,7 @@ class Connection:
         enough for a pending connect attempt and a clean close)."""
         self._stopping.set()
         if self._thread.is_alive():
-            self._thread.join(self.options.connect_timeout + _CLOSE_TIMEOUT + 2 if timeout is None else timeout)
+            self._thread.join(self.options.connect_timeout + CLOSE_TIMEOUT + 2 if timeout is None else timeout)
 
     @property
     def alive(self) -> bool:
@@ -219,7 +222,6 @@ class Connection:
             sslopt=sslopt,
             suppress_origin=True,
         )
-        ws.settimeout(_TICK)  # reads wake at least this often for housekeeping
         self.handshake = _handshake(ws)
         return ws
 
@@ -227,7 +229,6 @@ class Connection:
         """Run one connection until it drops or the thread is asked to stop. Returns whether it
         was healthy (delivered data or stayed up past the stall timeout)."""
         self.number += 1
-        number = self.number
         assert ws.sock is not None, "create_connection returns an open connection"
         wire = Wire(ws.sock)
         session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
@@ -235,91 +236,54 @@ class Connection:
         self._session = session
         self._note("connected", "handshake complete" + (f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else ""))
         opts = self.options
-        started = now = time.monotonic()
-        last_frame = next_check = now
-        next_ping = now + opts.ping_interval
-        probe_at: float | None = None
-        close_by: float | None = None
+        started = time.monotonic()
+        deadlines = Deadlines(
+            started, ping_interval=opts.ping_interval, stall_timeout=opts.stall_timeout, pong_timeout=opts.pong_timeout
+        )
         pushes_before = self.messages
-        frames_of, peek, trace = session.frames_of, session.peek, self._trace
         try:
             session.start()
             self._flush(wire, session)
             while True:
                 waited = time.monotonic()
-                messages = wire.read()
+                messages = wire.read(deadlines.timeout(waited))
                 now = time.monotonic()
                 self.waiting_seconds += now - waited
                 if messages:
-                    last_frame, probe_at = now, None
-                    kinds: list[str] = []
-                    frames: list[bytes] = []
-                    closed: str | None = None
-                    if trace is not None:
-                        self._trace_read(session, messages)
-                    for opcode, data in messages:
-                        if opcode == TEXT:
-                            kind = peek(data)
-                            if kind is not None:
-                                kinds.append(kind)
-                                frames.append(data)
-                                continue
-                            for kind, frame in frames_of(data):
-                                kinds.append(kind)
-                                frames.append(frame)
-                            if session.error is not None or session.reconnect is not None:
-                                return self._end_session(session)
-                            if session.outbox:
-                                self._flush(wire, session)
-                        elif opcode == BINARY:
-                            session.reject("binary frame", data)
-                        elif opcode == CLOSE:
-                            closed = close_reason(data)
-                            break
-                    if frames and close_by is None:
-                        if session.awaiting:
-                            session.saw_frames(kinds, frames)
-                        self.messages += len(frames)
-                        self._on_pushes(kinds, frames, time.time_ns(), number)
-                    if closed is not None:
-                        raise ConnectionLost(f"server closed the connection ({closed})")
-                if close_by is None and session.ready != self.ready.is_set():
-                    if session.ready:
-                        self.ready.set()
-                    else:
-                        self.ready.clear()  # logging in again after code 2010
-                if close_by is None and self._stopping.is_set():  # checked per read: stop at once
-                    self.ready.clear()
-                    session.finish()
-                    self._flush(wire, session)
-                    close_by = now + _CLOSE_TIMEOUT
-                if close_by is not None:  # closing: done once the server answered, or at the deadline
-                    if session.finished or now >= close_by:
+                    deadlines.on_frame(now)
+                    if not self._deliver(wire, session, messages, deadlines.closing):
+                        return self._end_session(session)
+                if not deadlines.closing:
+                    if session.ready != self.ready.is_set():
+                        if session.ready:
+                            self.ready.set()
+                        else:
+                            self.ready.clear()  # logging in again after code 2010
+                    if self._stopping.is_set():  # checked per read: stop at once
+                        self.ready.clear()
+                        session.finish()
+                        self._flush(wire, session)
+                        deadlines.begin_close(now)
+                if deadlines.closing:  # done once the server answered, or at the close deadline
+                    if session.finished or Action.CLOSE_TIMED_OUT in deadlines.due(now):
                         self._note("closed", "stopped by the caller")
                         return True
                     continue
-                if now < next_check:
-                    continue
-                # Housekeeping, at most every tick: keep-alive, silent subscriptions, stall detection.
-                next_check = now + _TICK
-                for silence in session.silent(session.clock()):
-                    self._note("silent", silence.message)
-                if session.error is not None:
-                    return self._end_session(session)
-                if session.outbox:
+                for action in deadlines.due(now):  # keep-alive, stall detection, housekeeping
+                    if action is Action.STALLED:
+                        self._note("stalled", f"no frame for {deadlines.silent_for(now):.1f}s, probe unanswered")
+                        return self.messages > pushes_before
+                    if action is Action.HOUSEKEEPING:
+                        for silence in session.silent(session.clock()):
+                            self._note("silent", silence.message)
+                        if session.error is not None:
+                            return self._end_session(session)
+                    elif action is Action.PING:
+                        session.ping()
+                    elif action is Action.PROBE:
+                        wire.ping()
+                        session.ping()
                     self._flush(wire, session)
-                if now >= next_ping:
-                    session.ping()
-                    self._flush(wire, session)
-                    next_ping = now + opts.ping_interval
-                if probe_at is None and now - last_frame >= opts.stall_timeout:
-                    wire.ping()
-                    session.ping()
-                    self._flush(wire, session)
-                    probe_at = now
-                elif probe_at is not None and now - probe_at >= opts.pong_timeout:
-                    self._note("stalled", f"no frame for {now - last_frame:.1f}s, probe unanswered")
-                    return self.messages > pushes_before
         except ConnectionLost as exc:
             self._note("disconnected", str(exc))
         except OSError as exc:
@@ -346,13 +310,51 @@ class Connection:
             self._note("disconnected", session.reconnect or "the session asked for a fresh connection")
         return False
 
+    def _deliver(self, wire: Wire, session: Session, messages: list[Message], closing: bool) -> bool:
+        """Hand one read's data pushes to ``on_pushes`` (unless closing) and its other frames to
+        the session, sending what it answers. Returns whether the session can go on; a close
+        frame raises :class:`ConnectionLost` once the pushes before it are handed over."""
+        if self._trace is not None:
+            self._trace_read(session, messages)
+        peek, frames_of = session.peek, session.frames_of
+        kinds: list[str] = []
+        frames: list[bytes] = []
+        closed: str | None = None
+        for opcode, data in messages:
+            if opcode == TEXT:
+                kind = peek(data)
+                if kind is not None:
+                    kinds.append(kind)
+                    frames.append(data)
+                    continue
+                for kind, frame in frames_of(data):
+                    kinds.append(kind)
+                    frames.append(frame)
+                if session.error is not None or session.reconnect is not None:
+                    return False
+                if session.outbox:
+                    self._flush(wire, session)
+            elif opcode == BINARY:
+                session.reject("binary frame", data)
+            elif opcode == CLOSE:
+                closed = close_reason(data)
+                break
+        if frames and not closing:
+            if session.awaiting:
+                session.saw_frames(kinds, frames)
+            self.messages += len(frames)
+            self._on_pushes(kinds, frames, time.time_ns(), self.number)
+        if closed is not None:
+            raise ConnectionLost(f"server closed the connection ({closed})")
+        return True
+
     def _flush(self, wire: Wire, session: Session) -> None:
         for frame in session.take_outbox():
             if self._trace is not None:
                 self._trace("sent", session.scrub(frame))
             wire.send_text(frame)
 
-    def _trace_read(self, session: Session, messages: list[tuple[int, bytes]]) -> None:
+    def _trace_read(self, session: Session, messages: list[Message]) -> None:
         """Hand a read's frames to the tracer, secrets scrubbed."""
         assert self._trace is not None
         for opcode, data in messages:
