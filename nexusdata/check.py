@@ -92,7 +92,7 @@ class Run:
 
     @property
     def service(self) -> str:
-        return self.endpoint.feed
+        return self.endpoint.service
 
     @property
     def pushed(self) -> int:

@@ -69,9 +69,9 @@ OPTION_NAMES = frozenset(f.name for f in fields(Options))
 
 @dataclass(frozen=True, repr=False)
 class Endpoint:
-    """One feed's endpoint and credentials. Its repr and :attr:`display_url` never show secrets."""
+    """One service's endpoint and credentials. Its repr and :attr:`display_url` never show secrets."""
 
-    feed: Service
+    service: Service
     url: str
     token: str = field(default="", compare=False)
     api_key: str = ""
@@ -79,8 +79,8 @@ class Endpoint:
 
     @property
     def connect_url(self) -> str:
-        """The URL to open: the feed's path added to a bare host, and for Nexus the token."""
-        return nexus_url(self.url, self.token) if self.feed == "nexus" else chainext_url(self.url)
+        """The URL to open: the service's path added to a bare host, and for Nexus the token."""
+        return nexus_url(self.url, self.token) if self.service == "nexus" else chainext_url(self.url)
 
     @property
     def display_url(self) -> str:
@@ -89,12 +89,12 @@ class Endpoint:
 
     def session(self, subscriptions: Iterable[Any]) -> Session:
         """A fresh protocol session for one connection."""
-        if self.feed == "nexus":
+        if self.service == "nexus":
             return NexusSession(subscriptions, token=self.token)
         return ChaiNextSession(subscriptions, self.api_key, self.api_secret)
 
     def __repr__(self) -> str:
-        return f"Endpoint({self.feed}, {self.display_url})"
+        return f"Endpoint({self.service}, {self.display_url})"
 
 
 def positive_number(value: object, name: str, *, allow_inf: bool = False, unit: str = "seconds", maximum: float = math.inf) -> float:
@@ -124,18 +124,18 @@ def nonempty_str(value: object, name: str) -> str:
     return value.strip()
 
 
-def _credential(conn: Mapping[str, Any], feed: Service, key: str, env: Mapping[str, str]) -> str:
+def _credential(conn: Mapping[str, Any], service: Service, key: str, env: Mapping[str, str]) -> str:
     value = conn.get(key)
     if value is None:
-        value = env.get(ENV[feed][key])
+        value = env.get(ENV[service][key])
     if value is None or value == "":
         try_sim = (
             f"; to try nexusdata without an account, use the embedded simulator:"
-            f" `with nexusdata.sim.Simulator() as sim:` and pass `**sim.{feed}` (or run `nexusdata sim`)"
+            f" `with nexusdata.sim.Simulator() as sim:` and pass `**sim.{service}` (or run `nexusdata sim`)"
             if key == "url" else ""
         )
         raise ArgumentError(
-            f"missing {feed} {key}: pass {key}= or set the environment variable {ENV[feed][key]}{try_sim}"
+            f"missing {service} {key}: pass {key}= or set the environment variable {ENV[service][key]}{try_sim}"
         )
     if not isinstance(value, str):
         raise ArgumentError(f"{key} must be a string, got {type(value).__name__}")
@@ -143,20 +143,20 @@ def _credential(conn: Mapping[str, Any], feed: Service, key: str, env: Mapping[s
 
 
 def split_conn(
-    feed: Service, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
+    service: Service, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
 ) -> tuple[Endpoint, Options, dict[str, Any]]:
     """Split a collector's ``**conn`` into the endpoint, the options and the ``extra`` keywords
     the caller handles itself, checking every one of them."""
     env = os.environ if env is None else env
-    credentials = set(ENV[feed])
+    credentials = set(ENV[service])
     extra = set(extra)
     unknown = set(conn) - credentials - OPTION_NAMES - extra
     if unknown:
         accepted = ", ".join(sorted(credentials | OPTION_NAMES | extra))
         raise UnknownArgumentError(f"unexpected keyword {', '.join(sorted(unknown))}; accepted: {accepted}")
-    url = check_ws_url(_credential(conn, feed, "url", env), "url")
-    secrets = {k: _credential(conn, feed, k, env) for k in ENV[feed] if k != "url"}
-    endpoint = Endpoint(feed, url, **secrets)
+    url = check_ws_url(_credential(conn, service, "url", env), "url")
+    secrets = {k: _credential(conn, service, k, env) for k in ENV[service] if k != "url"}
+    endpoint = Endpoint(service, url, **secrets)
     options = Options(**{k: v for k, v in conn.items() if k in OPTION_NAMES})
     return endpoint, options, {k: v for k, v in conn.items() if k in extra}
 

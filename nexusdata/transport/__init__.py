@@ -1,4 +1,4 @@
-"""Transport: one feed connection in one background thread (connect, authenticate, keep alive,
+"""Transport: one service connection in one background thread (connect, authenticate, keep alive,
 reconnect, stop cleanly)."""
 
 from .backoff import Backoff

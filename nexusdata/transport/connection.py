@@ -1,4 +1,4 @@
-"""One feed connection in one background thread, opened with websocket-client.
+"""One service connection in one background thread, opened with websocket-client.
 
 The thread connects, lets the protocol session log in and subscribe, keeps the connection alive
 (application pings, a stall probe), hands data pushes to ``on_pushes`` a batch at a time (all
@@ -114,7 +114,7 @@ class Connection:
         """Time the connection's thread has spent waiting for data: the room ingestion has (a
         live chart draws more while the thread mostly waits)."""
         self._session: Session | None = None
-        self._thread = threading.Thread(target=self._run, name=f"{name}-{endpoint.feed}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-{endpoint.service}", daemon=True)
 
     # -- control, from the user's thread ---------------------------------------------------------
 
@@ -170,7 +170,7 @@ class Connection:
                     ws = self._connect()
                 except (OSError, websocket.WebSocketException) as exc:
                     failures += 1
-                    failure = diagnose(exc, self.endpoint.feed, self.endpoint.display_url, self.options.connect_timeout)
+                    failure = diagnose(exc, self.endpoint.service, self.endpoint.display_url, self.options.connect_timeout)
                     self._note("connect_failed", failure.reason)
                     if failure.permanent is not None:  # retrying cannot fix it
                         raise failure.permanent from None

@@ -43,14 +43,14 @@ def status_text(status: int) -> str:
         return str(status)
 
 
-def diagnose(exc: BaseException, feed: str, url: str, connect_timeout: float) -> Failure:
+def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float) -> Failure:
     """The :class:`Failure` an exception raised while connecting to ``url`` (already redacted)
-    of ``feed`` means."""
+    of ``service`` means."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
     where = f"{host}:{parts.port or (443 if parts.scheme == 'wss' else 80)}"
     if isinstance(exc, websocket.WebSocketBadStatusException):
-        return _bad_status(exc.status_code, feed, url, parts.path)
+        return _bad_status(exc.status_code, service, url, parts.path)
     if isinstance(exc, websocket.WebSocketAddressException) and exc.args and isinstance(exc.args[0], socket.gaierror):
         exc = exc.args[0]  # websocket-client wraps the failed name lookup
     if isinstance(exc, socket.gaierror):
@@ -77,21 +77,21 @@ def diagnose(exc: BaseException, feed: str, url: str, connect_timeout: float) ->
     return Failure(describe(exc))
 
 
-def _bad_status(status: int, feed: str, url: str, path: str) -> Failure:
+def _bad_status(status: int, service: str, url: str, path: str) -> Failure:
     reason = f"HTTP {status_text(status)} at the websocket handshake"
     if status in (401, 403):
-        if feed == "chainext":  # ChaiNext logs in by message, never at the handshake
+        if service == "chainext":  # ChaiNext logs in by message, never at the handshake
             other = " (it is the Nexus path)" if path.rstrip("/") == NEXUS_PATH else ""
             return Failure(reason, ConnectionFailedError(
                 f"{url}: {reason}: ChaiNext logs in after connecting, so this URL{other} is not a ChaiNext"
                 f" endpoint; ChaiNext serves {CHAINEXT_PATH}"
             ))
         return Failure(reason, AuthenticationError(
-            f"{feed} refused the credentials at the handshake (HTTP {status}); check the token", status, "handshake refused"
+            f"{service} refused the credentials at the handshake (HTTP {status}); check the token", status, "handshake refused"
         ))
     if status in PERMANENT_STATUSES:
         return Failure(reason, ConnectionFailedError(
-            f"{url}: {reason}: the server has no websocket endpoint at this path; {feed} serves {_PATHS[feed]}"
+            f"{url}: {reason}: the server has no websocket endpoint at this path; {service} serves {_PATHS[service]}"
             f" (the URL's path is {path or '/'!r})"
         ))
     return Failure(reason)
