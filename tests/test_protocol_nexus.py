@@ -1,5 +1,6 @@
 """The Nexus half of the sans-I/O protocol layer, checked against the examples of
-``nexus-websocket-api.zh.md`` (copied verbatim under ``tests/fixtures/spec/``)."""
+``nexus-websocket-api.zh.md``, kept verbatim under ``tests/fixtures/spec/`` with its examples
+(how the client reads it: docs/protocols.md)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spec_examples import SPEC_DIR, compact, load, raw, short
+from spec_examples import NEXUS_DOC, compact, load, raw, short
 
 from nexusdata.protocol import nexus, tables
 from nexusdata.protocol.session import Session, dumps
 
-SPEC_DOC = SPEC_DIR / "nexus-websocket-api.zh.md"
 TOKEN = "WHZWUFAxWlV0bzdMMzl5N1dmYy1z"  # the token of the document's example URL
 
 NEXUS_FIXTURES = [
@@ -65,9 +65,8 @@ def test_fixture_is_valid_json_object(name):
     assert orjson.loads(raw(name)) == load(name)
 
 
-@pytest.mark.skipif(not SPEC_DOC.exists(), reason="spec document not available")
 def test_fixtures_are_verbatim_copies_of_the_document_examples():
-    text = SPEC_DOC.read_text(encoding="utf-8")
+    text = NEXUS_DOC.read_text(encoding="utf-8")
     blocks = [re.sub(r"\s+", "", b) for b in re.findall(r"```[a-z]*\n(.*?)```", text, re.S)]
     assert len(blocks) == len(NEXUS_FIXTURES)
     for name, block in zip(NEXUS_FIXTURES, blocks):
