@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from test_check import closed_port
+from waiting import wait_until
 
 import nexusdata as nd
 from nexusdata.cli import (
@@ -134,9 +134,8 @@ def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
                "--flush-rows", "50", "--flush-seconds", "3600", "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not any(out.rglob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # no event crosses the process boundary: poll the directory, bounded
+        # No event crosses the process boundary: poll the directory, bounded.
+        wait_until(lambda: any(out.rglob("*.parquet")) or proc.poll() is not None, timeout=60, interval=0.05)
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
@@ -150,9 +149,7 @@ def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
 def wait_for_file(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
     """Wait until ``path`` exists or ``proc`` ended, bounded (no event crosses the process
     boundary: poll)."""
-    deadline = time.monotonic() + seconds
-    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: path.exists() or proc.poll() is not None, timeout=seconds, interval=0.05)
     assert path.exists(), proc.communicate(timeout=30)
 
 

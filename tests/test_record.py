@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from waiting import wait_until
 
 import nexusdata as nd
 from nexusdata.frames import build_frame
@@ -130,9 +130,8 @@ def test_sigkill_leaves_a_readable_dataset(tmp_path: Path) -> None:
                "--sim-rate", "200", "--flush-seconds", "0.1", "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while len(list(out.rglob("*.parquet"))) < 6 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # no event crosses the process boundary: poll the directory, bounded
+        # No event crosses the process boundary: poll the directory, bounded.
+        wait_until(lambda: len(list(out.rglob("*.parquet"))) >= 6 or proc.poll() is not None, timeout=60, interval=0.05)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         proc.send_signal(signal.SIGKILL)
     finally:
