@@ -12,10 +12,14 @@ import re
 
 import orjson
 import pytest
-
-from nexusdata.errors import AuthenticationError, NexusDataError, ServerError, SubscriptionError
 from spec_examples import CHAINEXT_DOC, FIXTURES, compact, load, raw, short
 
+from nexusdata.errors import (
+    AuthenticationError,
+    NexusDataError,
+    ServerError,
+    SubscriptionError,
+)
 from nexusdata.protocol import chainext, tables
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from spec_examples import NEXUS_DOC, compact, load, raw, short
 
 from nexusdata.protocol import nexus, tables
