@@ -137,34 +137,6 @@ def test_refused_subscription(sim: Simulator, topic: str, id: str, code: int) ->
     assert err.value.code == code and err.value.info
 
 
-@pytest.mark.parametrize(
-    "call, word",
-    [
-        (lambda c: nd.stream_depth("", **c["nexus"]), "symbol"),
-        (lambda c: nd.stream_depth("BTCUSDT", depth=0, **c["nexus"]), "depth"),
-        (lambda c: nd.stream_depth("BTCUSDT", seconds=-1, **c["nexus"]), "seconds"),
-        (lambda c: nd.stream_depth("BTCUSDT", max_messages=0, **c["nexus"]), "max_messages"),
-        (lambda c: nd.collect_index("nope", "1", **c["chainext"]), "topic"),
-        (lambda c: nd.collect_index("coin_index", "", **c["chainext"]), "id"),
-        (lambda c: nd.collect_risk("BTCUSDT", "", **c["nexus"]), "book"),
-        (lambda c: nd.collect_orders(rows="fills", **c["nexus"]), "rows"),
-        (lambda c: nd.stream_depth("BTCUSDT", url="http://127.0.0.1:1", token="t"), "url"),
-        (lambda c: nd.stream_depth("BTCUSDT", url=c["nexus"]["url"]), "NEXUSDATA_NEXUS_TOKEN"),
-        (lambda c: nd.collect_index("coin_index", "1", url=c["chainext"]["url"], api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),
-        (lambda c: nd.collect_orders(seconds=1), "NEXUSDATA_NEXUS_URL"),
-        (lambda c: nd.stream_depth("BTCUSDT", colour="red", **c["nexus"]), "colour"),
-    ],
-)
-def test_bad_arguments_raise_before_connecting(fresh_sim: Simulator, call, word: str) -> None:
-    conns = {"nexus": fresh_sim.nexus, "chainext": fresh_sim.chainext}
-    with pytest.raises(ValueError) as err:
-        call(conns)
-    assert word in str(err.value)
-    assert isinstance(err.value, nd.NexusDataError)
-    assert fresh_sim.connections_total == 0
-    assert fresh_sim.token not in str(err.value) and fresh_sim.api_secret not in str(err.value)
-
-
 def test_credentials_from_environment(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEXUSDATA_NEXUS_URL", sim.nexus_url.removesuffix("/api/realtime"))
     monkeypatch.setenv("NEXUSDATA_NEXUS_TOKEN", sim.token)

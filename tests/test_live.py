@@ -144,28 +144,3 @@ def test_refused_credentials_fail_the_handle(sim: Simulator, no_thread_leak: Non
     live.stop()
     assert live not in nd.live_handles()
 
-
-@pytest.mark.parametrize(
-    "call, word",
-    [
-        (lambda s: nd.live_depth("", **s.nexus), "symbol"),
-        (lambda s: nd.live_depth("BTCUSDT", depth=0, **s.nexus), "depth"),
-        (lambda s: nd.live_depth("BTCUSDT", max_rows=0, **s.nexus), "max_rows"),
-        (lambda s: nd.live_orders(rows="fills", **s.nexus), "rows"),
-        (lambda s: nd.live_risk("BTCUSDT", " ", **s.nexus), "book"),
-        (lambda s: nd.live_index("nope", "1", **s.chainext), "topic"),
-        (lambda s: nd.live_index("coin_index", "1", url=s.chainext_url, api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),
-        (lambda s: nd.live_depth("BTCUSDT", colour="red", **s.nexus), "colour"),
-        (lambda s: nd.live_orders(**s.nexus).plot(), "depth and pair_index_v3"),
-    ],
-)
-def test_bad_arguments_raise_before_connecting(fresh_sim: Simulator, call, word: str) -> None:
-    try:
-        with pytest.raises(ValueError, match=word) as err:
-            call(fresh_sim)
-        assert isinstance(err.value, nd.ArgumentError)
-        assert fresh_sim.token not in str(err.value) and fresh_sim.api_secret not in str(err.value)
-    finally:
-        nd.stop_live()
-    if word != "depth and pair_index_v3":  # that one is a handle's method: its handle connected
-        assert fresh_sim.connections_total == 0

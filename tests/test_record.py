@@ -215,39 +215,6 @@ def test_disconnects_lose_nothing_received_and_duplicate_nothing(tmp_path: Path,
     assert sum(len(p) for p in recorded.values()) >= len(sent) // 2  # only in-flight tails may be missing
 
 
-@pytest.mark.parametrize(
-    "feed, keys, options, word",
-    [
-        ("depths", ("BTCUSDT",), {}, "feed"),
-        ("depth", (), {}, "symbol"),
-        ("depth", ("",), {}, "symbol"),
-        ("depth", ("BTCUSDT",), {"depth": 0}, "depth"),
-        ("orders", ("BTCUSDT",), {}, "no symbol"),
-        ("risk", ("BTCUSDT",), {}, "(symbol, book)"),
-        ("pair_index_v3", (), {}, "id"),
-        ("depth", ("BTCUSDT",), {"seconds": 0}, "seconds"),
-        ("depth", ("BTCUSDT",), {"max_messages": 0}, "max_messages"),
-        ("depth", ("BTCUSDT",), {"flush_seconds": -1}, "flush_seconds"),
-        ("depth", ("BTCUSDT",), {"flush_rows": 0}, "flush_rows"),
-        ("depth", ("BTCUSDT",), {"progress": None}, "progress"),
-        ("depth", ("BTCUSDT",), {"credentials": False}, "NEXUSDATA_NEXUS_TOKEN"),
-        ("coin_index", ("1",), {"colour": "red"}, "colour"),
-    ],
-)
-def test_bad_arguments_raise_before_connecting(
-    fresh_sim: Simulator, tmp_path: Path, feed: str, keys: tuple[Any, ...], options: dict[str, Any], word: str
-) -> None:
-    conn = fresh_sim.chainext if feed in chainext.TOPICS else fresh_sim.nexus
-    if not options.pop("credentials", True):
-        conn = {"url": conn["url"]}
-    out = tmp_path / "rec"
-    with pytest.raises(ValueError) as err:
-        nd.record(out, feed, *keys, **options, **conn)
-    assert word in str(err.value) and isinstance(err.value, nd.ArgumentError)
-    assert fresh_sim.connections_total == 0 and not out.exists()
-    assert fresh_sim.token not in str(err.value) and fresh_sim.api_secret not in str(err.value)
-
-
 def test_refused_credentials_end_the_recording(sim: Simulator, tmp_path: Path) -> None:
     """With no time limit, only a prompt AuthenticationError can end these calls."""
     with pytest.raises(nd.AuthenticationError) as err:
