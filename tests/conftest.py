@@ -1,10 +1,13 @@
-"""Shared fixtures: a simulator per test module, clean environment, thread-leak guard."""
+"""Shared fixtures: a simulator per test module, clean environment, thread-leak guard; child
+processes that run this checkout's package."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sysconfig
 import threading
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -18,6 +21,21 @@ CREDENTIAL_ENV = (
     "NEXUSDATA_CHAINEXT_API_KEY",
     "NEXUSDATA_CHAINEXT_API_SECRET",
 )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_run_this_checkout() -> Iterator[None]:
+    """Child processes (the ``nexusdata`` console script, ``python -m nexusdata.cli``, a shell
+    recipe, a notebook's kernel) run the package under test: this checkout first on their
+    ``PYTHONPATH`` and the console scripts of the interpreter running the tests first on ``PATH``,
+    whether or not its environment is activated or installed from this checkout."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(ROOT), prepend=os.pathsep)
+        patch.setenv("PATH", sysconfig.get_path("scripts"), prepend=os.pathsep)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,7 @@
-"""The spec documents' example messages, shared by the protocol, tables, frames and fuzz tests."""
+"""The spec documents' example messages, shared by the protocol, tables, frames and fuzz tests.
+
+The feeds' two original documents are kept verbatim beside the examples (``*.zh.md``), so the
+tests that check the examples against them need nothing outside the repository."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures" / "spec"
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"  # beside the clone, as in CI
+NEXUS_DOC = FIXTURES / "nexus-websocket-api.zh.md"
+CHAINEXT_DOC = FIXTURES / "chainext-websocket-api.zh.md"
 
 TABLE_SOURCE = {
     "depth": "nexus_push_depth",

@@ -5,22 +5,36 @@ connection is opened or thread started.
 
 ``python tests/test_bad_input.py`` prints the table as Markdown, with each error's message, for
 docs/errors.md.
+
+Below the table, under the same checks, the bad arguments first tested beside each function's
+behaviour (collectors, live handles, ``record``, ``check``, the reader, replay, plots); then those
+checked otherwise: a live chart's options, the command line's usage errors (exit status 2) and
+the simulator's own arguments.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
 import pandas as pd
 import pytest
+from test_check import run_cli
+from test_sim_quirks import GOOD, write_trace
+from waiting import wait_until
 
 import nexusdata as nd
+from nexusdata.cli import EXIT_USAGE, main
+from nexusdata.errors import ArgumentError
 from nexusdata.sim import Simulator
 
-Conns = dict[str, Any]  # "nexus" and "chainext" credentials, "dir" an empty directory, "file" a file
+Conns = dict[str, Any]
+""""nexus" and "chainext" credentials, "dir" an empty directory, "file" a file, "new" a path that
+must stay absent; for the gathered cases "recording" a recording of depth and pair_index_v3, and
+"depth" and "v3" DataFrames read from it."""
 ACCEPTED = re.compile(r"must|one of|accepted|needs|pass |takes no|only")  # the message says what is accepted
 
 
@@ -29,6 +43,8 @@ class Case(NamedTuple):
     bad: str  # the bad argument as written in the table
     call: Callable[[Conns], Any]
     names: str  # what the message must name
+    match: str | None = None  # a regular expression the message must match too
+    says: str | None = None  # how it says what is accepted, when not in the words of ACCEPTED
 
 
 # -- what every connecting function shares: the connection keywords --------------------------------
@@ -174,6 +190,97 @@ OWN: list[Any] = [
 CASES: list[Any] = [*_connection_cases(), *OWN]
 
 
+# -- gathered from the files of each function's behaviour: the same checks, in no table -----------
+
+N_ONLY_URL: Callable[[Conns], dict[str, Any]] = lambda c: {"url": c["nexus"]["url"]}  # noqa: E731
+GATHERED: list[Any] = [
+    # blocking collectors (from test_collectors.py), `seconds` left at its default
+    Case("stream_depth", "symbol=''", lambda c: nd.stream_depth("", **c[N]), "symbol"),
+    Case("stream_depth", "depth=0", lambda c: nd.stream_depth("BTCUSDT", depth=0, **c[N]), "depth"),
+    Case("stream_depth", "seconds=-1", lambda c: nd.stream_depth("BTCUSDT", seconds=-1, **c[N]), "seconds"),
+    Case("stream_depth", "max_messages=0", lambda c: nd.stream_depth("BTCUSDT", max_messages=0, **c[N]), "max_messages"),
+    Case("collect_index", "topic='nope'", lambda c: nd.collect_index("nope", "1", **c[C]), "topic"),
+    Case("collect_index", "id=''", lambda c: nd.collect_index("coin_index", "", **c[C]), "id"),
+    Case("collect_risk", "book=''", lambda c: nd.collect_risk("BTCUSDT", "", **c[N]), "book"),
+    Case("collect_orders", "rows='fills'", lambda c: nd.collect_orders(rows="fills", **c[N]), "rows"),
+    Case("stream_depth", "url='http://127.0.0.1:1', token='t'",
+         lambda c: nd.stream_depth("BTCUSDT", url="http://127.0.0.1:1", token="t"), "url"),  # fmt: skip
+    Case("stream_depth", "url only", lambda c: nd.stream_depth("BTCUSDT", **N_ONLY_URL(c)), "NEXUSDATA_NEXUS_TOKEN"),
+    Case("collect_index", "url and api_key only",
+         lambda c: nd.collect_index("coin_index", "1", url=c[C]["url"], api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),  # fmt: skip
+    Case("collect_orders", "no credentials at all", lambda c: nd.collect_orders(seconds=1), "NEXUSDATA_NEXUS_URL"),
+    Case("stream_depth", "colour='red'", lambda c: nd.stream_depth("BTCUSDT", colour="red", **c[N]), "colour"),
+    # live handles (from test_live.py)
+    Case("live_depth", "symbol=''", lambda c: nd.live_depth("", **c[N]), "symbol"),
+    Case("live_depth", "depth=0", lambda c: nd.live_depth("BTCUSDT", depth=0, **c[N]), "depth"),
+    Case("live_depth", "max_rows=0", lambda c: nd.live_depth("BTCUSDT", max_rows=0, **c[N]), "max_rows"),
+    Case("live_orders", "rows='fills'", lambda c: nd.live_orders(rows="fills", **c[N]), "rows"),
+    Case("live_risk", "book=' '", lambda c: nd.live_risk("BTCUSDT", " ", **c[N]), "book"),
+    Case("live_index", "topic='nope'", lambda c: nd.live_index("nope", "1", **c[C]), "topic"),
+    Case("live_index", "url and api_key only",
+         lambda c: nd.live_index("coin_index", "1", url=c[C]["url"], api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),  # fmt: skip
+    Case("live_depth", "colour='red'", lambda c: nd.live_depth("BTCUSDT", colour="red", **c[N]), "colour"),
+    # record (from test_record.py), into a directory that must not be created
+    *(
+        Case(f'record("{feed}")', bad, lambda c, feed=feed, keys=keys, options=options, conn=conn:
+             nd.record(c["new"], feed, *keys, **options, **conn(c)), word,
+             says=r"per \(symbol, book\) pair" if feed == "risk" else None)  # fmt: skip
+        for feed, keys, options, conn, bad, word in [
+            ("depths", ("BTCUSDT",), {}, lambda c: c[N], "feed='depths'", "feed"),
+            ("depth", (), {}, lambda c: c[N], "no symbol", "symbol"),
+            ("depth", ("",), {}, lambda c: c[N], "symbol ''", "symbol"),
+            ("depth", ("BTCUSDT",), {"depth": 0}, lambda c: c[N], "depth=0", "depth"),
+            ("orders", ("BTCUSDT",), {}, lambda c: c[N], "a symbol", "no symbol"),
+            ("risk", ("BTCUSDT",), {}, lambda c: c[N], "a symbol without a book", "(symbol, book)"),
+            ("pair_index_v3", (), {}, lambda c: c[C], "no id", "id"),
+            ("depth", ("BTCUSDT",), {"seconds": 0}, lambda c: c[N], "seconds=0", "seconds"),
+            ("depth", ("BTCUSDT",), {"max_messages": 0}, lambda c: c[N], "max_messages=0", "max_messages"),
+            ("depth", ("BTCUSDT",), {"flush_seconds": -1}, lambda c: c[N], "flush_seconds=-1", "flush_seconds"),
+            ("depth", ("BTCUSDT",), {"flush_rows": 0}, lambda c: c[N], "flush_rows=0", "flush_rows"),
+            ("depth", ("BTCUSDT",), {"progress": None}, lambda c: c[N], "progress=None", "progress"),
+            ("depth", ("BTCUSDT",), {}, N_ONLY_URL, "url only", "NEXUSDATA_NEXUS_TOKEN"),
+            ("coin_index", ("1",), {"colour": "red"}, lambda c: c[C], "colour='red'", "colour"),
+        ]
+    ),
+    # plot= and progress= of the blocking collectors (from test_widgets.py)
+    Case("collect_index", "plot=True for coin_index",
+         lambda c: nd.collect_index("coin_index", 1, plot=True, **c[C]), "depth and pair_index_v3"),  # fmt: skip
+    Case("stream_depth", "plot='yes'", lambda c: nd.stream_depth("BTCUSDT", plot="yes", **c[N]), "plot"),
+    Case("stream_depth", "progress=None", lambda c: nd.stream_depth("BTCUSDT", progress=None, **c[N]), "progress"),
+    Case("collect_orders", "plot=True", lambda c: nd.collect_orders(plot=True, **c[N]), "plot"),
+    Case("stream_depth", "plot=True off the main thread",
+         lambda c: in_a_thread(nd.stream_depth, "BTCUSDT", plot=True, **c[N]), "main thread"),  # fmt: skip
+    # check (from test_check.py)
+    Case("check", "feed='nexsus'", lambda c: nd.check("nexsus", **c[N]), "feed must be one of 'nexus', 'chainext'"),
+    Case("check", "pushes=0", lambda c: nd.check("nexus", pushes=0, **c[N]), "pushes must be a whole number"),
+    Case("check", "trace in a missing directory", lambda c: nd.check("chainext", trace=Path(c["new"], "such.jsonl"), **c[C]),
+         "trace must be a file path that can be written"),  # fmt: skip
+    # read_recording (from test_reader.py)
+    Case("read_recording", "no feed, several recorded", lambda c: nd.read_recording(c["recording"]), "feed must be given"),
+    Case("read_recording", "feed='risk', not recorded", lambda c: nd.read_recording(c["recording"], "risk"), "recorded feeds"),
+    Case("read_recording", "id= for depth", lambda c: nd.read_recording(c["recording"], "depth", id="1"), "symbol=",
+         says="select its partitions with"),  # fmt: skip
+    Case("read_recording", "symbol= for pair_index_v3",
+         lambda c: nd.read_recording(c["recording"], "pair_index_v3", symbol="ETH"), "id=", says="select its partitions with"),  # fmt: skip
+    Case("read_recording", "symbol=''", lambda c: nd.read_recording(c["recording"], "depth", symbol=""), "symbol"),
+    Case("read_recording", "start after end",
+         lambda c: nd.read_recording(c["recording"], "depth", start="2026-11-23", end="2026-11-22"), "before end"),  # fmt: skip
+    Case("read_recording", "start='yesterday-ish'",
+         lambda c: nd.read_recording(c["recording"], "depth", start="yesterday-ish"), "start"),  # fmt: skip
+    Case("read_recording", "a missing directory", lambda c: nd.read_recording(Path(c["recording"], "nowhere"), "depth"),
+         "no directory"),  # fmt: skip
+    # replay (from test_replay.py)
+    Case("replay", "an empty directory", lambda c: nd.replay(c["dir"], speed=1), "nothing recorded"),
+    Case("replay", "a missing directory", lambda c: nd.replay(Path(c["dir"], "nowhere")), "no directory"),
+    Case("replay", "speed=0 on a recording", lambda c: nd.replay(c["recording"], speed=0), "speed"),
+    Case("replay", "speed=nan on a recording", lambda c: nd.replay(c["recording"], speed=float("nan")), "speed"),
+    # plots given another table's frame (from test_plots.py)
+    Case("plot_pair_weights", "a depth frame", lambda c: nd.plot_pair_weights(c["depth"]), "pair_weight",
+         match="pair_index_v3 DataFrame.*pair_weight"),  # fmt: skip
+    Case("plot_depth", "a pair_index_v3 frame", lambda c: nd.plot_depth(c["v3"]), "side", match="depth DataFrame.*side"),
+]
+
+
 def _id(case: Any) -> str:
     case = case.values[0] if hasattr(case, "values") else case
     return f"{case.function}[{case.bad}]"
@@ -185,25 +292,192 @@ def server() -> Iterator[Simulator]:
         yield sim
 
 
+@pytest.fixture(scope="module")
+def recorded(server: Simulator, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """A recording of depth (two symbols) and pair_index_v3, and the two DataFrames in it."""
+    root = tmp_path_factory.mktemp("recording")
+    assert nd.record(root, "depth", "BTCUSDT", "ETHUSDT", max_messages=4, progress=False, **server.nexus).rows
+    assert nd.record(root, "pair_index_v3", "1", max_messages=2, progress=False, **server.chainext).rows
+    return root, nd.read_recording(root, "depth"), nd.read_recording(root, "pair_index_v3")
+
+
 @pytest.fixture
-def conns(server: Simulator, tmp_path: Path) -> Conns:
+def conns(server: Simulator, recorded: tuple[Path, pd.DataFrame, pd.DataFrame], tmp_path: Path) -> Conns:
     file = tmp_path / "file"
     file.write_text("not a directory")
     (tmp_path / "out").mkdir()
-    return {"nexus": server.nexus, "chainext": server.chainext, "dir": str(tmp_path / "out"), "file": str(file)}
+    root, depth, v3 = recorded
+    return {"nexus": server.nexus, "chainext": server.chainext, "dir": str(tmp_path / "out"), "file": str(file),
+            "new": str(tmp_path / "new"), "recording": str(root), "depth": depth, "v3": v3}  # fmt: skip
+
+
+def in_a_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` called on a worker thread; its result or its exception."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def assert_refused(case: Case, server: Simulator, conns: Conns) -> None:
+    """The call raises :class:`nd.ArgumentError` (a ``ValueError``) naming the argument and
+    saying what is accepted, before anything reached the server, a live handle was registered
+    or a directory was created, and the message shows no secret."""
+    before = server.connections_total
+    try:
+        with pytest.raises(ValueError) as refused:
+            case.call(conns)
+    finally:
+        handles = nd.live_handles()
+        nd.stop_live()  # a handle started by mistake must not outlive the test
+    message = str(refused.value)
+    assert isinstance(refused.value, nd.ArgumentError), type(refused.value)
+    assert case.names in message, message
+    assert case.match is None or re.search(case.match, message), message
+    assert (re.compile(case.says) if case.says else ACCEPTED).search(message), message
+    assert server.connections_total == before and not handles
+    assert not Path(conns["new"]).exists()
+    assert server.token not in message and server.api_secret not in message
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_bad_argument_is_refused_before_connecting(case: Case, server: Simulator, conns: Conns, no_thread_leak: None) -> None:
+    assert_refused(case, server, conns)
+
+
+@pytest.mark.parametrize("case", GATHERED, ids=[_id(c) for c in GATHERED])
+def test_gathered_bad_argument_is_refused_before_connecting(case: Case, server: Simulator, conns: Conns, no_thread_leak: None) -> None:
+    assert_refused(case, server, conns)
+
+
+# -- a live chart's options, refused on a handle that goes on collecting (from test_widgets.py and
+# test_live.py) -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start, option, accepted",
+    [
+        ("live_depth", {"max_fps": 0}, "max_fps must be a positive number of redraws a second"),
+        ("live_depth", {"draw_share": 1.5}, "draw_share must be a positive number up to 1"),
+        ("live_depth", {"draw_share": 0}, "draw_share must be a positive number up to 1"),
+        ("live_depth", {"history": 0}, "history must be a whole number >= 1"),
+        ("live_depth", {"dpi": "80"}, "dpi must be a positive number of dots per inch"),
+        ("live_orders", {}, "depth and pair_index_v3"),  # no chart of orders
+    ],
+)
+def test_bad_chart_options_are_refused(sim: Simulator, start: str, option: dict[str, Any], accepted: str) -> None:
+    """A chart option that would fail later (a division by zero in the throttle, an empty
+    chart) is refused when the chart is made, and the handle keeps collecting."""
+    handle = nd.live_depth("BTCUSDT", **sim.nexus) if start == "live_depth" else nd.live_orders(**sim.nexus)
+    with handle as live:
+        with pytest.raises(nd.ArgumentError, match=accepted) as refused:
+            live.plot(**option)
+        assert sim.token not in str(refused.value) and sim.api_secret not in str(refused.value)
+        drawn = live.feed.accepted
+        assert wait_until(lambda: live.feed.accepted > drawn)
+
+
+# -- the command line: usage errors exit with status 2 (from test_cli.py and test_check.py) --------
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["record", "depth", "BTCUSDT", "--seconds", "-1"], ["seconds"]),
+        (["record", "risk", "BTCUSDT", "--sim"], ["SYMBOL BOOK"]),
+        (["record", "depth", "BTCUSDT"], ["NEXUSDATA_NEXUS_URL"]),
+        (["record", "depth", "BTCUSDT", "--sim", "--token", "t"], ["--sim", "--token"]),
+        (["read", "{tmp}", "--symbol", "BTCUSDT"], ["feed must be given", "depth, orders"]),
+        (["read", "{tmp}/feed=depth"], ["nothing recorded"]),
+        (["read", "{tmp}/nowhere"], ["no directory"]),
+        (["sim", "--replay", "{tmp}/feed=depth"], ["nothing recorded"]),
+    ],
+)
+def test_command_line_usage_errors_exit_2(argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "feed=depth").mkdir()
+    (tmp_path / "feed=orders").mkdir()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] == "record":
+        argv += ["--out", str(tmp_path / "rec"), "--max-messages", "1"]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("nexusdata: error: ") and all(w in err for w in words), err
+
+
+def test_usage_errors_exit_2_from_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["record", "index", "pair_index_v4", "1", "--out", "x"])
+    assert done.value.code == EXIT_USAGE and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_sim_bad_port_is_a_one_line_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--port", port, "--seconds", "1"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("nexusdata: error: ") and "--port must be from 0 to 65535" in err and err.count("\n") == 1, err
+
+
+def test_check_command_refuses_a_chainext_secret_for_nexus_before_connecting(server: Simulator) -> None:
     before = server.connections_total
-    with pytest.raises(ValueError) as refused:
-        case.call(conns)
-    message = str(refused.value)
-    assert isinstance(refused.value, nd.ArgumentError), type(refused.value)
-    assert case.names in message, message
-    assert ACCEPTED.search(message), message
-    assert server.connections_total == before and not nd.live_handles()
-    assert server.token not in message and server.api_secret not in message
+    assert run_cli(["check", "nexus", f"--url={server.nexus_url}", f"--token={server.token}", "--api-secret", "s"])[0] == EXIT_USAGE
+    assert server.connections_total == before
+
+
+# -- the simulator's own arguments (from test_sim.py and test_sim_quirks.py) -----------------------
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"rate": 0}, "rate must be a positive number"),
+        ({"quirks": ["pretty", "worse", "nope"]}, r"unknown nope, worse; known quirks are string_codes, "),
+        ({"quirks": [3]}, "quirks must be"),
+    ],
+    ids=["rate", "unknown_quirks", "quirk_not_a_string"],
+)
+def test_simulator_options_are_checked(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(ArgumentError, match=match):
+        Simulator(**options)
+
+
+@pytest.mark.parametrize("name", ["symbols", "books", "coins", "indices"])
+@pytest.mark.parametrize("value", [[], "BTCUSDT", [""], ["A", 3], 5])
+def test_served_lists_are_checked(name: str, value: Any) -> None:
+    with pytest.raises(ArgumentError, match=rf"^{name} must be a non-empty iterable of non-empty strings"):
+        Simulator(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("bad", "word"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ({**GOOD, "t": -1}, "t must be"),
+        ({**GOOD, "t": "0.5"}, "t must be"),
+        ({**GOOD, "connection": 0}, "connection must be"),
+        ({**GOOD, "connection": True}, "connection must be"),
+        ({**GOOD, "feed": "binance"}, "feed must be one of nexus, chainext"),
+        ({**GOOD, "dir": "sideways"}, "dir must be one of sent, received, event"),
+        ({k: v for k, v in GOOD.items() if k != "text"}, "text must be a string"),
+    ],
+)
+def test_a_bad_trace_line_is_named(tmp_path: Path, bad: Any, word: str) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", [GOOD, "", bad])
+    with pytest.raises(ArgumentError, match=rf"line 3: {word}"):
+        Simulator(trace=path)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (lambda tmp: {"trace": tmp / "nowhere.jsonl"}, "cannot read"),
+        (lambda tmp: {"trace": write_trace(tmp / "empty.jsonl", [])}, "holds no connection"),
+        (lambda tmp: {"trace": write_trace(tmp / "trace.jsonl", [GOOD]), "speed": 0}, "speed"),
+        (lambda tmp: {"trace": write_trace(tmp / "trace.jsonl", [GOOD]), "replay": tmp}, "replay and trace"),
+    ],
+    ids=["missing", "empty", "speed", "with_replay"],
+)
+def test_bad_trace_arguments(tmp_path: Path, options: Callable[[Path], dict[str, Any]], match: str) -> None:
+    with pytest.raises(ArgumentError, match=match):
+        Simulator(**options(tmp_path))
 
 
 CREDENTIALS = ("url", "token", "api_key", "api_secret")
@@ -220,7 +494,7 @@ def markdown_table() -> str:
         with tempfile.TemporaryDirectory() as tmp:
             Path(tmp, "file").write_text("x")
             Path(tmp, "out").mkdir()
-            conns = {"nexus": sim.nexus, "chainext": sim.chainext, "dir": f"{tmp}/out", "file": f"{tmp}/file"}
+            conns = {"nexus": sim.nexus, "chainext": sim.chainext, "dir": f"{tmp}/out", "file": f"{tmp}/file", "new": f"{tmp}/new"}
             for case in CASES:
                 shared = case.bad.split("=")[0].removeprefix("no ") in {*(k for k, _, _ in OPTIONS), *CREDENTIALS}
                 if shared and case.function not in SHOWN_FOR_ALL:

@@ -208,18 +208,6 @@ def test_failures_exit_non_zero_with_their_hint(served: Servers, case: Case) -> 
     assert not any(secret in output for secret in served.secrets), output
 
 
-def test_nexusdata_check_refuses_bad_arguments_before_connecting(sim: Simulator, tmp_path: Path) -> None:
-    before = sim.connections_total
-    with pytest.raises(nd.ArgumentError, match="feed must be one of 'nexus', 'chainext'"):
-        nd.check("nexsus", **sim.nexus)
-    with pytest.raises(nd.ArgumentError, match="pushes must be a whole number"):
-        nd.check("nexus", pushes=0, **sim.nexus)
-    with pytest.raises(nd.ArgumentError, match="trace must be a file path that can be written"):
-        nd.check("chainext", trace=tmp_path / "no" / "such.jsonl", **sim.chainext)
-    assert run_cli(["check", "nexus", f"--url={sim.nexus_url}", f"--token={sim.token}", "--api-secret", "s"])[0] == 2
-    assert sim.connections_total == before
-
-
 def markdown_table() -> str:
     """The table for docs/errors.md: each case of :data:`CASES`, its exit status and its hint."""
     lines = ["| case | exit status | hint |", "|---|---|---|"]

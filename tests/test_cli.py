@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from test_check import closed_port
+from waiting import wait_until
 
 import nexusdata as nd
 from nexusdata.cli import (
@@ -21,7 +21,6 @@ from nexusdata.cli import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     main,
 )
 from nexusdata.config import ENV
@@ -91,17 +90,9 @@ def test_credentials_from_the_environment(sim: Simulator, tmp_path: Path, monkey
 @pytest.mark.parametrize(
     "argv, code, words",
     [
-        (["record", "depth", "BTCUSDT", "--seconds", "-1"], EXIT_USAGE, ["seconds"]),
-        (["record", "risk", "BTCUSDT", "--sim"], EXIT_USAGE, ["SYMBOL BOOK"]),
-        (["record", "depth", "BTCUSDT"], EXIT_USAGE, ["NEXUSDATA_NEXUS_URL"]),
-        (["record", "depth", "BTCUSDT", "--sim", "--token", "t"], EXIT_USAGE, ["--sim", "--token"]),
         (["record", "index", "coin_index", "999", "--sim"], EXIT_ERROR, ["3007", "coin absent"]),
-        (["read", "{tmp}", "--symbol", "BTCUSDT"], EXIT_USAGE, ["feed must be given", "depth, orders"]),
-        (["read", "{tmp}/feed=depth"], EXIT_USAGE, ["nothing recorded"]),
-        (["read", "{tmp}/nowhere"], EXIT_USAGE, ["no directory"]),
-        (["sim", "--replay", "{tmp}/feed=depth"], EXIT_USAGE, ["nothing recorded"]),
     ],
-)
+)  # the usage errors (exit status 2) are in test_bad_input.py
 def test_exit_statuses(argv: list[str], code: int, words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "feed=depth").mkdir()
     (tmp_path / "feed=orders").mkdir()
@@ -120,12 +111,6 @@ def test_refused_credentials_exit_3(sim: Simulator, tmp_path: Path, capsys: pyte
     assert err.startswith("nexusdata: credentials refused: ") and "wrong-token" not in err
 
 
-def test_usage_errors_exit_2_from_argparse(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as done:
-        main(["record", "index", "pair_index_v4", "1", "--out", "x"])
-    assert done.value.code == EXIT_USAGE and "invalid choice" in capsys.readouterr().err
-
-
 def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
     """A recorder stopped by SIGTERM (kill, a service manager) flushes before exiting: the rows
     it reports are all in the dataset, although no flush interval had passed since the last file."""
@@ -134,9 +119,8 @@ def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
                "--flush-rows", "50", "--flush-seconds", "3600", "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not any(out.rglob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # no event crosses the process boundary: poll the directory, bounded
+        # No event crosses the process boundary: poll the directory, bounded.
+        wait_until(lambda: any(out.rglob("*.parquet")) or proc.poll() is not None, timeout=60, interval=0.05)
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
@@ -150,9 +134,7 @@ def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
 def wait_for_file(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
     """Wait until ``path`` exists or ``proc`` ended, bounded (no event crosses the process
     boundary: poll)."""
-    deadline = time.monotonic() + seconds
-    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: path.exists() or proc.poll() is not None, timeout=seconds, interval=0.05)
     assert path.exists(), proc.communicate(timeout=30)
 
 
@@ -233,9 +215,7 @@ def listening_port() -> tuple[socket.socket, int]:
     return taken, int(taken.getsockname()[1])
 
 
-@pytest.mark.parametrize("port, status, words", [("99999", EXIT_USAGE, "--port must be from 0 to 65535"),
-                                                 ("-1", EXIT_USAGE, "--port must be from 0 to 65535"),
-                                                 ("taken", EXIT_ERROR, "address already in use")])
+@pytest.mark.parametrize("port, status, words", [("taken", EXIT_ERROR, "address already in use")])  # a bad --port: test_bad_input.py
 def test_sim_bad_port_is_a_one_line_error(port: str, status: int, words: str, capsys: pytest.CaptureFixture[str]) -> None:
     taken, free = listening_port()
     with taken:

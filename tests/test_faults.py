@@ -69,7 +69,7 @@ class Delivery:
 
 def _canonical(kind: str, value: Any) -> Any:
     """A cell as the same plain value whether it comes raw from the JSON or typed from the
-    DataFrame (the contract's dtypes), so sent and received rows can be matched exactly."""
+    DataFrame (the dtypes of docs/schemas.md), so sent and received rows can be matched exactly."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
         return 0 if kind == "int" else None
     if kind == "float":

@@ -72,9 +72,3 @@ def test_empty_frames_draw_empty_charts(depth: pd.DataFrame, v3: pd.DataFrame) -
         assert png(fig).startswith(b"\x89PNG")
         assert not any(line.get_xydata().size for ax in fig.axes for line in ax.get_lines())
 
-
-def test_a_frame_of_another_table_is_refused(depth: pd.DataFrame, v3: pd.DataFrame) -> None:
-    with pytest.raises(nd.ArgumentError, match="pair_index_v3 DataFrame.*pair_weight"):
-        nd.plot_pair_weights(depth)
-    with pytest.raises(ValueError, match="depth DataFrame.*side"):
-        nd.plot_depth(v3)

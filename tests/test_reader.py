@@ -110,25 +110,6 @@ def test_filters_are_pushed_down(copy: Path) -> None:
         nd.read_recording(copy, "depth", start=today)  # ETHUSDT is read: the damage shows
 
 
-@pytest.mark.parametrize(
-    "call, word",
-    [
-        (lambda root: nd.read_recording(root), "feed must be given"),
-        (lambda root: nd.read_recording(root, "risk"), "recorded feeds"),
-        (lambda root: nd.read_recording(root, "depth", id="1"), "symbol="),
-        (lambda root: nd.read_recording(root, "pair_index_v3", symbol="ETH"), "id="),
-        (lambda root: nd.read_recording(root, "depth", symbol=""), "symbol"),
-        (lambda root: nd.read_recording(root, "depth", start="2026-11-23", end="2026-11-22"), "before end"),
-        (lambda root: nd.read_recording(root, "depth", start="yesterday-ish"), "start"),
-        (lambda root: nd.read_recording(root / "nowhere", "depth"), "no directory"),
-    ],
-)
-def test_bad_arguments(recording: Path, call, word: str) -> None:
-    with pytest.raises(nd.ArgumentError) as err:
-        call(recording)
-    assert word in str(err.value)
-
-
 def test_feed_may_be_left_out_when_there_is_one(copy: Path) -> None:
     for feed in ("pair_index_v3", "orders"):
         shutil.rmtree(copy / f"feed={feed}")

@@ -137,21 +137,6 @@ def test_an_unrecorded_symbol_is_refused_as_an_unknown_one(recording: Path, quir
             ws.close()
 
 
-@pytest.mark.parametrize(
-    "make, word",
-    [
-        (lambda root, tmp: nd.replay(tmp, speed=1), "nothing recorded"),
-        (lambda root, tmp: nd.replay(tmp / "nowhere"), "no directory"),
-        (lambda root, tmp: nd.replay(root, speed=0), "speed"),
-        (lambda root, tmp: nd.replay(root, speed=float("nan")), "speed"),
-    ],
-)
-def test_bad_replay_arguments(recording: Path, tmp_path: Path, make, word: str) -> None:
-    with pytest.raises(nd.ArgumentError) as err:
-        make(recording, tmp_path)
-    assert word in str(err.value)
-
-
 def _output_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
     """What ``proc`` printed until ``marker`` appeared (read straight from the pipe, so that
     waiting for more never misses text already buffered)."""

@@ -1,6 +1,8 @@
 """No token, API secret or login signature in any log line (DEBUG and up, every logger), exception
 message, traceback or repr, whatever happens on the wire: good and refused credentials, drops,
-failed connections, and a server that echoes the secrets back in malformed frames.
+failed connections, and a server that echoes the secrets back in malformed frames; and, with no
+socket at all, in what each feed's session logs or raises for any frame (the sessions of the
+protocol tests, test_protocol_nexus.py and test_protocol_chainext.py).
 
 A secret counts as leaked if any 12 consecutive characters of it show, raw or URL-encoded
 (log lines cut frames short, so a leak may be partial).
@@ -8,16 +10,21 @@ A secret counts as leaked if any 12 consecutive characters of it show, raw or UR
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
+import orjson
 import pytest
+import test_protocol_chainext as cx
+import test_protocol_nexus as nx
 
 import nexusdata as nd
 from nexusdata.config import split_conn
+from nexusdata.errors import AuthenticationError
 from nexusdata.feed import Feed
 from nexusdata.protocol import chainext, nexus
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
@@ -140,3 +147,119 @@ def test_no_password_from_the_url_shown(caplog: pytest.LogCaptureFixture, encode
     with pytest.raises(expected) as failed:
         nd.stream_depth("BTCUSDT", seconds=10, url=url, token=URLSAFE_TOKEN, max_failures=1)
     assert not leaks(caplog.text + str(failed.value), [API_SECRET, password])
+
+
+def test_no_secret_in_logs(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    nd.stream_depth("BTCUSDT", seconds=10, max_messages=2, **sim.nexus)
+    nd.collect_index("coin_index", "1", seconds=10, max_messages=2, **sim.chainext)
+    with pytest.raises(nd.AuthenticationError):
+        nd.stream_depth("BTCUSDT", seconds=10, url=sim.nexus_url, token="bad-" + sim.token)
+    text = caplog.text
+    assert sim.token not in text and sim.api_secret not in text
+    assert "X-API-TOKEN=***" in text  # the URL is logged, redacted
+
+
+# -- the sans-I/O sessions: every frame, no socket ---------------------------------------------------
+
+
+def test_logs_never_contain_the_token(caplog):
+    caplog.set_level(logging.DEBUG, logger="nexusdata")
+    s = nx.session(nexus.depth("BTCUSDT"), nexus.orders())
+    s.start()
+    ids = [orjson.loads(f)["id"] for f in s.take_outbox()]
+    frames = [
+        f"not json {nx.TOKEN}",
+        f'{{"event": "API_MARKETDEPTH", "data": "{nx.TOKEN}"}}',
+        f'{{"event": "API_ORDER", "data": 1, "token": "{nx.TOKEN}"}}',
+        f'{{"error": "bad token {nx.TOKEN}"}}',
+        f'{{"id": "{ids[0]}", "token": "{nx.TOKEN}"}}',
+        f'{{"event": "{nx.TOKEN}", "data": {{}}}}',
+        f"[{json.dumps(nx.TOKEN)}]",
+        ("x" * 1000 + nx.TOKEN).encode(),
+        b"\xff" + nx.TOKEN.encode(),
+    ]
+    for frame in frames:
+        assert s.receive(frame) is None
+    assert s.malformed >= 5 and s.unknown >= 2
+    assert len(caplog.records) >= len(frames) - 1
+    assert nx.TOKEN not in caplog.text
+    for record in caplog.records:
+        assert nx.TOKEN not in record.getMessage()
+
+
+def test_login_refusal_echoing_the_signature_keeps_it_out_of_the_message():
+    s = cx.session()
+    s.start()
+    (login,) = cx.frames(s)
+    signature = login["args"]["signature"]
+    s.receive(json.dumps({"op": "loginResponse", "args": {"code": 2003, "info": f"bad signature {signature}"}}))
+    assert isinstance(s.error, AuthenticationError)
+    assert signature not in str(s.error)
+
+
+def test_relogin_signature_is_scrubbed_from_logs(caplog):
+    caplog.set_level(logging.DEBUG, logger="nexusdata")
+    s = cx.subscribed(cx.COIN)
+    s.clock = cx.Clock(1558863999.0)
+    s.receive(cx.reply("subscribeResponse", 2010, topic="coin_index", id="1"))
+    (login,) = cx.frames(s)
+    signature = login["args"]["signature"]
+    s.receive(f"junk {signature} {cx.API_SECRET}")
+    assert s.malformed == 1
+    assert cx.no_secret(caplog.text, signature)
+
+
+def test_logs_never_contain_the_secret_or_signature(caplog):
+    caplog.set_level(logging.DEBUG, logger="nexusdata")
+    s = cx.session(cx.COIN)
+    s.start()
+    (login,) = cx.frames(s)
+    signature = login["args"]["signature"]
+    for frame in [
+        f"not json {cx.API_SECRET} {signature}",
+        f'{{"op": "coin_index", "args": "{cx.API_SECRET}"}}',
+        f'{{"op": "loginResponse", "args": ["{signature}"]}}',
+        f'{{"op": "{cx.API_KEY}", "args": {{"echo": "{signature}", "secret": "{cx.API_SECRET}"}}}}',
+        f'{{"args": {{"signature": "{signature}"}}}}',
+        f'{{"op": "loginResponse", "args": {{"code": 2001, "sig": "{signature}"}}}}',
+        f'{{"op": "subscribeResponse", "args": {{"topic": "x", "id": "y", "code": 3007, "info": "{cx.API_SECRET}"}}}}',
+        f'{{"op": "hello", "args": {{"x": "{cx.API_SECRET}"}}}}',
+        ("{" * 100 + cx.API_SECRET).encode(),
+        b"\xff" + signature.encode(),
+    ]:
+        assert s.receive(frame) is None
+    assert s.malformed >= 5 and s.unknown >= 2
+    assert caplog.records
+    assert cx.no_secret(caplog.text, signature)
+    for record in caplog.records:
+        assert cx.no_secret(record.getMessage(), signature)
+
+
+# Each of these frames reaches a log call that formats a value taken from the frame itself,
+# not through the scrubbed preview.
+LEAKY = {
+    "unknown op": '{{"op": "{s}", "args": {{}}}}',
+    "2010 in an op": '{{"op": "{s}", "args": {{"code": 2010}}}}',
+    "unsubscribe failure": '{{"op": "unsubscribeResponse", "args": {{"topic": "{s}", "id": "1", "code": 3001}}}}',
+    "logout failure": '{{"op": "logoutResponse", "args": {{"code": 2011, "info": "{s}"}}}}',
+}
+
+
+@pytest.mark.parametrize("path", list(LEAKY))
+def test_secret_echoed_in_a_reply_stays_out_of_the_logs(path, caplog):
+    caplog.set_level(logging.DEBUG, logger="nexusdata")
+    s = cx.subscribed(cx.COIN)
+    s.finish()
+    s.receive(LEAKY[path].format(s=cx.API_SECRET))
+    assert caplog.records
+    assert cx.API_SECRET not in caplog.text
+
+
+def test_preview_of_a_frame_repeating_a_long_secret_leaks_no_part_of_it(caplog):
+    caplog.set_level(logging.DEBUG, logger="nexusdata")
+    secret = "0123456789abcdef" * 4  # 64 characters, e.g. a hex API secret
+    s = chainext.ChaiNextSession([cx.COIN], cx.API_KEY, secret)
+    s.receive("x" + secret * 8)  # not JSON: logged through the preview
+    assert s.malformed == 1
+    assert secret[:16] not in caplog.text

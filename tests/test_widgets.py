@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 import nexusdata as nd
 from nexusdata.plots import book_summary, clock, latest_push
 from nexusdata.sim import Simulator
 from nexusdata.widgets import CALM_SHARE, DRAW_SHARE, LivePlot
-from test_live import wait_until
 
 
 def test_live_chart_redraws_from_the_event_loop_while_data_flows(sim: Simulator, no_thread_leak: None) -> None:
@@ -62,26 +62,6 @@ def test_redraws_need_new_data_and_respect_the_throttle(sim: Simulator, no_threa
     assert np.allclose(chart.figure.axes[1].get_lines()[0].get_ydata(), summary["mid"])  # every push, once
 
 
-@pytest.mark.parametrize(
-    "option, accepted",
-    [
-        ({"max_fps": 0}, "max_fps must be a positive number of redraws a second"),
-        ({"draw_share": 1.5}, "draw_share must be a positive number up to 1"),
-        ({"draw_share": 0}, "draw_share must be a positive number up to 1"),
-        ({"history": 0}, "history must be a whole number >= 1"),
-        ({"dpi": "80"}, "dpi must be a positive number of dots per inch"),
-    ],
-)
-def test_bad_chart_options_are_refused(sim: Simulator, option: dict[str, Any], accepted: str) -> None:
-    """A chart option that would fail later (a division by zero in the throttle, an empty
-    chart) is refused when the chart is made, and the handle keeps collecting."""
-    with nd.live_depth("BTCUSDT", **sim.nexus) as live:
-        with pytest.raises(nd.ArgumentError, match=accepted):
-            live.plot(**option)
-        drawn = live.feed.accepted
-        assert wait_until(lambda: live.feed.accepted > drawn)
-
-
 @pytest.fixture
 def kernel_display(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Pretend to run in a Jupyter kernel; collects what would be displayed."""
@@ -114,28 +94,6 @@ def test_plot_outside_jupyter_warns_and_collects(sim: Simulator, caplog: pytest.
     df = nd.stream_depth("BTCUSDT", seconds=10, max_messages=2, plot=True, **sim.nexus)
     assert df["received_at"].nunique() == 2
     assert "Jupyter only" in caplog.text
-
-
-def in_a_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """``function(*args, **kwargs)`` called on a worker thread; its result or its exception."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(function, *args, **kwargs).result()
-
-
-@pytest.mark.parametrize(
-    "call, word",
-    [
-        (lambda s: nd.collect_index("coin_index", 1, plot=True, **s.chainext), "depth and pair_index_v3"),
-        (lambda s: nd.stream_depth("BTCUSDT", plot="yes", **s.nexus), "plot"),
-        (lambda s: nd.stream_depth("BTCUSDT", progress=None, **s.nexus), "progress"),
-        (lambda s: nd.collect_orders(plot=True, **s.nexus), "plot"),
-        (lambda s: in_a_thread(nd.stream_depth, "BTCUSDT", plot=True, **s.nexus), "main thread"),
-    ],
-)
-def test_bad_plot_and_progress_arguments(fresh_sim: Simulator, call, word: str) -> None:
-    with pytest.raises(ValueError, match=word):
-        call(fresh_sim)
-    assert fresh_sim.connections_total == 0
 
 
 def test_progress_is_silent_when_not_interactive(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,11 +141,20 @@ def test_interrupted_progress_bar_is_left_unfinished(
 def test_a_calm_feed_lets_the_chart_draw_more(sim: Simulator, no_thread_leak: None) -> None:
     """The simulator's feed leaves the connection thread waiting for data most of the time: the
     chart may then take CALM_SHARE of the time, not only draw_share (the flood case, where
-    draw_share holds, is measured by ``python -m benchmarks``)."""
+    draw_share holds, is measured by ``python -m benchmarks``).
+
+    The chart judges by the connection thread's waiting over the time since its last redraw,
+    which includes that redraw itself (the first, with its layout, the slowest) while the thread
+    waits for the GIL: so the next redraw comes only once the thread has waited several times
+    as long as the first draw took, as it would in a notebook, not right after one push (where a
+    loaded machine's slow first draw made a calm feed look busy)."""
     with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+        started = time.monotonic()
         chart = live.plot()
-        drawn = live.feed.accepted
-        assert wait_until(lambda: live.feed.accepted > drawn)
+        first_draw = time.monotonic() - started  # scales the wait below; nothing asserts on it
+        drawn, waited = live.feed.accepted, live.feed.connection.waiting_seconds
+        enough = max(0.5, 4 * first_draw)
+        assert wait_until(lambda: live.feed.accepted > drawn and live.feed.connection.waiting_seconds - waited > enough, timeout=60)
         assert chart.refresh(force=True)
         assert chart.share == CALM_SHARE > DRAW_SHARE
         assert live.feed.connection.waiting_seconds > 0
