@@ -21,6 +21,7 @@ from nexusdata.cli import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     main,
 )
 from nexusdata.config import ENV
