@@ -28,7 +28,7 @@ ENV = {
 
 class UnknownArgumentError(ArgumentError, TypeError):
     """A keyword the function does not take (a ``TypeError`` as Python would raise, and a
-    ``ValueError`` as the contract promises)."""
+    ``ValueError`` as every bad argument is: docs/errors.md)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ class NexusDataError(Exception):
 class ArgumentError(NexusDataError, ValueError):
     """A bad argument, raised before any connection is opened.
 
-    It is a :class:`ValueError` too, so plain ``except ValueError`` works as the contract promises.
+    It is a :class:`ValueError` too, so plain ``except ValueError`` works (docs/errors.md).
     """
 
 
