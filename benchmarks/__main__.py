@@ -38,7 +38,7 @@ def chart_cost(feed: str, port: int, pairs: int, seconds: float) -> dict[str, fl
 
 
 def frame_latency(rows: int = 1_000_000) -> float:
-    """Seconds for ``TableBuffer.frame()`` over ``rows`` depth rows (a live handle's window)."""
+    """Seconds for ``TableBuffer.dataframe()`` over ``rows`` depth rows (a live handle's window)."""
     from nexusdata.frames import TableBuffer
     from nexusdata.protocol import tables
 
@@ -48,9 +48,9 @@ def frame_latency(rows: int = 1_000_000) -> float:
     buffer = TableBuffer(tables.DEPTH)
     for i in range(rows // 10 // len(frames)):
         buffer.extend(frames, i * 10**9, 1)
-    buffer.frame()  # types the pending batch, as a live handle's background thread would have
+    buffer.dataframe()  # types the pending batch, as a live handle's background thread would have
     start = time.perf_counter()
-    buffer.frame()
+    buffer.dataframe()
     return time.perf_counter() - start
 
 
@@ -98,7 +98,7 @@ def main() -> None:
                   f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
                   f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
                   f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)")
-    print(f"TableBuffer.frame() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
+    print(f"TableBuffer.dataframe() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
     import_time.main()
 
 

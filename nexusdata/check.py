@@ -244,7 +244,7 @@ def _run(
     return Run(
         endpoint, options, subscription, sources, seconds, pushes, outcome.elapsed, started_ns, feed.error,
         connection.handshake, list(connection.events), connection.replies_so_far(), feed.stats(), list(feed.arrivals[push]),
-        feed.frame(),
+        feed.dataframe(),
     )
 
 

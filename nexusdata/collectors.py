@@ -130,7 +130,7 @@ def _collect(
     outcome = run(feed, seconds, bar=bar, on_tick=None if chart is None else chart.refresh)  # as the throttle allows
     if chart is not None:
         chart.refresh(force=True)  # the final state stays on screen
-    rows = feed.take_frame()  # no second copy of the data on the way out
+    rows = feed.take_dataframe()  # no second copy of the data on the way out
     rows.attrs["nexusdata"] = run_attrs(feed, outcome.interrupted)
     raise_feed_error(feed, rows)
     explain_empty(feed, rows, seconds, label)

@@ -150,14 +150,14 @@ class Feed:
     def error(self) -> Exception | None:
         return self.connection.error
 
-    def frame(self, kind: str | None = None) -> pd.DataFrame:
+    def dataframe(self, kind: str | None = None) -> pd.DataFrame:
         """The DataFrame of ``kind`` (the only kind when there is one) so far."""
-        return self._buffer(kind).frame()
+        return self._buffer(kind).dataframe()
 
-    def take_frame(self, kind: str | None = None) -> pd.DataFrame:
-        """Like :meth:`frame`, emptying the buffer: the way to take a finished feed's result
+    def take_dataframe(self, kind: str | None = None) -> pd.DataFrame:
+        """Like :meth:`dataframe`, emptying the buffer: the way to take a finished feed's result
         without a second copy of the data in memory."""
-        return self._buffer(kind).take_frame()
+        return self._buffer(kind).take_dataframe()
 
     def _buffer(self, kind: str | None) -> TableBuffer:
         if kind is None:

@@ -32,7 +32,7 @@ from .feed import (
     Read,
     clock,
 )
-from .frames import TableBuffer, build_frame, latest_push
+from .frames import TableBuffer, build_dataframe, latest_push
 from .kinds import KINDS, Kind, OrderRows, Subscription, order_view
 from .protocol import Table
 from .run import raise_feed_error
@@ -49,12 +49,12 @@ _running: dict[Hashable, LiveHandle] = {}
 _registry = threading.Lock()
 
 
-def reads_frame(table: Table, reads: Iterable[Read]) -> pd.DataFrame:
+def reads_dataframe(table: Table, reads: Iterable[Read]) -> pd.DataFrame:
     """The rows of some socket reads, typed exactly as the feed's own buffer types them."""
     buffer = TableBuffer(table)
     for read in reads:
         buffer.extend(read.frames, read.received_ns, read.connection)
-    return buffer.frame()
+    return buffer.dataframe()
 
 
 class LiveHandle:
@@ -90,7 +90,7 @@ class LiveHandle:
 
     def frame(self) -> pd.DataFrame:
         """Everything held so far (the newest ``max_rows`` rows), as the collectors return it."""
-        frame = self.feed.frame(self.kind)
+        frame = self.feed.dataframe(self.kind)
         raise_feed_error(self.feed, frame)
         return frame
 
@@ -99,7 +99,7 @@ class LiveHandle:
         """The rows of the newest push: for depth the current book, for an index its latest
         values (no rows before the first push)."""
         read = self.feed.latest[self.kind]
-        frame = reads_frame(self.table, [read]) if read else build_frame(self.table, [])
+        frame = reads_dataframe(self.table, [read]) if read else build_dataframe(self.table, [])
         raise_feed_error(self.feed, frame)
         return latest_push(frame)
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ArgumentError
-from .frames import Chunk, build_frame, schema
+from .frames import Chunk, build_dataframe, schema
 from .frames.columns import ARROW_TYPES, CONVERTERS
 from .kinds import KINDS, ORDER_VIEWS, with_rows
 from .protocol import TABLES, Table
@@ -92,13 +92,13 @@ def read_recording(
     """
     dataset, table, filters = _scan(path, feed, rows, symbol, id, start, end)
     data = dataset.to_table(columns=[name for name, _ in schema(table)], filter=filters)
-    return frame_of(table, data.sort_by("received_at"))
+    return dataframe_of(table, data.sort_by("received_at"))
 
 
-def frame_of(table: Table, data: pa.Table) -> pd.DataFrame:
+def dataframe_of(table: Table, data: pa.Table) -> pd.DataFrame:
     """Arrow data of a recording as the collector's DataFrame, typed by the frames layer itself."""
     if not data.num_rows:
-        return build_frame(table, [])
+        return build_dataframe(table, [])
     columns: dict[str, Any] = {}
     for name, kind in schema(table):
         if kind in ("id", "text"):
@@ -111,7 +111,7 @@ def frame_of(table: Table, data: pa.Table) -> pd.DataFrame:
             columns[name] = values.astype(np.int32)
         else:
             columns[name] = CONVERTERS[kind](values)  # type: ignore[index]
-    return build_frame(table, [Chunk(columns, data.num_rows)])
+    return build_dataframe(table, [Chunk(columns, data.num_rows)])
 
 
 def dataset_of(path: str | Path, feed: str) -> ds.Dataset:

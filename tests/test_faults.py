@@ -212,7 +212,7 @@ def test_drop_without_close_frame(no_thread_leak: None) -> None:
             assert sim.faults.wait_for("drop", 3, timeout=WAIT)
             wait_for_pushes(sim, 4, 10)
             sim.stop()  # connection 4 ends with a close frame behind its last push
-        delivery = audit(sim.sent, feed.frame(), tables.DEPTH)
+        delivery = audit(sim.sent, feed.dataframe(), tables.DEPTH)
     delivery.assert_exact(aborted)
     assert [pushes_on(sim, n) for n in aborted] == [10, 10, 10]
     assert delivery.client == {1: 1, 2: 2, 3: 3, 4: 4}  # the connection column shows where the gaps are
@@ -228,7 +228,7 @@ def test_rows_fall_between_their_connection_s_connect_and_disconnect() -> None:
     with Simulator(seed=4, rate=50, record_sent=True, faults=Faults(drop_after=8)) as sim:
         with running(sim, DEPTH, tables.DEPTH) as feed:
             assert sim.faults.wait_for("drop", 3, timeout=WAIT)
-    df, gaps = feed.frame(), nd.gap_log(feed)
+    df, gaps = feed.dataframe(), nd.gap_log(feed)
     for number, rows in df.groupby("connection"):
         up = gaps[(gaps["connection"] == number) & (gaps["event"] == "connected")]["time"]
         down = gaps[(gaps["connection"] == number) & (gaps["event"] != "connected")]["time"]
@@ -242,7 +242,7 @@ def test_stall_is_detected_and_the_client_reconnects(no_thread_leak: None) -> No
             assert sim.faults.wait_for("stall", timeout=WAIT)
             wait_for_pushes(sim, 2, 20)
             sim.stop()
-        delivery = audit(sim.sent, feed.frame(), tables.DEPTH)
+        delivery = audit(sim.sent, feed.dataframe(), tables.DEPTH)
     # The client gave up on connection 1; a push the server wrote there once the stall ended
     # could not arrive, but every push written before it went quiet did.
     delivery.assert_exact(aborted=[1])
@@ -258,7 +258,7 @@ def test_a_short_stall_is_ridden_out(no_thread_leak: None) -> None:
             assert sim.faults.wait_for("resume", timeout=WAIT)
             wait_for_pushes(sim, 1, 30)
             sim.stop()
-        delivery = audit(sim.sent, feed.frame(), tables.DEPTH)
+        delivery = audit(sim.sent, feed.dataframe(), tables.DEPTH)
     delivery.assert_exact()
     assert sim.connections_total == 1 and "stalled" not in [e for e, _ in events(feed)]
 
@@ -274,7 +274,7 @@ def test_bad_frames_never_stop_ingestion(sub: Any, table: Table, no_thread_leak:
             assert sim.faults.wait_for(JUNK_KINDS[-1], timeout=WAIT)  # every kind once, in order
             wait_for_pushes(sim, 1, 16)
             sim.stop()
-        delivery = audit(sim.sent, feed.frame(), table)
+        delivery = audit(sim.sent, feed.dataframe(), table)
     delivery.assert_exact()
     assert sim.connections_total == 1  # no bad frame cost the connection
     junk = Counter(e.fault for e in sim.faults.log)
@@ -290,7 +290,7 @@ def test_session_expiry_logs_in_again_on_the_same_connection(no_thread_leak: Non
             assert sim.faults.wait_for("expire", timeout=WAIT)
             wait_for_pushes(sim, 1, 25)  # the sim pushes again only after a new login and subscribe
             sim.stop()
-        delivery = audit(sim.sent, feed.frame(), tables.COIN_INDEX)
+        delivery = audit(sim.sent, feed.dataframe(), tables.COIN_INDEX)
     delivery.assert_exact()
     assert sim.connections_total == 1 and delivery.client == {1: 1}
     assert [e for e, _ in events(feed)][:1] == ["connected"] and "stalled" not in str(events(feed))
@@ -304,7 +304,7 @@ def test_server_restart_on_the_same_port(no_thread_leak: None) -> None:
             sim.restart(downtime=0.5)
             wait_for_pushes(sim, 2, 10)
             sim.stop()
-        delivery = audit(sim.sent, feed.frame(), tables.DEPTH)
+        delivery = audit(sim.sent, feed.dataframe(), tables.DEPTH)
     delivery.assert_exact()  # both connections ended with a close frame: nothing may be missing
     assert sim.port == port and delivery.client == {1: 1, 2: 2}
     kinds = [e for e, _ in events(feed)]
@@ -340,8 +340,8 @@ def test_slow_reader_fills_its_buffers_and_blocks_no_one(no_thread_leak: None) -
             release.set()
             slow.stop()
     slow_sent = [s for s in sim.sent if s.connection == 1]
-    audit(slow_sent, slow.frame(), tables.DEPTH).assert_exact()
-    audit([s for s in sim.sent if s.connection == 2], other.frame(), tables.DEPTH).assert_exact()
+    audit(slow_sent, slow.dataframe(), tables.DEPTH).assert_exact()
+    audit([s for s in sim.sent if s.connection == 2], other.dataframe(), tables.DEPTH).assert_exact()
     print(f"\nslow reader: {stuck} pushes, {sum(len(s.text) for s in slow_sent[:stuck]) / 1024:.0f} KiB held in buffers")
 
 

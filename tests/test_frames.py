@@ -19,7 +19,7 @@ from spec_examples import TABLE_SOURCE, load
 
 from nexusdata.frames import TableBuffer
 from nexusdata.frames.arrow_json import read_frames
-from nexusdata.frames.buffer import build_frame, build_table, schema
+from nexusdata.frames.buffer import build_dataframe, build_table, schema
 from nexusdata.frames.columns import ARROW_TYPES, CONVERTERS, NotColumnar
 from nexusdata.protocol import nexus, tables
 from nexusdata.sim.indices import IndexStream
@@ -128,7 +128,7 @@ def test_buffer_falls_back_per_batch_and_drops_only_the_bad_push() -> None:
     buffer = TableBuffer(tables.DEPTH)
     buffer.extend([good[0], bad], 1_000, 1)
     buffer.extend(good[1:], 2_000, 2)
-    df = buffer.frame()
+    df = buffer.dataframe()
     assert buffer.malformed == 1 and buffer.pushes == 4
     assert df["received_at"].nunique() == 3
     assert list(df.drop_duplicates("received_at")["connection"]) == [1, 2, 2]
@@ -140,10 +140,10 @@ def test_buffer_keeps_arrival_order_and_unique_times_within_a_read() -> None:
     buffer = TableBuffer(tables.PAIR_INDEX_V3, chunk_frames=7)
     for i in range(0, 20, 5):
         buffer.extend(frames[i : i + 5], 10_000 * (i + 1), 1)
-    df = buffer.frame()
+    df = buffer.dataframe()
     times = df.drop_duplicates("received_at")["received_at"]
     assert len(times) == 20 and times.is_monotonic_increasing
-    expected = build_frame(tables.PAIR_INDEX_V3, [])
+    expected = build_dataframe(tables.PAIR_INDEX_V3, [])
     assert list(df.dtypes.astype(str)) == list(expected.dtypes.astype(str))
 
 
@@ -152,7 +152,7 @@ def test_max_rows_bounds_the_buffer_keeping_the_newest() -> None:
     buffer = TableBuffer(tables.DEPTH, chunk_frames=8, max_rows=95)
     for i, frame in enumerate(frames):
         buffer.extend([frame], i * 1_000, 1)
-    df = buffer.frame()
+    df = buffer.dataframe()
     assert len(df) == 95
     assert df["received_at"].astype("int64").iloc[-1] == 39_000  # the newest push is kept
 
@@ -164,7 +164,7 @@ def test_a_push_that_starts_right_but_is_broken_is_dropped_alone() -> None:
     broken = b'{"event":"API_MARKETDEPTH","data":{"symbol":"BTC'
     buffer = TableBuffer(tables.DEPTH)
     buffer.extend([good[0], broken, good[1]], 5_000, 1)
-    df = buffer.frame()
+    df = buffer.dataframe()
     assert buffer.malformed == 1
     assert list(df.drop_duplicates("received_at")["received_at"].astype("int64")) == [5_000, 5_002]
 
@@ -172,13 +172,13 @@ def test_a_push_that_starts_right_but_is_broken_is_dropped_alone() -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=_mutations())
 def test_arrow_table_holds_the_dataframes_values(case: tuple[tables.Table, list[bytes]]) -> None:
-    """What the recorder writes (build_table) is what a collector returns (build_frame): same
+    """What the recorder writes (build_table) is what a collector returns (build_dataframe): same
     columns, the documented Arrow types, the same values, missing values as nulls."""
     table, frames = case
     buffer = TableBuffer(table, chunk_frames=2)  # several chunks, with differing categories
     buffer.extend(frames, 1_000, 1)
     chunks = buffer.take_chunks()
-    frame, data = build_frame(table, chunks), build_table(table, chunks)
+    frame, data = build_dataframe(table, chunks), build_table(table, chunks)
     assert data.column_names == list(frame.columns)
     for name, kind in schema(table):
         plain = ARROW_TYPES[kind]
@@ -195,7 +195,7 @@ def test_tail_is_the_newest_pushes_whole() -> None:
     buffer = TableBuffer(tables.DEPTH, chunk_frames=7)
     for i in range(0, 40, 3):
         buffer.extend(frames[i : i + 3], i * 1_000, 1)
-    held = buffer.frame()
+    held = buffer.dataframe()
     times = held["received_at"].drop_duplicates()
     for pushes in (1, 5, 7, 13, 40, 100):
         expected = held[held["received_at"].isin(times.iloc[-pushes:])].reset_index(drop=True)

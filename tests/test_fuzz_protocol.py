@@ -436,7 +436,7 @@ def test_push_frames_become_rows_or_malformed_pushes(which, batch):
     expected = [_reference_rows(DATA_PATH_TABLES[kind], envelope, f) for f in frames]
     buffer = TableBuffer(DATA_PATH_TABLES[kind])
     buffer.extend(frames, READ_AT, 1)
-    df = buffer.frame()
+    df = buffer.dataframe()
     assert list(df.columns) == [name for name, _ in schema(DATA_PATH_TABLES[kind])]
     stamps = ((df["received_at"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ns")).value_counts()
     assert [int(stamps.get(READ_AT + i, 0)) for i in range(len(frames))] == [n or 0 for n in expected]
@@ -463,7 +463,7 @@ def test_a_bad_push_costs_that_push_only(table, bad):
     good_rows = len(table.flatten([source.get("data", source.get("args"))])[1])
     buffer = TableBuffer(table)
     buffer.extend([good, bad.encode("utf-8", "surrogateescape"), good], 1_000, 1)
-    df = buffer.frame()
+    df = buffer.dataframe()
     assert (buffer.malformed, len(df)) == (1, 2 * good_rows)
 
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import nexusdata as nd
-from nexusdata.frames import build_frame
+from nexusdata.frames import build_dataframe
 from nexusdata.protocol import TABLES
 from nexusdata.reader import file_schema, summary
 from nexusdata.sim import Simulator
@@ -47,7 +47,7 @@ def copy(recording: Path, tmp_path: Path) -> Path:
 def test_schema_is_the_collectors(recording: Path, feed: str) -> None:
     """Same columns, same dtypes as a collector (partition columns neither added nor retyped)."""
     df = nd.read_recording(recording, feed)
-    empty = build_frame(TABLES[feed], [])
+    empty = build_dataframe(TABLES[feed], [])
     assert list(df.columns) == list(empty.columns)
     assert df.dtypes.astype(str).tolist() == empty.dtypes.astype(str).tolist()
     assert len(df) > 0 and df["received_at"].is_monotonic_increasing

@@ -21,7 +21,7 @@ import pytest
 from waiting import wait_until
 
 import nexusdata as nd
-from nexusdata.frames import build_frame
+from nexusdata.frames import build_dataframe
 from nexusdata.kinds import ORDER_VIEWS
 from nexusdata.protocol import TABLES, chainext, tables
 from nexusdata.reader import file_schema
@@ -95,7 +95,7 @@ def _depth_frame(rows: list[tuple[int, int, str | None, str]]) -> pd.DataFrame:
         {"received_at": pd.to_datetime(received, utc=True), "connection": connection, "symbol": symbol, "side": side,
          "level": 0, "price": 1.5, "volume": 2.0, "cp": "b2c2", "time": pd.to_datetime(received, utc=True)}
     )
-    return frame.astype(build_frame(tables.DEPTH, []).dtypes.astype(str).to_dict())
+    return frame.astype(build_dataframe(tables.DEPTH, []).dtypes.astype(str).to_dict())
 
 
 def test_partitions_by_symbol_and_utc_date(tmp_path: Path) -> None:

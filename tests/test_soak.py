@@ -65,7 +65,7 @@ class Stream:
         if mine:
             self.sent.append(_compact(sent_rows(mine, self.table, first=self.pushes_sent)))
             self.pushes_sent += len(mine)
-        frame = self.feed.frame()
+        frame = self.feed.dataframe()
         if self.last_seen is not None:
             assert frame.empty or frame["received_at"].iloc[0] <= self.last_seen, "rows were trimmed unread"
             frame = frame[frame["received_at"] > self.last_seen]

@@ -90,12 +90,12 @@ class TableBuffer:
             self._seal()
             return self._rows
 
-    def frame(self) -> pd.DataFrame:
+    def dataframe(self) -> pd.DataFrame:
         """Everything held so far as a typed DataFrame (a copy: later pushes do not change it)."""
         with self._lock:
             self._seal()
             chunks = list(self._chunks)
-        return build_frame(self.table, chunks)
+        return build_dataframe(self.table, chunks)
 
     def tail(self, pushes: int) -> pd.DataFrame:
         """The rows of the newest ``pushes`` pushes held, as a DataFrame: what a live chart
@@ -116,12 +116,12 @@ class TableBuffer:
                     held = pushes - count
                 picked.append(chunk)
                 count += held
-        return build_frame(self.table, picked[::-1])
+        return build_dataframe(self.table, picked[::-1])
 
-    def take_frame(self) -> pd.DataFrame:
+    def take_dataframe(self) -> pd.DataFrame:
         """Everything held, as a DataFrame, emptying the buffer (for a collector's result: no
         second copy of the data is made on the way)."""
-        return build_frame(self.table, self.take_chunks(), consume=True)
+        return build_dataframe(self.table, self.take_chunks(), consume=True)
 
     def take_chunks(self) -> list[Chunk]:
         """Remove and return the typed chunks held so far (for writers that flush to disk)."""
@@ -210,7 +210,7 @@ class TableBuffer:
                 self._rows -= excess
 
 
-def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pd.DataFrame:
+def build_dataframe(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pd.DataFrame:
     """Join typed chunks into the table's DataFrame (also for zero chunks: right columns and
     dtypes, no rows). With ``consume`` each chunk column is released once joined (and the
     freed heap handed back to the system), so building costs about one column above the result
@@ -227,7 +227,7 @@ def build_frame(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
 
 
 def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pa.Table:
-    """The same rows as :func:`build_frame`, as an Arrow table (categories dictionary-encoded,
+    """The same rows as :func:`build_dataframe`, as an Arrow table (categories dictionary-encoded,
     missing values null), for writers: no DataFrame is built. Each column is joined first and
     handed to Arrow in one call: a call per chunk would wait for the GIL each time the
     connection thread holds it."""
