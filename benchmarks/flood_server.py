@@ -11,8 +11,8 @@ import asyncio
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve

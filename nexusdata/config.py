@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from .errors import ArgumentError
 from .protocol import ChaiNextSession, NexusSession, Session

@@ -6,9 +6,9 @@ prints a short summary of each DataFrame and writes them as Parquet plus two PNG
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 

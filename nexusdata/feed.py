@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 

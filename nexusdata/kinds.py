@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .config import Service, nonempty_str, positive_int, positive_number
 from .errors import ArgumentError

@@ -15,8 +15,9 @@ import hashlib
 import html
 import logging
 import threading
+from collections.abc import Hashable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Hashable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 

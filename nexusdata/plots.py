@@ -9,8 +9,8 @@ widgets; ``plot_depth(df)`` and ``plot_pair_weights(df)`` draw a saved DataFrame
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -7,8 +7,8 @@ import os
 import signal
 import sysconfig
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 

@@ -4,7 +4,7 @@ consecutive failed attempts with a clear :class:`~nexusdata.ConnectionFailedErro
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest

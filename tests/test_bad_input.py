@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pytest
@@ -126,7 +127,7 @@ def _own(
     """Cases passing each of ``values`` as argument ``name`` through ``call``; the message must
     contain ``names`` (by default ``name``)."""
     cases = []
-    for i, value in enumerate(values):
+    for value in values:
         shown = "pd.DataFrame()" if isinstance(value, pd.DataFrame) else repr(value)
         case = Case(function, f"{name}={shown}", lambda c, value=value: call(c, value), names or name)
         cases.append(case)

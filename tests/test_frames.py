@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from spec_examples import TABLE_SOURCE, load
 
 from nexusdata.frames import TableBuffer

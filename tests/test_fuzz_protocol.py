@@ -26,7 +26,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
 from spec_examples import TABLE_SOURCE, load
 
 from nexusdata.errors import ConnectionFailedError, ServerError

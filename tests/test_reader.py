@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -104,9 +105,9 @@ def test_filters_are_pushed_down(copy: Path) -> None:
     (old / "part-0-damaged.parquet").write_bytes(b"not parquet")
     today = eth.name.removeprefix("date=")
     assert len(nd.read_recording(copy, "depth", symbol="BTCUSDT", start=today)) > 0
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowInvalid, match="damaged"):
         nd.read_recording(copy, "depth", symbol="BTCUSDT")  # the old date is read: the damage shows
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowInvalid, match="damaged"):
         nd.read_recording(copy, "depth", start=today)  # ETHUSDT is read: the damage shows
 
 

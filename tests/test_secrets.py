@@ -14,7 +14,8 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import orjson

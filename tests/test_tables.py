@@ -6,12 +6,10 @@ import json
 import re
 
 import pytest
-
 from spec_examples import FIXTURES, TABLE_SOURCE
 
 from nexusdata.protocol import tables
 from nexusdata.protocol.tables import TABLES, Field, Level, Table, snake_case
-
 
 
 def payload(name: str):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from cryptography import x509

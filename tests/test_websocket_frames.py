@@ -5,7 +5,7 @@ client writes is decoded back by it, masking checked."""
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from nexusdata.config import Options
 
@@ -46,9 +46,10 @@ def well_before(given: float) -> Iterator[None]:
     assert took < given / 2, f"took {took:.1f} s, not well before the {given:g} s it was given"
 
 
-def giving_up(options: Options = Options()) -> float:
+def giving_up(options: Options | None = None) -> float:
     """The least time the reconnects of ``options`` (by default the defaults) take to give up on
     a server that fails every attempt: ``max_failures - 1`` delays, each at least half its
     ceiling (equal jitter). What a refusal that were retried would cost."""
+    options = options or Options()
     assert options.max_failures is not None
     return sum(min(options.backoff_cap, options.backoff_base * 2 ** (n - 1)) / 2 for n in range(1, options.max_failures))

@@ -9,7 +9,8 @@ missing value rather than failing the whole batch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, TypeAlias, cast
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd

@@ -14,8 +14,9 @@ so both feeds judge replies by one documented rule (docs/protocols.md, "Replies"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Outcome = Literal["ok", "refused", "ack"]
 

@@ -8,8 +8,9 @@ result is plain Python lists (no pandas here: typing the columns is the frames l
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 Kind = Literal["float", "id", "category", "text", "time", "int", "position"]
 """How a column is typed by the frames layer.

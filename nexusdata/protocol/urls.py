@@ -31,7 +31,7 @@ def check_ws_url(url: object, argument: str = "url") -> str:
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ArgumentError(f"{argument} must be {_ACCEPTED}, got {redact(url)!r}")
     try:
-        parts.port
+        _ = parts.port  # reading it checks it
     except ValueError:
         raise ArgumentError(f"{argument} has an invalid port; it must be {_ACCEPTED}, got {redact(url)!r}") from None
     return url.strip()

@@ -11,7 +11,8 @@ is not here: websocket-client does it before the transport hands over the socket
 from __future__ import annotations
 
 import os
-from typing import Callable, Final
+from collections.abc import Callable
+from typing import Final
 
 CONT: Final = 0x0
 TEXT: Final = 0x1

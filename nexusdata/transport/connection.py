@@ -18,9 +18,10 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import websocket
 
