@@ -26,14 +26,24 @@ from .stats import mean_and_margin
 
 
 def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.measure", approach, feed, str(port), str(messages)],
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measure", approach, feed, str(port), str(messages)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def chart_cost(feed: str, port: int, pairs: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.plot_cost", feed, str(port), str(pairs), str(seconds)],
-                         capture_output=True, text=True, timeout=600 + 4 * pairs * seconds, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.plot_cost", feed, str(port), str(pairs), str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=600 + 4 * pairs * seconds,
+        check=True,
+    )
     return plot_cost.summary(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -55,15 +65,18 @@ def frame_latency(rows: int = 1_000_000) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=100_000, help="pushes per measured run (default 100000)")
     parser.add_argument("--naive-messages", type=int, default=2_000, help="pushes for the per-message concat run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
     parser.add_argument("--chart-pairs", type=int, default=40, help="pairs of windows with and without a live chart")
     parser.add_argument("--chart-seconds", type=float, default=3.0, help="length of each of those windows")
     args = parser.parse_args()
-    print(f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}")
+    print(
+        f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}"
+    )
     with running() as port:
         for feed in ("depth", "pair_index_v3"):
             runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -87,17 +100,23 @@ def main() -> None:
                 size = f"{r['frame_bytes'] / r['rows']:6.1f}" if r.get("rows") else f"{'':6}"
                 rss = r["peak_rss_above_baseline"] / 2**20
                 ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
-                print(f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}")
+                print(
+                    f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}"
+                )
             paired = [c["seconds"] / r["seconds"] for c, r in zip(runs["nexusdata"], runs["record"])]
             mean, margin = mean_and_margin(paired)
-            print(f"{feed:<14} recorder / collector: {best['nexusdata']['seconds'] / best['record']['seconds']:.2f} best of each,"
-                  f" {mean:.2f} (95% CI {mean - margin:.2f} to {mean + margin:.2f}) over {len(paired)} rounds:"
-                  f" {', '.join(f'{x:.2f}' for x in paired)}")
+            print(
+                f"{feed:<14} recorder / collector: {best['nexusdata']['seconds'] / best['record']['seconds']:.2f} best of each,"
+                f" {mean:.2f} (95% CI {mean - margin:.2f} to {mean + margin:.2f}) over {len(paired)} rounds:"
+                f" {', '.join(f'{x:.2f}' for x in paired)}"
+            )
             chart = chart_cost(feed, port, args.chart_pairs, args.chart_seconds)
-            print(f"{feed:<14} a live chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
-                  f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
-                  f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
-                  f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)")
+            print(
+                f"{feed:<14} a live chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
+                f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
+                f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
+                f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)"
+            )
     print(f"TableBuffer.dataframe() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
     import_time.main()
 

@@ -11,8 +11,13 @@ _PROBE = "import time, {before}; t = time.perf_counter(); import {module}; print
 
 def seconds(module: str, before: str = "sys") -> float:
     """Seconds to import ``module`` in a fresh interpreter after ``before``."""
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(before=before, module=module)],
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(before=before, module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return float(out.stdout)
 
 
@@ -28,8 +33,10 @@ def measure(rounds: int = 7) -> dict[str, float]:
 
 def main() -> None:
     best = measure()
-    print(f"import pandas {best['pandas']:.3f} s; import nexusdata after it {best['nexusdata_after_pandas']:.3f} s"
-          f" (target <= 0.150 s); both {best['both']:.3f} s = {best['both'] / best['pandas']:.2f} x pandas")
+    print(
+        f"import pandas {best['pandas']:.3f} s; import nexusdata after it {best['nexusdata_after_pandas']:.3f} s"
+        f" (target <= 0.150 s); both {best['both']:.3f} s = {best['both'] / best['pandas']:.2f} x pandas"
+    )
 
 
 if __name__ == "__main__":

@@ -90,10 +90,16 @@ def naive(port: int, feed: str, messages: int) -> pd.DataFrame:
 
 def collector(port: int, feed: str, messages: int) -> pd.DataFrame:
     if feed == "depth":
-        return nd.stream_depth("BTCUSDT", seconds=float("inf"), max_messages=messages,
-                               url=f"ws://127.0.0.1:{port}", token="t")
-    return nd.collect_index("pair_index_v3", "1", seconds=float("inf"), max_messages=messages,
-                            url=f"ws://127.0.0.1:{port}/websocket", api_key="k", api_secret="s")
+        return nd.stream_depth("BTCUSDT", seconds=float("inf"), max_messages=messages, url=f"ws://127.0.0.1:{port}", token="t")
+    return nd.collect_index(
+        "pair_index_v3",
+        "1",
+        seconds=float("inf"),
+        max_messages=messages,
+        url=f"ws://127.0.0.1:{port}/websocket",
+        api_key="k",
+        api_secret="s",
+    )
 
 
 def connection_options(port: int, feed: str) -> dict[str, Any]:
@@ -151,8 +157,13 @@ def main() -> None:
     start = time.perf_counter()
     df = APPROACHES[approach](port, feed, messages)
     elapsed = time.perf_counter() - start if not LAPS else LAPS[-1] - LAPS[-2]
-    result: dict[str, Any] = {"approach": approach, "feed": feed, "messages": messages, "seconds": elapsed,
-                              "peak_rss_above_baseline": peak_rss_bytes() - baseline}
+    result: dict[str, Any] = {
+        "approach": approach,
+        "feed": feed,
+        "messages": messages,
+        "seconds": elapsed,
+        "peak_rss_above_baseline": peak_rss_bytes() - baseline,
+    }
     if df is not None:
         result["rows"] = len(df)
         result["frame_bytes"] = int(df.memory_usage(index=False, deep=False).sum())

@@ -72,8 +72,9 @@ def main() -> None:
     try:
         started = time.monotonic()
         sampler.start()
-        summary = nd.record(out, "depth", *SYMBOLS[: args.symbols], seconds=seconds, flush_seconds=args.flush_seconds,
-                            progress=False, **conn)
+        summary = nd.record(
+            out, "depth", *SYMBOLS[: args.symbols], seconds=seconds, flush_seconds=args.flush_seconds, progress=False, **conn
+        )
         done.set()
         final = process.memory_info().rss / 2**20
         disk = sum(f.stat().st_size for f in out.rglob("*.parquet")) / 2**20
@@ -85,10 +86,14 @@ def main() -> None:
     at_minute = next((rss for elapsed, rss in samples if elapsed >= 60), samples[0][1] if samples else final)
     pushes = summary.stats["messages"]
     print(summary)
-    print(f"pushes/s {pushes / summary.seconds:,.0f}   rows/s {summary.rows / summary.seconds:,.0f}   "
-          f"files {summary.files:,}   on disk {disk:,.1f} MiB ({disk * 2**20 / max(summary.rows, 1):.1f} bytes/row)")
-    print(f"RSS at 1 min {at_minute:.1f} MiB   at {summary.seconds / 60:.1f} min {final:.1f} MiB   "
-          f"ratio {final / at_minute:.3f}   peak sample {max([r for _, r in samples] + [final]):.1f} MiB")
+    print(
+        f"pushes/s {pushes / summary.seconds:,.0f}   rows/s {summary.rows / summary.seconds:,.0f}   "
+        f"files {summary.files:,}   on disk {disk:,.1f} MiB ({disk * 2**20 / max(summary.rows, 1):.1f} bytes/row)"
+    )
+    print(
+        f"RSS at 1 min {at_minute:.1f} MiB   at {summary.seconds / 60:.1f} min {final:.1f} MiB   "
+        f"ratio {final / at_minute:.3f}   peak sample {max([r for _, r in samples] + [final]):.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -243,8 +243,20 @@ def _run(
     outcome = run_feed(feed, seconds, on_interrupt=None)  # a check interrupted has nothing to report
     connection = feed.connection
     return Run(
-        endpoint, options, subscription, sources, seconds, pushes, outcome.elapsed, started_ns, feed.error,
-        connection.handshake, list(connection.events), connection.replies_so_far(), feed.stats(), list(feed.arrivals[push]),
+        endpoint,
+        options,
+        subscription,
+        sources,
+        seconds,
+        pushes,
+        outcome.elapsed,
+        started_ns,
+        feed.error,
+        connection.handshake,
+        list(connection.events),
+        connection.replies_so_far(),
+        feed.stats(),
+        list(feed.arrivals[push]),
         feed.dataframe(),
     )
 
@@ -316,10 +328,14 @@ def _configuration_step(run: Run) -> Step:
     sub, options = run.subscription, run.options
     depth = f" depth {sub.depth}" if getattr(sub, "depth", None) else ""
     ca = f", CA file {options.ca_file}" if options.ca_file else ""
-    return Step("configuration", True, (
-        f"{run.service} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
-        f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca}"
-    ))
+    return Step(
+        "configuration",
+        True,
+        (
+            f"{run.service} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
+            f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca}"
+        ),
+    )
 
 
 def _handshake_step(run: Run, failed: bool) -> Step:
@@ -396,7 +412,11 @@ def _counts_step(run: Run) -> Step:
         f"{s['messages']} pushes, {len(run.replies)} replies, {s['unknown']} unknown and {s['malformed']} malformed"
         f" frames over {s['connection']} connection(s) in {run.elapsed:.1f}s"
     )
-    unread = f"frames it could not read: run `nexusdata check {run.service} --trace FILE` and report the trace" if s["malformed"] else ""
+    unread = (
+        f"frames it could not read: run `nexusdata check {run.service} --trace FILE` and report the trace"
+        if s["malformed"]
+        else ""
+    )
     return Step("counts", None, detail, unread)
 
 
@@ -423,8 +443,10 @@ def _clock_step(run: Run) -> Step:
         side = "ahead of" if offset >= 0 else "behind"
         parts.append(f"by the handshake's Date header this clock is {abs(offset):.1f}s {side} the server's (whole seconds)")
         if abs(offset) > CLOCK_WARNING:
-            hint = (f"this machine's clock is {abs(offset):.0f}s off the server's: set it right (NTP); ChaiNext refuses a"
-                    f" login signed more than {chainext.SIGN_WINDOW // 60} minutes off")
+            hint = (
+                f"this machine's clock is {abs(offset):.0f}s off the server's: set it right (NTP); ChaiNext refuses a"
+                f" login signed more than {chainext.SIGN_WINDOW // 60} minutes off"
+            )
     return Step("clock", None, "; ".join(parts) or "no time to compare", hint)
 
 
@@ -432,10 +454,14 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
     """Passed when no step failed, else the first failed step and what it said."""
     failing = next((s for s in steps if s.ok is False), None)
     if failing is None:
-        return Step("verdict", True, (
-            f"PASSED: {run.service} at {run.endpoint.display_url} gave {run.pushed} push(es) of {run.subscription.label}"
-            f" in {run.elapsed:.1f}s"
-        ))
+        return Step(
+            "verdict",
+            True,
+            (
+                f"PASSED: {run.service} at {run.endpoint.display_url} gave {run.pushed} push(es) of {run.subscription.label}"
+                f" in {run.elapsed:.1f}s"
+            ),
+        )
     return Step("verdict", False, f"FAILED at {failing.step}: {failing.detail}")
 
 
@@ -445,8 +471,10 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
 def _other_feed(run: Run) -> str:
     """The URL is the other feed's: say where each feed lives."""
     other = "chainext" if run.service == "nexus" else "nexus"
-    return (f"this URL serves the other feed: Nexus is at {NEXUS_PATH}, ChaiNext at {CHAINEXT_PATH}; fix the URL, or"
-            f" check it with `nexusdata check {other}`")
+    return (
+        f"this URL serves the other feed: Nexus is at {NEXUS_PATH}, ChaiNext at {CHAINEXT_PATH}; fix the URL, or"
+        f" check it with `nexusdata check {other}`"
+    )
 
 
 def _advice(run: Run) -> str:
@@ -467,37 +495,62 @@ def _refused_subscription(run: Run) -> str:
 def _silent(run: Run) -> str:
     """No reply and no push: most often a symbol or id the server does not know, or no permission."""
     what = "symbol (as the server spells it)" if run.service == "nexus" else "topic and id"
-    return (f"nothing arrived after subscribing: check the {what} and the permissions of the credentials; a quiet"
-            " market may push nothing for a while (give it more seconds)")
+    return (
+        f"nothing arrived after subscribing: check the {what} and the permissions of the credentials; a quiet"
+        " market may push nothing for a while (give it more seconds)"
+    )
 
 
 HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
     (lambda r: "looks like a" in r.said or "not a chainext endpoint" in r.said, _other_feed),
-    (lambda r: isinstance(r.error, AuthenticationError) and r.service == "nexus",
-     lambda r: f"the server refused the token: check it (--token, token= or {ENV['nexus']['token']}) and that it was"
-               " issued for this server"),
-    (lambda r: isinstance(r.error, AuthenticationError) and getattr(r.error, "code", None) in chainext.SIGNATURE_CODES,
-     lambda r: f"the login signature was refused: {_advice(r) or 'check the API key and secret'}"),
-    (lambda r: isinstance(r.error, AuthenticationError),
-     lambda r: f"ChaiNext refused the login: check the API key (--api-key, api_key= or {ENV['chainext']['api_key']})"
-               " and its permissions"),
-    (lambda r: "certificate was refused" in r.said,
-     lambda r: "the server's TLS certificate is not trusted here: if you trust it, pass --ca-file (ca_file=) the PEM"
-               " bundle of the CA that signed it"),
-    (lambda r: "tls handshake failed" in r.said,
-     lambda r: "is the server really wss:// (TLS)? a plain server needs a ws:// URL"),
-    (lambda r: "no websocket endpoint at this path" in r.said,
-     lambda r: f"wrong path: Nexus serves {NEXUS_PATH}, ChaiNext {CHAINEXT_PATH}; check the URL's path"),
-    (lambda r: "(dns" in r.said,  # not found, or not looked up now
-     lambda r: "the host name does not resolve: check its spelling, and whether it needs a VPN or a company DNS"),
-    (lambda r: "connection refused" in r.said,
-     lambda r: "nothing listens there: the server is down, or the port in the URL is wrong"),
-    (lambda r: "timed out" in r.said,
-     lambda r: "no answer within the connect timeout: a firewall or proxy in the way, or the wrong host or port"),
+    (
+        lambda r: isinstance(r.error, AuthenticationError) and r.service == "nexus",
+        lambda r: (
+            f"the server refused the token: check it (--token, token= or {ENV['nexus']['token']}) and that it was"
+            " issued for this server"
+        ),
+    ),
+    (
+        lambda r: isinstance(r.error, AuthenticationError) and getattr(r.error, "code", None) in chainext.SIGNATURE_CODES,
+        lambda r: f"the login signature was refused: {_advice(r) or 'check the API key and secret'}",
+    ),
+    (
+        lambda r: isinstance(r.error, AuthenticationError),
+        lambda r: (
+            f"ChaiNext refused the login: check the API key (--api-key, api_key= or {ENV['chainext']['api_key']})"
+            " and its permissions"
+        ),
+    ),
+    (
+        lambda r: "certificate was refused" in r.said,
+        lambda r: (
+            "the server's TLS certificate is not trusted here: if you trust it, pass --ca-file (ca_file=) the PEM"
+            " bundle of the CA that signed it"
+        ),
+    ),
+    (lambda r: "tls handshake failed" in r.said, lambda r: "is the server really wss:// (TLS)? a plain server needs a ws:// URL"),
+    (
+        lambda r: "no websocket endpoint at this path" in r.said,
+        lambda r: f"wrong path: Nexus serves {NEXUS_PATH}, ChaiNext {CHAINEXT_PATH}; check the URL's path",
+    ),
+    (
+        lambda r: "(dns" in r.said,  # not found, or not looked up now
+        lambda r: "the host name does not resolve: check its spelling, and whether it needs a VPN or a company DNS",
+    ),
+    (
+        lambda r: "connection refused" in r.said,
+        lambda r: "nothing listens there: the server is down, or the port in the URL is wrong",
+    ),
+    (
+        lambda r: "timed out" in r.said,
+        lambda r: "no answer within the connect timeout: a firewall or proxy in the way, or the wrong host or port",
+    ),
     (lambda r: isinstance(r.error, SubscriptionError), _refused_subscription),
     (lambda r: r.error is None and not r.pushed, _silent),
-    (lambda r: r.error is not None,
-     lambda r: _advice(r) or f"run `nexusdata check {r.service} --trace FILE` and report the trace"),
+    (
+        lambda r: r.error is not None,
+        lambda r: _advice(r) or f"run `nexusdata check {r.service} --trace FILE` and report the trace",
+    ),
 )
 """What to do about a failed run: the hint of the first entry whose test matches, in order
 (the other feed's URL before a refused handshake, a refused signature before other logins)."""

@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXIT_STATUSES = (
-    "exit status: 0 done, 1 runtime or server error, 2 bad arguments, 3 credentials refused,\n"
-    "130 interrupted (Ctrl-C or SIGTERM)"
+    "exit status: 0 done, 1 runtime or server error, 2 bad arguments, 3 credentials refused,\n130 interrupted (Ctrl-C or SIGTERM)"
 )
 CONNECTION_FLAGS = ("url", "token", "api_key", "api_secret", "ca_file")
 """The connection flags of ``check`` and ``record`` (as argparse names them)."""
@@ -53,9 +52,20 @@ def _sim(args: argparse.Namespace) -> int:
     from .sim import Simulator  # the server is loaded only by the commands that run one
 
     served = {"symbols": args.symbols} if args.symbols else {}
-    sim = Simulator(host=args.host, port=_port(args.port), seed=args.seed, rate=args.rate, token=args.token,
-                    api_key=args.api_key, api_secret=args.api_secret, replay=args.replay, speed=args.speed,
-                    quirks=args.quirks, trace=args.replay_trace, **served)
+    sim = Simulator(
+        host=args.host,
+        port=_port(args.port),
+        seed=args.seed,
+        rate=args.rate,
+        token=args.token,
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        replay=args.replay,
+        speed=args.speed,
+        quirks=args.quirks,
+        trace=args.replay_trace,
+        **served,
+    )
     with _sigterm_interrupts(), sim:
         print(f"Nexus    url: {sim.nexus_url}\n         token: {sim.token}")
         print(f"ChaiNext url: {sim.chainext_url}\n         api_key: {sim.api_key}\n         api_secret: {sim.api_secret}")
@@ -168,8 +178,19 @@ def _record(args: argparse.Namespace) -> int:
 
             conn = _sim_conn(stack.enter_context(Simulator(seed=args.sim_seed, rate=args.sim_rate)), service)
         stack.enter_context(_sigterm_interrupts())
-        summary = record(args.out, feed, *keys, seconds=args.seconds, depth=args.depth, rows=rows, max_messages=args.max_messages,
-                         flush_seconds=args.flush_seconds, flush_rows=args.flush_rows, progress=args.progress, **conn)
+        summary = record(
+            args.out,
+            feed,
+            *keys,
+            seconds=args.seconds,
+            depth=args.depth,
+            rows=rows,
+            max_messages=args.max_messages,
+            flush_seconds=args.flush_seconds,
+            flush_rows=args.flush_rows,
+            progress=args.progress,
+            **conn,
+        )
     print(summary)
     if summary.interrupted:
         return EXIT_INTERRUPTED
@@ -220,7 +241,9 @@ def _read(args: argparse.Namespace) -> int:
         return EXIT_OK
     frame = read_recording(args.path, args.feed, rows=args.rows, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
     if frame.empty:
-        raise NexusDataError(f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.rows or args.feed)}")
+        raise NexusDataError(
+            f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.rows or args.feed)}"
+        )
     if args.csv is not None:
         frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
         if args.csv != "-":
@@ -228,8 +251,10 @@ def _read(args: argparse.Namespace) -> int:
         return EXIT_OK
     pushes = frame["received_at"].nunique()
     span = f" from {frame['received_at'].min()} to {frame['received_at'].max()}" if len(frame) else ""
-    print(f"{len(frame)} rows x {frame.shape[1]} columns, {pushes} pushes{span},"
-          f" connections {sorted(set(frame['connection'].tolist()))}")
+    print(
+        f"{len(frame)} rows x {frame.shape[1]} columns, {pushes} pushes{span},"
+        f" connections {sorted(set(frame['connection'].tolist()))}"
+    )
     print("columns: " + ", ".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(frame.head(10).to_string(max_colwidth=24))
@@ -239,8 +264,11 @@ def _read(args: argparse.Namespace) -> int:
 def _filters(args: argparse.Namespace) -> str:
     """The selection flags of a ``read`` as given."""
     given = {"feed": args.feed, "rows": args.rows, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
-    return " ".join(f"--{flag} {' '.join(map(shlex.quote, v)) if isinstance(v, list) else shlex.quote(v)}"
-                    for flag, v in given.items() if v is not None)
+    return " ".join(
+        f"--{flag} {' '.join(map(shlex.quote, v)) if isinstance(v, list) else shlex.quote(v)}"
+        for flag, v in given.items()
+        if v is not None
+    )
 
 
 def _holdings(path: str, feed: str | None) -> str:
@@ -254,9 +282,14 @@ def _holdings(path: str, feed: str | None) -> str:
 
 
 def _subparser(sub: Any, name: str, help: str, examples: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common],
-                          epilog=f"examples:\n{examples}\n\n{EXIT_STATUSES}",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        parents=[common],
+        epilog=f"examples:\n{examples}\n\n{EXIT_STATUSES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> Any:
@@ -274,30 +307,55 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     """``check nexus`` and ``check chainext``, which share the run and connection options."""
     options = argparse.ArgumentParser(add_help=False, parents=[common])
     run = options.add_argument_group("check")
-    run.add_argument("--seconds", type=float, default=10.0, metavar="S", help="wait at most S seconds for the pushes (default 10)")
+    run.add_argument(
+        "--seconds", type=float, default=10.0, metavar="S", help="wait at most S seconds for the pushes (default 10)"
+    )
     run.add_argument("--pushes", type=int, default=5, metavar="N", help="stop after N pushes (default 5)")
-    run.add_argument("--trace", metavar="FILE", help="write every frame and event, secrets redacted, as JSON lines"
-                                                     " (serve it back with `nexusdata sim --replay-trace FILE`)")
+    run.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write every frame and event, secrets redacted, as JSON lines"
+        " (serve it back with `nexusdata sim --replay-trace FILE`)",
+    )
     where = _connection_flags(options)
     where.add_argument("--sim", action="store_true", help="check an embedded simulator instead")
     where.add_argument("--quirks", metavar="Q[,Q...]", help=f"with --sim: the simulator's quirks ({', '.join(QUIRKS)})")
 
-    check = _subparser(sub, "check", "connect once, subscribe, wait for a few pushes and explain every step",
-                       "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444 --symbol BTCUSDT\n"
-                       "  nexusdata check chainext --topic pair_index_v3 --id 1 --trace chainext.jsonl\n"
-                       "  nexusdata check nexus --sim --quirks batched,pretty\n"
-                       "credentials as for `record`; the status is 0 only when every step passed", common)
+    check = _subparser(
+        sub,
+        "check",
+        "connect once, subscribe, wait for a few pushes and explain every step",
+        "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444 --symbol BTCUSDT\n"
+        "  nexusdata check chainext --topic pair_index_v3 --id 1 --trace chainext.jsonl\n"
+        "  nexusdata check nexus --sim --quirks batched,pretty\n"
+        "credentials as for `record`; the status is 0 only when every step passed",
+        common,
+    )
     feeds = check.add_subparsers(dest="feed", required=True, metavar="FEED")
-    nexus = _subparser(feeds, "nexus", "check a Nexus endpoint with an order-book subscription",
-                       "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n  nexusdata check nexus --symbol ETHUSDT --depth 10 --sim",
-                       options)
+    nexus = _subparser(
+        feeds,
+        "nexus",
+        "check a Nexus endpoint with an order-book subscription",
+        "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n  nexusdata check nexus --symbol ETHUSDT --depth 10 --sim",
+        options,
+    )
     nexus.add_argument("--symbol", default="BTCUSDT", help="symbol to subscribe to (default BTCUSDT)")
     nexus.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
-    index = _subparser(feeds, "chainext", "check a ChaiNext endpoint: login, then one topic and id",
-                       "  nexusdata check chainext --url wss://vipapi.chainext.io/websocket\n"
-                       "  nexusdata check chainext --topic pair_index_v3 --id 1 --sim", options)
-    index.add_argument("--topic", choices=list(chainext.TOPICS), default="coin_index", metavar="TOPIC",
-                       help=f"{', '.join(chainext.TOPICS)} (default coin_index)")
+    index = _subparser(
+        feeds,
+        "chainext",
+        "check a ChaiNext endpoint: login, then one topic and id",
+        "  nexusdata check chainext --url wss://vipapi.chainext.io/websocket\n"
+        "  nexusdata check chainext --topic pair_index_v3 --id 1 --sim",
+        options,
+    )
+    index.add_argument(
+        "--topic",
+        choices=list(chainext.TOPICS),
+        default="coin_index",
+        metavar="TOPIC",
+        help=f"{', '.join(chainext.TOPICS)} (default coin_index)",
+    )
     index.add_argument("--id", default="1", help="coin or index id (default 1)")
     check.set_defaults(run=_check)
 
@@ -309,41 +367,74 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--out", required=True, metavar="DIR", help="dataset directory (created; may already hold recordings)")
     run.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C or SIGTERM)")
     run.add_argument("--max-messages", type=int, metavar="N", help="stop after N pushes")
-    run.add_argument("--flush-seconds", type=float, default=5.0, metavar="T", help="write a file per partition every T seconds (default 5)")
-    run.add_argument("--flush-rows", type=int, default=100_000, metavar="N", help="... or as soon as N rows are held (default 100000)")
-    run.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no progress line (shown with rates when stderr is a terminal)")
+    run.add_argument(
+        "--flush-seconds", type=float, default=5.0, metavar="T", help="write a file per partition every T seconds (default 5)"
+    )
+    run.add_argument(
+        "--flush-rows", type=int, default=100_000, metavar="N", help="... or as soon as N rows are held (default 100000)"
+    )
+    run.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress line (shown with rates when stderr is a terminal)",
+    )
     where = _connection_flags(options)
     where.add_argument("--sim", action="store_true", help="record from an embedded simulator instead")
-    where.add_argument("--sim-rate", type=float, default=10.0, metavar="R", help="simulator pushes per second per subscription (default 10)")
+    where.add_argument(
+        "--sim-rate", type=float, default=10.0, metavar="R", help="simulator pushes per second per subscription (default 10)"
+    )
     where.add_argument("--sim-seed", type=int, default=0, metavar="S", help="simulator seed (default 0)")
 
-    record = _subparser(sub, "record", "record a feed into a Hive-partitioned Parquet dataset",
-                        "  nexusdata record depth BTCUSDT ETHUSDT --seconds 3600 --out rec\n"
-                        "  nexusdata record orders --rows executions --out rec\n"
-                        "  nexusdata record risk BTCUSDT A ETHUSDT B --out rec\n"
-                        "  nexusdata record index pair_index_v3 1 0 --out rec\n"
-                        "  nexusdata record depth BTCUSDT --sim --seconds 60 --out /tmp/rec\n"
-                        "read it with `nexusdata read DIR` or nd.read_recording(DIR, feed=...)", common)
+    record = _subparser(
+        sub,
+        "record",
+        "record a feed into a Hive-partitioned Parquet dataset",
+        "  nexusdata record depth BTCUSDT ETHUSDT --seconds 3600 --out rec\n"
+        "  nexusdata record orders --rows executions --out rec\n"
+        "  nexusdata record risk BTCUSDT A ETHUSDT B --out rec\n"
+        "  nexusdata record index pair_index_v3 1 0 --out rec\n"
+        "  nexusdata record depth BTCUSDT --sim --seconds 60 --out /tmp/rec\n"
+        "read it with `nexusdata read DIR` or nd.read_recording(DIR, feed=...)",
+        common,
+    )
     kinds = record.add_subparsers(dest="what", required=True, metavar="FEED")
     record.set_defaults(depth=5)
-    depth = _subparser(kinds, "depth", "record order-book depth of one or more symbols",
-                       "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n"
-                       "  nexusdata record depth BTCUSDT ETHUSDT --depth 10 --sim --out /tmp/rec", options)
+    depth = _subparser(
+        kinds,
+        "depth",
+        "record order-book depth of one or more symbols",
+        "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n"
+        "  nexusdata record depth BTCUSDT ETHUSDT --depth 10 --sim --out /tmp/rec",
+        options,
+    )
     depth.add_argument("symbols", nargs="+", metavar="SYMBOL")
     depth.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
-    orders = _subparser(kinds, "orders", "record the account's order results",
-                        "  nexusdata record orders --out rec\n  nexusdata record orders --rows executions --sim --seconds 60 --out /tmp/rec",
-                        options)
-    orders.add_argument("--rows", choices=ORDER_VIEWS, default="orders",
-                        help="one row per parent order (default), child order or execution")
-    risk = _subparser(kinds, "risk", "record risk positions of one or more (symbol, book) pairs",
-                      "  nexusdata record risk BTCUSDT A --out rec\n  nexusdata record risk BTCUSDT A ETHUSDT B --sim --out /tmp/rec",
-                      options)
+    orders = _subparser(
+        kinds,
+        "orders",
+        "record the account's order results",
+        "  nexusdata record orders --out rec\n  nexusdata record orders --rows executions --sim --seconds 60 --out /tmp/rec",
+        options,
+    )
+    orders.add_argument(
+        "--rows", choices=ORDER_VIEWS, default="orders", help="one row per parent order (default), child order or execution"
+    )
+    risk = _subparser(
+        kinds,
+        "risk",
+        "record risk positions of one or more (symbol, book) pairs",
+        "  nexusdata record risk BTCUSDT A --out rec\n  nexusdata record risk BTCUSDT A ETHUSDT B --sim --out /tmp/rec",
+        options,
+    )
     risk.add_argument("pairs", nargs="+", metavar="SYMBOL BOOK")
-    index = _subparser(kinds, "index", "record a ChaiNext topic for one or more coin or index ids",
-                       "  nexusdata record index pair_index_v3 1 --out rec\n  nexusdata record index coin_index 0 1 18 --sim --out /tmp/rec",
-                       options)
+    index = _subparser(
+        kinds,
+        "index",
+        "record a ChaiNext topic for one or more coin or index ids",
+        "  nexusdata record index pair_index_v3 1 --out rec\n  nexusdata record index coin_index 0 1 18 --sim --out /tmp/rec",
+        options,
+    )
     index.add_argument("topic", choices=list(chainext.TOPICS), metavar="TOPIC", help=", ".join(chainext.TOPICS))
     index.add_argument("ids", nargs="+", metavar="ID")
     record.set_defaults(run=_record)
@@ -351,36 +442,50 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
-                        help="logging level (default WARNING); secrets are never logged")
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=LOG_LEVELS,
+        help="logging level (default WARNING); secrets are never logged",
+    )
     parser = argparse.ArgumentParser(
         prog="nexusdata",
         description="Live Nexus and ChaiNext data into pandas, with an embedded simulator.",
         epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n"
-               "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
-               "  nexusdata sim --replay rec --speed 10\n"
-               f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
+        "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
+        "  nexusdata sim --replay rec --speed 10\n"
+        f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nexusdata {__version__}")
-    parser.add_argument("--log-level", default="WARNING", choices=LOG_LEVELS,
-                        help="logging level (default WARNING); secrets are never logged")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=LOG_LEVELS, help="logging level (default WARNING); secrets are never logged"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = _subparser(sub, "demo", "collect from the embedded simulator, write Parquet and PNG charts",
-                      "  nexusdata demo\n  nexusdata demo --out /tmp/demo --seconds 5", common)
+    demo = _subparser(
+        sub,
+        "demo",
+        "collect from the embedded simulator, write Parquet and PNG charts",
+        "  nexusdata demo\n  nexusdata demo --out /tmp/demo --seconds 5",
+        common,
+    )
     demo.add_argument("--out", default="nexusdata-demo", help="output folder (default ./nexusdata-demo)")
     demo.add_argument("--seconds", type=float, default=3.0, help="seconds per collector (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.set_defaults(run=_demo)
 
-    sim = _subparser(sub, "sim", "run the embedded simulator (or replay a recording) and print its URLs and credentials",
-                     "  nexusdata sim --port 8765 --rate 50\n  nexusdata sim --replay rec --speed 10\n"
-                     "  nexusdata sim --env-file sim.env &      # in a script: serve in the background, then\n"
-                     "  for i in $(seq 100); do [ -f sim.env ] && break; sleep 0.1; done; . sim.env\n"
-                     "  nexusdata sim --quirks batched,pretty --symbols BTCUSDT ETHUSDT\n"
-                     "  nexusdata sim --replay-trace chainext.jsonl      # a trace of `nexusdata check --trace`",
-                     common)
+    sim = _subparser(
+        sub,
+        "sim",
+        "run the embedded simulator (or replay a recording) and print its URLs and credentials",
+        "  nexusdata sim --port 8765 --rate 50\n  nexusdata sim --replay rec --speed 10\n"
+        "  nexusdata sim --env-file sim.env &      # in a script: serve in the background, then\n"
+        "  for i in $(seq 100); do [ -f sim.env ] && break; sleep 0.1; done; . sim.env\n"
+        "  nexusdata sim --quirks batched,pretty --symbols BTCUSDT ETHUSDT\n"
+        "  nexusdata sim --replay-trace chainext.jsonl      # a trace of `nexusdata check --trace`",
+        common,
+    )
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -393,19 +498,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--replay-trace", metavar="FILE", help="serve this trace (`nexusdata check --trace FILE`) instead")
     sim.add_argument("--speed", type=float, default=1.0, help="replay speed, a multiple of real time (default 1; inf: no pauses)")
     sim.add_argument("--quirks", metavar="Q[,Q...]", help=f"differ from the documents where they are silent: {', '.join(QUIRKS)}")
-    sim.add_argument("--symbols", nargs="+", metavar="S", help="Nexus symbols served (default: the built-in ones); others are refused")
+    sim.add_argument(
+        "--symbols", nargs="+", metavar="S", help="Nexus symbols served (default: the built-in ones); others are refused"
+    )
     sim.add_argument("--env-file", metavar="FILE", help="write the export lines to FILE once listening; removed on stop")
     sim.set_defaults(run=_sim)
 
     _check_parser(sub, common)
     _record_parser(sub, common)
 
-    read = _subparser(sub, "read", "summarise a recording, or print or export (CSV) one feed of it",
-                      "  nexusdata read rec                                   # what the recording holds\n"
-                      "  nexusdata read rec --feed depth --symbol BTCUSDT     # a glimpse of the rows\n"
-                      "  nexusdata read rec --feed pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
-                      "  nexusdata read rec --feed orders --csv - | head\n"
-                      "  nexusdata read rec --feed orders --rows executions", common)
+    read = _subparser(
+        sub,
+        "read",
+        "summarise a recording, or print or export (CSV) one feed of it",
+        "  nexusdata read rec                                   # what the recording holds\n"
+        "  nexusdata read rec --feed depth --symbol BTCUSDT     # a glimpse of the rows\n"
+        "  nexusdata read rec --feed pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
+        "  nexusdata read rec --feed orders --csv - | head\n"
+        "  nexusdata read rec --feed orders --rows executions",
+        common,
+    )
     read.add_argument("path", metavar="DIR", help="recording directory")
     read.add_argument("--feed", help="depth, orders, risk or a ChaiNext topic (default: the only one)")
     read.add_argument("--rows", choices=ORDER_VIEWS, help="the view of the orders that was recorded (default orders)")

@@ -98,7 +98,9 @@ class Endpoint:
         return f"Endpoint({self.service}, {self.display_url})"
 
 
-def positive_number(value: object, name: str, *, allow_inf: bool = False, unit: str = "seconds", maximum: float = math.inf) -> float:
+def positive_number(
+    value: object, name: str, *, allow_inf: bool = False, unit: str = "seconds", maximum: float = math.inf
+) -> float:
     """``value`` as a float if it is a positive number (of ``unit``, up to ``maximum``), else an
     :class:`ArgumentError`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value <= maximum:
@@ -133,11 +135,10 @@ def _credential(conn: Mapping[str, Any], service: Service, key: str, env: Mappin
         try_sim = (
             f"; to try nexusdata without an account, use the embedded simulator:"
             f" `with nexusdata.sim.Simulator() as sim:` and pass `**sim.{service}` (or run `nexusdata sim`)"
-            if key == "url" else ""
+            if key == "url"
+            else ""
         )
-        raise ArgumentError(
-            f"missing {service} {key}: pass {key}= or set the environment variable {ENV[service][key]}{try_sim}"
-        )
+        raise ArgumentError(f"missing {service} {key}: pass {key}= or set the environment variable {ENV[service][key]}{try_sim}")
     if not isinstance(value, str):
         raise ArgumentError(f"{key} must be a string, got {type(value).__name__}")
     return value
@@ -160,4 +161,3 @@ def split_conn(
     endpoint = Endpoint(service, url, **secrets)
     options = Options(**{k: v for k, v in conn.items() if k in OPTION_NAMES})
     return endpoint, options, {k: v for k, v in conn.items() if k in extra}
-

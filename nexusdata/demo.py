@@ -31,13 +31,17 @@ def summarise(name: str, df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: Path | str = "nexusdata-demo", seconds: float = 3.0, seed: int = 0, echo: Callable[[str], None] = print) -> dict[str, Path]:
+def run_demo(
+    out: Path | str = "nexusdata-demo", seconds: float = 3.0, seed: int = 0, echo: Callable[[str], None] = print
+) -> dict[str, Path]:
     """Run the demo; returns the files written (name → path)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Simulator(seed=seed, rate=20.0) as sim:
-        echo(f"simulator on {sim.nexus_url} (Nexus) and {sim.chainext_url} (ChaiNext);"
-             f" four collectors side by side for {seconds:g}s ...")
+        echo(
+            f"simulator on {sim.nexus_url} (Nexus) and {sim.chainext_url} (ChaiNext);"
+            f" four collectors side by side for {seconds:g}s ..."
+        )
         jobs = {
             "depth": lambda: stream_depth("BTCUSDT", seconds=seconds, depth=5, progress=False, **sim.nexus),
             "pair_index_v3": lambda: collect_index("pair_index_v3", "1", seconds=seconds, progress=False, **sim.chainext),
@@ -54,7 +58,10 @@ def run_demo(out: Path | str = "nexusdata-demo", seconds: float = 3.0, seed: int
         df.to_parquet(files[name], index=False)
     last = book_summary(frames["depth"]).iloc[-1]
     echo(f"BTCUSDT last mid {last['mid']:.2f}, spread {last['spread']:.2f}")
-    for name, fig in (("depth_chart", plot_depth(frames["depth"])), ("pair_weights_chart", plot_pair_weights(frames["pair_index_v3"]))):
+    for name, fig in (
+        ("depth_chart", plot_depth(frames["depth"])),
+        ("pair_weights_chart", plot_pair_weights(frames["pair_index_v3"])),
+    ):
         files[name] = out / f"{name}.png"
         fig.savefig(files[name], dpi=100)
     echo("wrote " + ", ".join(str(p) for p in files.values()))

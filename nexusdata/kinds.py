@@ -196,8 +196,9 @@ def keyword_only(positional: int, name: str) -> Callable[[F], F]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             if len(args) > positional:
                 warnings.warn(
-                    f"{function.__name__}: pass {name}= by keyword (a number in position {positional + 1} is"
-                    " deprecated)", DeprecationWarning, stacklevel=2,
+                    f"{function.__name__}: pass {name}= by keyword (a number in position {positional + 1} is deprecated)",
+                    DeprecationWarning,
+                    stacklevel=2,
                 )
             return function(*args, **kwargs)
 

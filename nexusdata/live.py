@@ -144,9 +144,7 @@ class LiveHandle:
     def __enter__(self) -> LiveHandle:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -120,7 +120,11 @@ def draw_pair_weights(ax: Axes, pairs: pd.DataFrame) -> None:
     ax.set_xlabel("pair weight")
     ax.legend(
         handles=[Patch(color=c, label=f"{k}: {t}") for k, (t, c) in PAIR_STATUS.items()],
-        loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=1, fontsize="small", frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncols=1,
+        fontsize="small",
+        frameon=False,
     )
 
 

@@ -36,6 +36,7 @@ PARTITIONS: dict[str, tuple[str, str]] = {
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The path value of a missing key, as Hive, Spark and pyarrow write and read it."""
 
+
 def file_schema(table: Table) -> pa.Schema:
     """The Arrow schema of a recording's files for ``table`` (without a path-only column)."""
     key, column = PARTITIONS[table.name]
@@ -181,6 +182,7 @@ def _scan(
 ) -> tuple[ds.Dataset, Table, ds.Expression | None]:
     """Check the arguments of :func:`read_recording`; the dataset, its table and the filter."""
     import pyarrow.dataset as ds
+
     feeds = recorded_feeds(path)
     if rows is not None or feed in ORDER_VIEWS:
         feed = with_rows("orders" if feed is None else feed, rows, stacklevel=4).name

@@ -200,8 +200,15 @@ def record(
 
     bar = RunProgress(f"recording {kind.name}", deadline, limit, enabled=shown)
     try:
-        outcome = run(live, deadline, bar=bar, on_tick=flush_when_due, more=written, tick=_CHECK,
-                      on_interrupt="writing what arrived and stopping")
+        outcome = run(
+            live,
+            deadline,
+            bar=bar,
+            on_tick=flush_when_due,
+            more=written,
+            tick=_CHECK,
+            on_interrupt="writing what arrived and stopping",
+        )
     finally:
         _flush(live, writers)
     summary = RecordingSummary(

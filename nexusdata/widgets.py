@@ -165,4 +165,3 @@ class LivePlot(ipywidgets.VBox):
             self.refresh(force=True)
         except Exception:  # a failing redraw must not vanish as an unretrieved task exception
             log.exception("live chart stopped redrawing")
-

@@ -96,8 +96,11 @@ def _connection_cases() -> list[Any]:
         (
             CHAINEXT_CALLS,
             "chainext",
-            {"url": "NEXUSDATA_CHAINEXT_URL", "api_key": "NEXUSDATA_CHAINEXT_API_KEY",
-             "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET"},
+            {
+                "url": "NEXUSDATA_CHAINEXT_URL",
+                "api_key": "NEXUSDATA_CHAINEXT_API_KEY",
+                "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET",
+            },
             {"api_secret": b"bytes"},
         ),  # fmt: skip
     ):
@@ -140,8 +143,12 @@ MAX_MESSAGES = [0, -1, 1.5, True, "3"]
 FLAGS = ["yes", 1, None]
 OWN: list[Any] = [
     *_own("stream_depth", lambda c, v: nd.stream_depth(v, seconds=0.5, **c[N]), "symbol", ["", "  ", None, 123]),
-    *_own("stream_depth", lambda c, v: nd.stream_depth("BTCUSDT", seconds=0.5, depth=v, **c[N]), "depth",
-          [0, -1, 101, 2.5, True, "5"]),  # fmt: skip
+    *_own(
+        "stream_depth",
+        lambda c, v: nd.stream_depth("BTCUSDT", seconds=0.5, depth=v, **c[N]),
+        "depth",
+        [0, -1, 101, 2.5, True, "5"],
+    ),  # fmt: skip
     *_own("stream_depth", lambda c, v: nd.stream_depth("BTCUSDT", seconds=v, **c[N]), "seconds", SECONDS),
     *_own("stream_depth", lambda c, v: nd.stream_depth("BTCUSDT", max_messages=v, **c[N]), "max_messages", MAX_MESSAGES),
     *_own("stream_depth", lambda c, v: nd.stream_depth("BTCUSDT", progress=v, **c[N]), "progress", FLAGS),
@@ -151,8 +158,9 @@ OWN: list[Any] = [
     *_own("collect_risk", lambda c, v: nd.collect_risk(v, "A", **c[N]), "symbol", ["", None]),
     *_own("collect_risk", lambda c, v: nd.collect_risk("BTCUSDT", v, **c[N]), "book", ["", None, 5]),
     *_own("collect_risk", lambda c, v: nd.collect_risk("BTCUSDT", "A", max_messages=v, **c[N]), "max_messages", [0]),
-    *_own("collect_index", lambda c, v: nd.collect_index(v, "1", **c[C]), "topic",
-          ["nope", None, "COIN_INDEX", ["coin_index"]]),  # fmt: skip
+    *_own(
+        "collect_index", lambda c, v: nd.collect_index(v, "1", **c[C]), "topic", ["nope", None, "COIN_INDEX", ["coin_index"]]
+    ),  # fmt: skip
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", v, **c[C]), "id", ["", None, -1, True, 1.5, ["1"]]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", plot=v, **c[C]), "plot", ["yes", True]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", seconds=v, **c[C]), "seconds", [0]),
@@ -166,14 +174,30 @@ OWN: list[Any] = [
     *_own("live_index", lambda c, v: nd.live_index("coin_index", v, **c[C]), "id", ["", -1]),
     *_own("record", lambda c, v: nd.record(c["dir"], v, "BTCUSDT", seconds=0.5, **c[N]), "feed", ["nope", None, "DEPTH"]),
     *_own("record", lambda c, v: nd.record(c[v], "depth", "BTCUSDT", seconds=0.5, **c[N]), "out", ["file"]),
-    *_own('record("depth")', lambda c, v: nd.record(c["dir"], "depth", *v, seconds=0.5, **c[N]), "keys", [(), ("",)],
-          names="symbol"),  # fmt: skip
-    *_own('record("orders")', lambda c, v: nd.record(c["dir"], "orders", *v, seconds=0.5, **c[N]), "keys",
-          [("BTCUSDT",)], names="takes no"),  # fmt: skip
-    *_own('record("risk")', lambda c, v: nd.record(c["dir"], "risk", *v, seconds=0.5, **c[N]), "keys",
-          [(("BTCUSDT", ""),)], names="book"),  # fmt: skip
-    *_own('record("coin_index")', lambda c, v: nd.record(c["dir"], "coin_index", *v, seconds=0.5, **c[C]), "keys",
-          [(), ("",)], names="id"),  # fmt: skip
+    *_own(
+        'record("depth")', lambda c, v: nd.record(c["dir"], "depth", *v, seconds=0.5, **c[N]), "keys", [(), ("",)], names="symbol"
+    ),  # fmt: skip
+    *_own(
+        'record("orders")',
+        lambda c, v: nd.record(c["dir"], "orders", *v, seconds=0.5, **c[N]),
+        "keys",
+        [("BTCUSDT",)],
+        names="takes no",
+    ),  # fmt: skip
+    *_own(
+        'record("risk")',
+        lambda c, v: nd.record(c["dir"], "risk", *v, seconds=0.5, **c[N]),
+        "keys",
+        [(("BTCUSDT", ""),)],
+        names="book",
+    ),  # fmt: skip
+    *_own(
+        'record("coin_index")',
+        lambda c, v: nd.record(c["dir"], "coin_index", *v, seconds=0.5, **c[C]),
+        "keys",
+        [(), ("",)],
+        names="id",
+    ),  # fmt: skip
     *_own("record", lambda c, v: nd.record(c["dir"], "depth", "BTCUSDT", depth=v, seconds=0.5, **c[N]), "depth", [0]),
     *_own("record", lambda c, v: nd.record(c["dir"], "depth", "BTCUSDT", seconds=v, **c[N]), "seconds", [0, -1, "1"]),
     *_own("record", lambda c, v: nd.record(c["dir"], "depth", "BTCUSDT", max_messages=v, **c[N]), "max_messages", [0]),
@@ -204,11 +228,19 @@ GATHERED: list[Any] = [
     Case("collect_index", "id=''", lambda c: nd.collect_index("coin_index", "", **c[C]), "id"),
     Case("collect_risk", "book=''", lambda c: nd.collect_risk("BTCUSDT", "", **c[N]), "book"),
     Case("collect_orders", "rows='fills'", lambda c: nd.collect_orders(rows="fills", **c[N]), "rows"),
-    Case("stream_depth", "url='http://127.0.0.1:1', token='t'",
-         lambda c: nd.stream_depth("BTCUSDT", url="http://127.0.0.1:1", token="t"), "url"),  # fmt: skip
+    Case(
+        "stream_depth",
+        "url='http://127.0.0.1:1', token='t'",
+        lambda c: nd.stream_depth("BTCUSDT", url="http://127.0.0.1:1", token="t"),
+        "url",
+    ),  # fmt: skip
     Case("stream_depth", "url only", lambda c: nd.stream_depth("BTCUSDT", **N_ONLY_URL(c)), "NEXUSDATA_NEXUS_TOKEN"),
-    Case("collect_index", "url and api_key only",
-         lambda c: nd.collect_index("coin_index", "1", url=c[C]["url"], api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),  # fmt: skip
+    Case(
+        "collect_index",
+        "url and api_key only",
+        lambda c: nd.collect_index("coin_index", "1", url=c[C]["url"], api_key="k"),
+        "NEXUSDATA_CHAINEXT_API_SECRET",
+    ),  # fmt: skip
     Case("collect_orders", "no credentials at all", lambda c: nd.collect_orders(seconds=1), "NEXUSDATA_NEXUS_URL"),
     Case("stream_depth", "colour='red'", lambda c: nd.stream_depth("BTCUSDT", colour="red", **c[N]), "colour"),
     # live handles (from test_live.py)
@@ -218,14 +250,22 @@ GATHERED: list[Any] = [
     Case("live_orders", "rows='fills'", lambda c: nd.live_orders(rows="fills", **c[N]), "rows"),
     Case("live_risk", "book=' '", lambda c: nd.live_risk("BTCUSDT", " ", **c[N]), "book"),
     Case("live_index", "topic='nope'", lambda c: nd.live_index("nope", "1", **c[C]), "topic"),
-    Case("live_index", "url and api_key only",
-         lambda c: nd.live_index("coin_index", "1", url=c[C]["url"], api_key="k"), "NEXUSDATA_CHAINEXT_API_SECRET"),  # fmt: skip
+    Case(
+        "live_index",
+        "url and api_key only",
+        lambda c: nd.live_index("coin_index", "1", url=c[C]["url"], api_key="k"),
+        "NEXUSDATA_CHAINEXT_API_SECRET",
+    ),  # fmt: skip
     Case("live_depth", "colour='red'", lambda c: nd.live_depth("BTCUSDT", colour="red", **c[N]), "colour"),
     # record (from test_record.py), into a directory that must not be created
     *(
-        Case(f'record("{feed}")', bad, lambda c, feed=feed, keys=keys, options=options, conn=conn:
-             nd.record(c["new"], feed, *keys, **options, **conn(c)), word,
-             says=r"per \(symbol, book\) pair" if feed == "risk" else None)  # fmt: skip
+        Case(
+            f'record("{feed}")',
+            bad,
+            lambda c, feed=feed, keys=keys, options=options, conn=conn: nd.record(c["new"], feed, *keys, **options, **conn(c)),
+            word,
+            says=r"per \(symbol, book\) pair" if feed == "risk" else None,
+        )  # fmt: skip
         for feed, keys, options, conn, bad, word in [
             ("depths", ("BTCUSDT",), {}, lambda c: c[N], "feed='depths'", "feed"),
             ("depth", (), {}, lambda c: c[N], "no symbol", "symbol"),
@@ -244,40 +284,79 @@ GATHERED: list[Any] = [
         ]
     ),
     # plot= and progress= of the blocking collectors (from test_widgets.py)
-    Case("collect_index", "plot=True for coin_index",
-         lambda c: nd.collect_index("coin_index", 1, plot=True, **c[C]), "depth and pair_index_v3"),  # fmt: skip
+    Case(
+        "collect_index",
+        "plot=True for coin_index",
+        lambda c: nd.collect_index("coin_index", 1, plot=True, **c[C]),
+        "depth and pair_index_v3",
+    ),  # fmt: skip
     Case("stream_depth", "plot='yes'", lambda c: nd.stream_depth("BTCUSDT", plot="yes", **c[N]), "plot"),
     Case("stream_depth", "progress=None", lambda c: nd.stream_depth("BTCUSDT", progress=None, **c[N]), "progress"),
     Case("collect_orders", "plot=True", lambda c: nd.collect_orders(plot=True, **c[N]), "plot"),
-    Case("stream_depth", "plot=True off the main thread",
-         lambda c: in_a_thread(nd.stream_depth, "BTCUSDT", plot=True, **c[N]), "main thread"),  # fmt: skip
+    Case(
+        "stream_depth",
+        "plot=True off the main thread",
+        lambda c: in_a_thread(nd.stream_depth, "BTCUSDT", plot=True, **c[N]),
+        "main thread",
+    ),  # fmt: skip
     # check (from test_check.py)
     Case("check", "feed='nexsus'", lambda c: nd.check("nexsus", **c[N]), "feed must be one of 'nexus', 'chainext'"),
     Case("check", "pushes=0", lambda c: nd.check("nexus", pushes=0, **c[N]), "pushes must be a whole number"),
-    Case("check", "trace in a missing directory", lambda c: nd.check("chainext", trace=Path(c["new"], "such.jsonl"), **c[C]),
-         "trace must be a file path that can be written"),  # fmt: skip
+    Case(
+        "check",
+        "trace in a missing directory",
+        lambda c: nd.check("chainext", trace=Path(c["new"], "such.jsonl"), **c[C]),
+        "trace must be a file path that can be written",
+    ),  # fmt: skip
     # read_recording (from test_reader.py)
     Case("read_recording", "no feed, several recorded", lambda c: nd.read_recording(c["recording"]), "feed must be given"),
     Case("read_recording", "feed='risk', not recorded", lambda c: nd.read_recording(c["recording"], "risk"), "recorded feeds"),
-    Case("read_recording", "id= for depth", lambda c: nd.read_recording(c["recording"], "depth", id="1"), "symbol=",
-         says="select its partitions with"),  # fmt: skip
-    Case("read_recording", "symbol= for pair_index_v3",
-         lambda c: nd.read_recording(c["recording"], "pair_index_v3", symbol="ETH"), "id=", says="select its partitions with"),  # fmt: skip
+    Case(
+        "read_recording",
+        "id= for depth",
+        lambda c: nd.read_recording(c["recording"], "depth", id="1"),
+        "symbol=",
+        says="select its partitions with",
+    ),  # fmt: skip
+    Case(
+        "read_recording",
+        "symbol= for pair_index_v3",
+        lambda c: nd.read_recording(c["recording"], "pair_index_v3", symbol="ETH"),
+        "id=",
+        says="select its partitions with",
+    ),  # fmt: skip
     Case("read_recording", "symbol=''", lambda c: nd.read_recording(c["recording"], "depth", symbol=""), "symbol"),
-    Case("read_recording", "start after end",
-         lambda c: nd.read_recording(c["recording"], "depth", start="2026-11-23", end="2026-11-22"), "before end"),  # fmt: skip
-    Case("read_recording", "start='yesterday-ish'",
-         lambda c: nd.read_recording(c["recording"], "depth", start="yesterday-ish"), "start"),  # fmt: skip
-    Case("read_recording", "a missing directory", lambda c: nd.read_recording(Path(c["recording"], "nowhere"), "depth"),
-         "no directory"),  # fmt: skip
+    Case(
+        "read_recording",
+        "start after end",
+        lambda c: nd.read_recording(c["recording"], "depth", start="2026-11-23", end="2026-11-22"),
+        "before end",
+    ),  # fmt: skip
+    Case(
+        "read_recording",
+        "start='yesterday-ish'",
+        lambda c: nd.read_recording(c["recording"], "depth", start="yesterday-ish"),
+        "start",
+    ),  # fmt: skip
+    Case(
+        "read_recording",
+        "a missing directory",
+        lambda c: nd.read_recording(Path(c["recording"], "nowhere"), "depth"),
+        "no directory",
+    ),  # fmt: skip
     # replay (from test_replay.py)
     Case("replay", "an empty directory", lambda c: nd.replay(c["dir"], speed=1), "nothing recorded"),
     Case("replay", "a missing directory", lambda c: nd.replay(Path(c["dir"], "nowhere")), "no directory"),
     Case("replay", "speed=0 on a recording", lambda c: nd.replay(c["recording"], speed=0), "speed"),
     Case("replay", "speed=nan on a recording", lambda c: nd.replay(c["recording"], speed=float("nan")), "speed"),
     # plots given another table's frame (from test_plots.py)
-    Case("plot_pair_weights", "a depth frame", lambda c: nd.plot_pair_weights(c["depth"]), "pair_weight",
-         match="pair_index_v3 DataFrame.*pair_weight"),  # fmt: skip
+    Case(
+        "plot_pair_weights",
+        "a depth frame",
+        lambda c: nd.plot_pair_weights(c["depth"]),
+        "pair_weight",
+        match="pair_index_v3 DataFrame.*pair_weight",
+    ),  # fmt: skip
     Case("plot_depth", "a pair_index_v3 frame", lambda c: nd.plot_depth(c["v3"]), "side", match="depth DataFrame.*side"),
 ]
 
@@ -345,7 +424,9 @@ def test_bad_argument_is_refused_before_connecting(case: Case, server: Simulator
 
 
 @pytest.mark.parametrize("case", GATHERED, ids=[_id(c) for c in GATHERED])
-def test_gathered_bad_argument_is_refused_before_connecting(case: Case, server: Simulator, conns: Conns, no_thread_leak: None) -> None:
+def test_gathered_bad_argument_is_refused_before_connecting(
+    case: Case, server: Simulator, conns: Conns, no_thread_leak: None
+) -> None:
     assert_refused(case, server, conns)
 
 
@@ -392,7 +473,9 @@ def test_bad_chart_options_are_refused(sim: Simulator, start: str, option: dict[
         (["sim", "--replay", "{tmp}/feed=depth"], ["nothing recorded"]),
     ],
 )
-def test_command_line_usage_errors_exit_2(argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_usage_errors_exit_2(
+    argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "feed=depth").mkdir()
     (tmp_path / "feed=orders").mkdir()
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -418,7 +501,9 @@ def test_sim_bad_port_is_a_one_line_error(port: str, capsys: pytest.CaptureFixtu
 
 def test_check_command_refuses_a_chainext_secret_for_nexus_before_connecting(server: Simulator) -> None:
     before = server.connections_total
-    assert run_cli(["check", "nexus", f"--url={server.nexus_url}", f"--token={server.token}", "--api-secret", "s"])[0] == EXIT_USAGE
+    assert (
+        run_cli(["check", "nexus", f"--url={server.nexus_url}", f"--token={server.token}", "--api-secret", "s"])[0] == EXIT_USAGE
+    )
     assert server.connections_total == before
 
 
@@ -495,7 +580,13 @@ def markdown_table() -> str:
         with tempfile.TemporaryDirectory() as tmp:
             Path(tmp, "file").write_text("x")
             Path(tmp, "out").mkdir()
-            conns = {"nexus": sim.nexus, "chainext": sim.chainext, "dir": f"{tmp}/out", "file": f"{tmp}/file", "new": f"{tmp}/new"}
+            conns = {
+                "nexus": sim.nexus,
+                "chainext": sim.chainext,
+                "dir": f"{tmp}/out",
+                "file": f"{tmp}/file",
+                "new": f"{tmp}/new",
+            }
             for case in CASES:
                 shared = case.bad.split("=")[0].removeprefix("no ") in {*(k for k, _, _ in OPTIONS), *CREDENTIALS}
                 if shared and case.function not in SHOWN_FOR_ALL:

@@ -129,8 +129,12 @@ def test_check_passes_against_every_quirk_at_once(feed: str) -> None:
 
 def test_nexusdata_check_with_sim_exits_0_and_traces(tmp_path: Path) -> None:
     trace = tmp_path / "trace.jsonl"
-    done = subprocess.run(["nexusdata", "check", "chainext", "--sim", "--pushes", "3", "--trace", str(trace)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["nexusdata", "check", "chainext", "--sim", "--pushes", "3", "--trace", str(trace)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == EXIT_OK, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1].startswith("✓ PASSED: chainext")
@@ -156,30 +160,83 @@ class Case:
 
 
 CASES = (
-    Case("wrong token", lambda s: ["nexus", f"--url={s.sim.nexus_url}", f"--token={WRONG_TOKEN}"],
-         EXIT_CREDENTIALS, "handshake", "the server refused the token"),
-    Case("wrong API secret",
-         lambda s: ["chainext", f"--url={s.sim.chainext_url}", f"--api-key={s.sim.api_key}", f"--api-secret={WRONG_SECRET}"],
-         EXIT_CREDENTIALS, "login", "signature was refused: check the API key and secret"),
-    Case("unknown symbol", lambda s: ["nexus", "--symbol", "FOOBAR", *s.conn("nexus")],
-         EXIT_ERROR, "subscribe", "refused the subscription"),
-    Case("refused topic id", lambda s: ["chainext", "--id", "999", *s.conn("chainext")],
-         EXIT_ERROR, "subscribe", "3007 coin absent"),
-    Case("nothing after subscribe", lambda s: ["nexus", f"--url={s.silent.nexus_url}", f"--token={WRONG_TOKEN}", "--seconds", "1"],
-         EXIT_ERROR, "first pushes", "nothing arrived after subscribing"),
-    Case("wrong path", lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.sim.port}/nope", f"--token={s.sim.token}"],
-         EXIT_ERROR, "handshake", "wrong path"),
-    Case("host not found", lambda s: ["nexus", "--url", "ws://no-such-host.invalid", f"--token={s.sim.token}"],
-         EXIT_ERROR, "handshake", "does not resolve"),
-    Case("ChaiNext URL to check nexus", lambda s: ["nexus", f"--url={s.sim.chainext_url}", f"--token={s.sim.token}"],
-         EXIT_ERROR, "subscribe", "the other feed"),
-    Case("Nexus URL to check chainext",
-         lambda s: ["chainext", f"--url={s.sim.nexus_url}", f"--api-key={s.sim.api_key}", f"--api-secret={s.sim.api_secret}"],
-         EXIT_ERROR, "handshake", "the other feed"),
-    Case("self-signed certificate", lambda s: ["nexus", f"--url={s.tls.nexus_url}", f"--token={s.tls.token}"],
-         EXIT_ERROR, "handshake", "--ca-file"),
-    Case("closed port", lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.closed}", f"--token={WRONG_TOKEN}"],
-         EXIT_ERROR, "handshake", "nothing listens there"),
+    Case(
+        "wrong token",
+        lambda s: ["nexus", f"--url={s.sim.nexus_url}", f"--token={WRONG_TOKEN}"],
+        EXIT_CREDENTIALS,
+        "handshake",
+        "the server refused the token",
+    ),
+    Case(
+        "wrong API secret",
+        lambda s: ["chainext", f"--url={s.sim.chainext_url}", f"--api-key={s.sim.api_key}", f"--api-secret={WRONG_SECRET}"],
+        EXIT_CREDENTIALS,
+        "login",
+        "signature was refused: check the API key and secret",
+    ),
+    Case(
+        "unknown symbol",
+        lambda s: ["nexus", "--symbol", "FOOBAR", *s.conn("nexus")],
+        EXIT_ERROR,
+        "subscribe",
+        "refused the subscription",
+    ),
+    Case(
+        "refused topic id",
+        lambda s: ["chainext", "--id", "999", *s.conn("chainext")],
+        EXIT_ERROR,
+        "subscribe",
+        "3007 coin absent",
+    ),
+    Case(
+        "nothing after subscribe",
+        lambda s: ["nexus", f"--url={s.silent.nexus_url}", f"--token={WRONG_TOKEN}", "--seconds", "1"],
+        EXIT_ERROR,
+        "first pushes",
+        "nothing arrived after subscribing",
+    ),
+    Case(
+        "wrong path",
+        lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.sim.port}/nope", f"--token={s.sim.token}"],
+        EXIT_ERROR,
+        "handshake",
+        "wrong path",
+    ),
+    Case(
+        "host not found",
+        lambda s: ["nexus", "--url", "ws://no-such-host.invalid", f"--token={s.sim.token}"],
+        EXIT_ERROR,
+        "handshake",
+        "does not resolve",
+    ),
+    Case(
+        "ChaiNext URL to check nexus",
+        lambda s: ["nexus", f"--url={s.sim.chainext_url}", f"--token={s.sim.token}"],
+        EXIT_ERROR,
+        "subscribe",
+        "the other feed",
+    ),
+    Case(
+        "Nexus URL to check chainext",
+        lambda s: ["chainext", f"--url={s.sim.nexus_url}", f"--api-key={s.sim.api_key}", f"--api-secret={s.sim.api_secret}"],
+        EXIT_ERROR,
+        "handshake",
+        "the other feed",
+    ),
+    Case(
+        "self-signed certificate",
+        lambda s: ["nexus", f"--url={s.tls.nexus_url}", f"--token={s.tls.token}"],
+        EXIT_ERROR,
+        "handshake",
+        "--ca-file",
+    ),
+    Case(
+        "closed port",
+        lambda s: ["nexus", f"--url=ws://127.0.0.1:{s.closed}", f"--token={WRONG_TOKEN}"],
+        EXIT_ERROR,
+        "handshake",
+        "nothing listens there",
+    ),
 )
 
 
@@ -256,8 +313,9 @@ def test_a_trace_served_back_passes_again(sim: Simulator, feed: str, tmp_path: P
     assert again.attrs["nexusdata"]["messages"] == 3
 
 
-@pytest.mark.parametrize("feed, wrong, step", [("nexus", {"token": WRONG_TOKEN}, "handshake"),
-                                               ("chainext", {"api_secret": WRONG_SECRET}, "login")])
+@pytest.mark.parametrize(
+    "feed, wrong, step", [("nexus", {"token": WRONG_TOKEN}, "handshake"), ("chainext", {"api_secret": WRONG_SECRET}, "login")]
+)
 def test_a_failed_check_traced_fails_the_same_way_served_back(
     sim: Simulator, feed: str, wrong: dict[str, str], step: str, tmp_path: Path
 ) -> None:

@@ -61,8 +61,25 @@ def test_help_on_every_command_has_examples_and_exit_statuses(command: list[str]
 
 def test_record_then_read_summary_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "rec"
-    code = main(["record", "depth", "BTCUSDT", "ETHUSDT", "--sim", "--sim-rate", "100", "--max-messages", "20",
-                 "--flush-seconds", "0.2", "--out", str(out), "--log-level", "INFO"])
+    code = main(
+        [
+            "record",
+            "depth",
+            "BTCUSDT",
+            "ETHUSDT",
+            "--sim",
+            "--sim-rate",
+            "100",
+            "--max-messages",
+            "20",
+            "--flush-seconds",
+            "0.2",
+            "--out",
+            str(out),
+            "--log-level",
+            "INFO",
+        ]
+    )
     assert code == EXIT_OK
     assert "recorded 20 pushes (200 rows) of depth" in capsys.readouterr().out
     assert main(["read", str(out)]) == EXIT_OK
@@ -79,7 +96,9 @@ def test_record_then_read_summary_and_csv(tmp_path: Path, capsys: pytest.Capture
     assert exported["price"].tolist() == recorded["price"].tolist()
 
 
-def test_credentials_from_the_environment(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_credentials_from_the_environment(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NEXUSDATA_CHAINEXT_URL", sim.chainext_url)
     monkeypatch.setenv("NEXUSDATA_CHAINEXT_API_KEY", sim.api_key)
     monkeypatch.setenv("NEXUSDATA_CHAINEXT_API_SECRET", sim.api_secret)
@@ -116,8 +135,23 @@ def test_sigterm_writes_what_arrived_and_exits_130(tmp_path: Path) -> None:
     """A recorder stopped by SIGTERM (kill, a service manager) flushes before exiting: the rows
     it reports are all in the dataset, although no flush interval had passed since the last file."""
     out = tmp_path / "rec"
-    command = [sys.executable, "-m", "nexusdata.cli", "record", "depth", "BTCUSDT", "--sim", "--sim-rate", "200",
-               "--flush-rows", "50", "--flush-seconds", "3600", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "nexusdata.cli",
+        "record",
+        "depth",
+        "BTCUSDT",
+        "--sim",
+        "--sim-rate",
+        "200",
+        "--flush-rows",
+        "50",
+        "--flush-seconds",
+        "3600",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # No event crosses the process boundary: poll the directory, bounded.
@@ -172,8 +206,13 @@ def test_sim_env_file_recipe_serves_its_quirks_and_symbols_then_exits_130(tmp_pa
 def sim_process(*flags: str) -> subprocess.Popen[str]:
     """``nexusdata sim`` in a child process that honours Ctrl-C (SIGINT), as from a terminal even
     when the tests run as a background job (which starts children with SIGINT ignored)."""
-    return subprocess.Popen([sys.executable, "-m", "nexusdata.cli", "sim", *flags], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "nexusdata.cli", "sim", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 @pytest.mark.parametrize("stop, status", [(signal.SIGINT, EXIT_INTERRUPTED), (None, EXIT_OK)], ids=["ctrl_c", "seconds"])
@@ -182,7 +221,10 @@ def test_sim_exit_statuses_and_env_file_lifetime(tmp_path: Path, stop: signal.Si
     proc = sim_process("--env-file", str(env_file), *(() if stop else ("--seconds", "1")))
     try:
         wait_for_file(env_file, proc)
-        assert set(env_of(env_file)) == {v for names in ENV.values() for v in names.values()} and oct(env_file.stat().st_mode & 0o777) == "0o600"
+        assert (
+            set(env_of(env_file)) == {v for names in ENV.values() for v in names.values()}
+            and oct(env_file.stat().st_mode & 0o777) == "0o600"
+        )
         if stop is not None:
             proc.send_signal(stop)
         stdout, stderr = proc.communicate(timeout=30)
@@ -216,7 +258,9 @@ def listening_port() -> tuple[socket.socket, int]:
     return taken, int(taken.getsockname()[1])
 
 
-@pytest.mark.parametrize("port, status, words", [("taken", EXIT_ERROR, "address already in use")])  # a bad --port: test_bad_input.py
+@pytest.mark.parametrize(
+    "port, status, words", [("taken", EXIT_ERROR, "address already in use")]
+)  # a bad --port: test_bad_input.py
 def test_sim_bad_port_is_a_one_line_error(port: str, status: int, words: str, capsys: pytest.CaptureFixture[str]) -> None:
     taken, free = listening_port()
     with taken:
@@ -227,8 +271,20 @@ def test_sim_bad_port_is_a_one_line_error(port: str, status: int, words: str, ca
 
 def test_record_that_never_connected_exits_1_with_the_cause(tmp_path: Path) -> None:
     out = tmp_path / "rec"
-    command = ["nexusdata", "record", "depth", "BTCUSDT", "--url", f"ws://127.0.0.1:{closed_port()}", "--token", "x-token",
-               "--seconds", "3", "--out", str(out)]
+    command = [
+        "nexusdata",
+        "record",
+        "depth",
+        "BTCUSDT",
+        "--url",
+        f"ws://127.0.0.1:{closed_port()}",
+        "--token",
+        "x-token",
+        "--seconds",
+        "3",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == EXIT_ERROR, done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -236,9 +292,12 @@ def test_record_that_never_connected_exits_1_with_the_cause(tmp_path: Path) -> N
     assert "x-token" not in done.stderr and not list(out.rglob("*.parquet"))
 
 
-def test_record_with_refused_subscriptions_exits_1_and_keeps_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["record", "index", "coin_index", "1", "999", "--sim", "--sim-rate", "50", "--max-messages", "3",
-                 "--out", str(tmp_path)])
+def test_record_with_refused_subscriptions_exits_1_and_keeps_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["record", "index", "coin_index", "1", "999", "--sim", "--sim-rate", "50", "--max-messages", "3", "--out", str(tmp_path)]
+    )
     assert code == EXIT_ERROR
     said = capsys.readouterr()
     assert "recorded 3 pushes" in said.out and "refused: ChaiNext refused subscribe coin_index 999: 3007" in said.out
@@ -247,7 +306,9 @@ def test_record_with_refused_subscriptions_exits_1_and_keeps_the_others(tmp_path
 
 
 @pytest.mark.parametrize("extra", [[], ["--csv", "{tmp}/out.csv"]], ids=["glimpse", "csv"])
-def test_read_matching_nothing_exits_1_and_says_what_is_there(tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_matching_nothing_exits_1_and_says_what_is_there(
+    tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     rec = tmp_path / "rec"
     assert main(["record", "depth", "BTCUSDT", "--sim", "--sim-rate", "50", "--max-messages", "2", "--out", str(rec)]) == EXIT_OK
     capsys.readouterr()

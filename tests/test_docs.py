@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("table", list(tables.TABLES.values()), ids=lambda t: t.name)
 def test_schemas_page_names_every_column(table: tables.Table) -> None:
     text = (ROOT / "docs" / "schemas.md").read_text(encoding="utf-8")
-    missing = [name for name, _ in schema(table) if f"`{name}`" not in text and f" {name}," not in text and f" {name}`" not in text]
+    missing = [
+        name for name, _ in schema(table) if f"`{name}`" not in text and f" {name}," not in text and f" {name}`" not in text
+    ]
     assert not missing, f"docs/schemas.md does not name {missing} of {table.name}"
 
 
@@ -26,7 +28,7 @@ def test_readme_column_table_lists_each_tables_columns_in_order() -> None:
     views = {
         "`stream_depth`": tables.DEPTH,
         "`collect_orders`": tables.ORDERS,
-        "`collect_orders(rows=\"executions\")`": tables.EXECUTIONS,
+        '`collect_orders(rows="executions")`': tables.EXECUTIONS,
         "`collect_risk`": tables.RISK,
         **{f'`collect_index("{name}")`': table for name, table in tables.TABLES.items() if table.envelope == "args"},
     }

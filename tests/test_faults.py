@@ -310,7 +310,7 @@ def test_server_restart_on_the_same_port(no_thread_leak: None) -> None:
     assert sim.port == port and delivery.client == {1: 1, 2: 2}
     kinds = [e for e, _ in events(feed)]
     assert kinds[:2] == ["connected", "disconnected"] and "code 1001" in feed.connection.events[1].reason
-    assert kinds[2:kinds.index("connected", 1)] == ["connect_failed"] * (kinds.index("connected", 1) - 2) != []
+    assert kinds[2 : kinds.index("connected", 1)] == ["connect_failed"] * (kinds.index("connected", 1) - 2) != []
 
 
 def test_slow_reader_fills_its_buffers_and_blocks_no_one(no_thread_leak: None) -> None:

@@ -245,7 +245,9 @@ def test_the_other_feeds_url_is_named(sim: Simulator) -> None:
 def test_a_bare_chainext_host_means_its_websocket_path(sim: Simulator) -> None:
     bare = sim.chainext_url.removesuffix(chainext_path := "/websocket")
     assert chainext_path == "/websocket"
-    df = nd.collect_index("coin_index", "1", seconds=10, max_messages=2, url=bare, api_key=sim.api_key, api_secret=sim.api_secret, **FAST)
+    df = nd.collect_index(
+        "coin_index", "1", seconds=10, max_messages=2, url=bare, api_key=sim.api_key, api_secret=sim.api_secret, **FAST
+    )
     assert len(df) == 2
 
 

@@ -58,8 +58,11 @@ def test_arrow_path_equals_reference_on_spec_examples(table: tables.Table) -> No
     assert_same(table, read_frames(table, frames), reference(table, frames))
 
 
-@pytest.mark.parametrize("table", [tables.DEPTH, tables.COIN_INDEX, tables.PAIR_INDEX, tables.INDEX,
-                                   tables.COIN_INDEX_V3, tables.PAIR_INDEX_V3], ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "table",
+    [tables.DEPTH, tables.COIN_INDEX, tables.PAIR_INDEX, tables.INDEX, tables.COIN_INDEX_V3, tables.PAIR_INDEX_V3],
+    ids=lambda t: t.name,
+)
 def test_arrow_path_equals_reference_on_simulated_pushes(table: tables.Table) -> None:
     frames = sim_frames(table)
     assert_same(table, read_frames(table, frames), reference(table, frames))
@@ -67,6 +70,7 @@ def test_arrow_path_equals_reference_on_simulated_pushes(table: tables.Table) ->
 
 def _mutations() -> st.SearchStrategy[tuple[tables.Table, list[bytes]]]:
     """Batches of spec pushes with fields dropped, emptied, nulled or retyped."""
+
     def mutate(message: Any, rnd: random.Random) -> Any:
         if isinstance(message, dict):
             out = {}

@@ -53,14 +53,33 @@ def _load(name: str) -> dict[str, Any]:
     return load(name)
 
 
-NEXUS_NAMES = ("nexus_push_depth", "nexus_push_order", "nexus_push_risk", "nexus_ping", "nexus_subscribe_depth",
-               "nexus_subscribe_order", "nexus_subscribe_risk")
+NEXUS_NAMES = (
+    "nexus_push_depth",
+    "nexus_push_order",
+    "nexus_push_risk",
+    "nexus_ping",
+    "nexus_subscribe_depth",
+    "nexus_subscribe_order",
+    "nexus_subscribe_risk",
+)
 CHAINEXT_NAMES = (
-    "chainext_login_success", "chainext_login_failure", "chainext_logout", "chainext_logout_response",
-    "chainext_ping", "chainext_pong", "chainext_subscribe", "chainext_subscribe_success",
-    "chainext_subscribe_failure", "chainext_unsubscribe", "chainext_unsubscribe_success",
-    "chainext_unsubscribe_failure", "chainext_push_coin_index", "chainext_push_pair_index",
-    "chainext_push_index", "chainext_push_coin_index_v3", "chainext_push_pair_index_v3",
+    "chainext_login_success",
+    "chainext_login_failure",
+    "chainext_logout",
+    "chainext_logout_response",
+    "chainext_ping",
+    "chainext_pong",
+    "chainext_subscribe",
+    "chainext_subscribe_success",
+    "chainext_subscribe_failure",
+    "chainext_unsubscribe",
+    "chainext_unsubscribe_success",
+    "chainext_unsubscribe_failure",
+    "chainext_push_coin_index",
+    "chainext_push_pair_index",
+    "chainext_push_index",
+    "chainext_push_coin_index_v3",
+    "chainext_push_pair_index_v3",
 )
 CLOCK = 1630055515.1095
 SENT_IDS = ("1630055515109", "1630055515110", "1630055515111")  # what start() sends at CLOCK
@@ -84,8 +103,24 @@ def _keys_of(value: Any, out: set[str]) -> set[str]:
 
 KNOWN_KEYS = sorted(_keys_of(NEXUS_MESSAGES + CHAINEXT_MESSAGES, {"code", "info", "topic", "id", "side", "cpOrderId"}))
 KNOWN_STRINGS = sorted(
-    {*nexus.EVENTS, *chainext.TOPICS, "loginResponse", "subscribeResponse", "unsubscribeResponse",
-     "logoutResponse", "pong", "ping", "login", "1", "18", "SUBSCRIBE", "", *SENT_IDS, TOKEN, API_SECRET}
+    {
+        *nexus.EVENTS,
+        *chainext.TOPICS,
+        "loginResponse",
+        "subscribeResponse",
+        "unsubscribeResponse",
+        "logoutResponse",
+        "pong",
+        "ping",
+        "login",
+        "1",
+        "18",
+        "SUBSCRIBE",
+        "",
+        *SENT_IDS,
+        TOKEN,
+        API_SECRET,
+    }
 )
 CODES = sorted(chainext.CODES)
 HUGE_NUMBERS = [10**30, -(10**30), 2**63, 2**64, -(2**63) - 1, 1e308, -1e308, 5e-324, 10**400, -(10**400)]
@@ -102,8 +137,9 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=6,
 )
 seeds = st.integers(0, 2**32 - 1)

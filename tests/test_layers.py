@@ -36,7 +36,9 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def layer_of(module: str, table: list[tuple[str, list[str]]]) -> int:
     """The index of the layer whose paths hold ``module`` (the longest matching path wins)."""
     path = MODULES[module].relative_to(ROOT).as_posix()
-    matches = [(len(p), i) for i, (_, paths) in enumerate(table) for p in paths if path == p or (p.endswith("/") and path.startswith(p))]
+    matches = [
+        (len(p), i) for i, (_, paths) in enumerate(table) for p in paths if path == p or (p.endswith("/") and path.startswith(p))
+    ]
     assert matches, f"{path} is in no layer of docs/architecture.md"
     return max(matches)[1]
 
@@ -87,7 +89,11 @@ def test_the_checks_see_an_import_against_the_layers_and_a_cycle() -> None:
     assert "nexusdata.widgets" in imports("nexusdata.collectors")  # one inside a function
     assert "nexusdata.sim.server" in imports("nexusdata.sim")  # one inside a module __getattr__
     table = layers()
-    assert layer_of("nexusdata.sim.server", table) > layer_of("nexusdata.collectors", table) > layer_of("nexusdata.protocol.nexus", table)
+    assert (
+        layer_of("nexusdata.sim.server", table)
+        > layer_of("nexusdata.collectors", table)
+        > layer_of("nexusdata.protocol.nexus", table)
+    )
 
 
 def test_import_nexusdata_loads_neither_the_simulator_nor_the_charts() -> None:

@@ -87,7 +87,9 @@ def test_max_rows_keeps_the_newest_rows(sim: Simulator, no_thread_leak: None) ->
     frame = live.frame()
     assert len(frame) == 35 and live.stats()["messages"] * 10 > 35
     assert frame["received_at"].is_monotonic_increasing
-    pd.testing.assert_frame_equal(frame.tail(10).reset_index(drop=True), live.latest.reset_index(drop=True), check_categorical=False)
+    pd.testing.assert_frame_equal(
+        frame.tail(10).reset_index(drop=True), live.latest.reset_index(drop=True), check_categorical=False
+    )
 
 
 def test_reconnects_are_counted_and_collection_goes_on(fresh_sim: Simulator, no_thread_leak: None) -> None:
@@ -105,9 +107,18 @@ def test_reconnects_are_counted_and_collection_goes_on(fresh_sim: Simulator, no_
 @pytest.mark.parametrize(
     "start, collect",
     [
-        (lambda s: nd.live_orders(rows="executions", **s.nexus), lambda s: nd.collect_orders(10, max_messages=2, rows="executions", **s.nexus)),
-        (lambda s: nd.live_risk("BTCUSDT", "A", **s.nexus), lambda s: nd.collect_risk("BTCUSDT", "A", 10, max_messages=2, **s.nexus)),
-        (lambda s: nd.live_index("pair_index_v3", 1, **s.chainext), lambda s: nd.collect_index("pair_index_v3", 1, 10, max_messages=2, **s.chainext)),
+        (
+            lambda s: nd.live_orders(rows="executions", **s.nexus),
+            lambda s: nd.collect_orders(10, max_messages=2, rows="executions", **s.nexus),
+        ),
+        (
+            lambda s: nd.live_risk("BTCUSDT", "A", **s.nexus),
+            lambda s: nd.collect_risk("BTCUSDT", "A", 10, max_messages=2, **s.nexus),
+        ),
+        (
+            lambda s: nd.live_index("pair_index_v3", 1, **s.chainext),
+            lambda s: nd.collect_index("pair_index_v3", 1, 10, max_messages=2, **s.chainext),
+        ),
     ],
 )
 def test_every_feed_has_a_live_handle(sim: Simulator, start, collect, no_thread_leak: None) -> None:
@@ -143,4 +154,3 @@ def test_refused_credentials_fail_the_handle(sim: Simulator, no_thread_leak: Non
     assert "failed" in page and "AuthenticationError" in page and "not-the-token" not in page + repr(live)
     live.stop()
     assert live not in nd.live_handles()
-

@@ -71,4 +71,3 @@ def test_empty_frames_draw_empty_charts(depth: pd.DataFrame, v3: pd.DataFrame) -
     for fig in (nd.plot_depth(depth.iloc[:0]), nd.plot_pair_weights(v3.iloc[:0])):
         assert png(fig).startswith(b"\x89PNG")
         assert not any(line.get_xydata().size for ax in fig.axes for line in ax.get_lines())
-

@@ -48,14 +48,6 @@ JSON_FIXTURES = [
 ]
 
 
-
-
-
-
-
-
-
-
 def doc_signature(api_key: str, api_secret: str, time_now: str) -> str:
     """The document's Python sample, verbatim apart from taking the time as an argument."""
 
@@ -695,8 +687,7 @@ def test_unknown_ops_are_counted(frame):
 def test_data_around_junk_is_not_lost():
     s = subscribed(COIN)
     results = [
-        s.receive(f)
-        for f in (raw("chainext_push_coin_index"), b"\xff", '{"op":"x","args":{}}', raw("chainext_push_coin_index"))
+        s.receive(f) for f in (raw("chainext_push_coin_index"), b"\xff", '{"op":"x","args":{}}', raw("chainext_push_coin_index"))
     ]
     assert [r and r[0] for r in results] == ["coin_index", None, None, "coin_index"]
     assert (s.malformed, s.unknown) == (1, 1)

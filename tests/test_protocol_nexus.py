@@ -30,14 +30,6 @@ NEXUS_FIXTURES = [
 ]
 
 
-
-
-
-
-
-
-
-
 class Clock:
     """A controllable clock: returns ``now`` (a fixed value or the next of a sequence)."""
 
@@ -517,8 +509,9 @@ def test_a_very_deeply_nested_frame_does_not_crash_the_process():
         "assert s.receive(b'{\"event\": \"API_ORDER\", \"data\": ' + b'[' * 300000 + b']' * 300000 + b'}') is None\n"
         "print(s.malformed + s.unknown)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent
+    )
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "2"
 

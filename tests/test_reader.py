@@ -153,7 +153,9 @@ def test_duckdb_queries_the_dataset_with_sql(recording: Path) -> None:
         """
     ).df()
     bids = depth[(depth["side"] == "bid") & (depth["level"] == 0)]
-    expected = bids.groupby("symbol", observed=True).agg(rows=("price", "size"), pushes=("received_at", "nunique"), top=("price", "max"))
+    expected = bids.groupby("symbol", observed=True).agg(
+        rows=("price", "size"), pushes=("received_at", "nunique"), top=("price", "max")
+    )
     assert best["symbol"].tolist() == expected.index.tolist()
     assert best["rows"].tolist() == expected["rows"].tolist() == expected["pushes"].tolist()
     assert best["top"].tolist() == expected["top"].tolist()

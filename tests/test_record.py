@@ -93,8 +93,17 @@ def _depth_frame(rows: list[tuple[int, int, str | None, str]]) -> pd.DataFrame:
     """A depth DataFrame with the collector's dtypes: (received_at ns, connection, symbol, side)."""
     received, connection, symbol, side = zip(*rows)
     frame = pd.DataFrame(
-        {"received_at": pd.to_datetime(received, utc=True), "connection": connection, "symbol": symbol, "side": side,
-         "level": 0, "price": 1.5, "volume": 2.0, "cp": "b2c2", "time": pd.to_datetime(received, utc=True)}
+        {
+            "received_at": pd.to_datetime(received, utc=True),
+            "connection": connection,
+            "symbol": symbol,
+            "side": side,
+            "level": 0,
+            "price": 1.5,
+            "volume": 2.0,
+            "cp": "b2c2",
+            "time": pd.to_datetime(received, utc=True),
+        }
     )
     return frame.astype(build_dataframe(tables.DEPTH, []).dtypes.astype(str).to_dict())
 
@@ -104,8 +113,14 @@ def test_partitions_by_symbol_and_utc_date(tmp_path: Path) -> None:
     midnight and one just after go to two dates); awkward symbols are URI-encoded, a missing one
     goes to Hive's default partition; no temporary file remains."""
     midnight = pd.Timestamp("2026-11-22", tz="UTC").value
-    frame = _depth_frame([(midnight - 1_000, 1, "BTC/USDT", "bid"), (midnight - 1_000, 1, "BTC/USDT", "ask"),
-                          (midnight + 1_000, 2, "BTC/USDT", "bid"), (midnight + 1_001, 2, None, "bid")])
+    frame = _depth_frame(
+        [
+            (midnight - 1_000, 1, "BTC/USDT", "bid"),
+            (midnight - 1_000, 1, "BTC/USDT", "ask"),
+            (midnight + 1_000, 2, "BTC/USDT", "bid"),
+            (midnight + 1_001, 2, None, "bid"),
+        ]
+    )
     writer = DatasetWriter(tmp_path, tables.DEPTH)
     writer.write(pa.Table.from_pandas(frame, preserve_index=False))
     files = sorted(p.relative_to(tmp_path).parent.as_posix() for p in tmp_path.rglob("*") if p.is_file())
@@ -130,8 +145,22 @@ def test_sigkill_leaves_a_readable_dataset(tmp_path: Path) -> None:
     dataset, with pyarrow too. A half-written temporary file, as a kill mid-write leaves, is
     skipped by the readers."""
     out = tmp_path / "rec"
-    command = [sys.executable, "-m", "nexusdata.cli", "record", "depth", "BTCUSDT", "ETHUSDT", "--sim",
-               "--sim-rate", "200", "--flush-seconds", "0.1", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "nexusdata.cli",
+        "record",
+        "depth",
+        "BTCUSDT",
+        "ETHUSDT",
+        "--sim",
+        "--sim-rate",
+        "200",
+        "--flush-seconds",
+        "0.1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # No event crosses the process boundary: poll the directory, bounded.
@@ -168,8 +197,15 @@ def _sent_pushes(texts: list[str]) -> list[Push]:
     """Depth pushes as the simulator sent them, flattened by the protocol layer alone, each as
     the tuple of its rows with the values typed as in a DataFrame."""
     columns, origin = tables.DEPTH.flatten([orjson.loads(text)["data"] for text in texts])
-    rows = zip(columns["symbol"], columns["side"], columns["level"], map(float, columns["price"]),
-               map(float, columns["volume"]), columns["cp"], (pd.Timestamp(int(t), unit="ms", tz="UTC") for t in columns["time"]))
+    rows = zip(
+        columns["symbol"],
+        columns["side"],
+        columns["level"],
+        map(float, columns["price"]),
+        map(float, columns["volume"]),
+        columns["cp"],
+        (pd.Timestamp(int(t), unit="ms", tz="UTC") for t in columns["time"]),
+    )
     pushes: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for index, row in zip(origin, rows):
         pushes[index].append(row)
@@ -198,8 +234,9 @@ def test_disconnects_lose_nothing_received_and_duplicate_nothing(tmp_path: Path,
         cutter = threading.Thread(target=dropper)
         cutter.start()
         try:
-            summary = nd.record(tmp_path, "depth", "BTCUSDT", seconds=3, flush_seconds=0.2,
-                                backoff_base=0.02, backoff_cap=0.1, **sim.nexus)
+            summary = nd.record(
+                tmp_path, "depth", "BTCUSDT", seconds=3, flush_seconds=0.2, backoff_base=0.02, backoff_cap=0.1, **sim.nexus
+            )
         finally:
             done.set()
             cutter.join(timeout=15)
@@ -229,7 +266,9 @@ def test_refused_credentials_end_the_recording(sim: Simulator, tmp_path: Path) -
     assert err.value.code == 2012 and "nope" not in str(err.value)
 
 
-def test_progress_line_in_a_terminal_unless_declined(sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_line_in_a_terminal_unless_declined(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     nd.record(tmp_path, "depth", "BTCUSDT", max_messages=3, **sim.nexus)
     assert capsys.readouterr().err == ""  # not a terminal: silent
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)

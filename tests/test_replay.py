@@ -58,7 +58,11 @@ Collect = Callable[[Simulator, int], pd.DataFrame]
     "feed, part, collect",
     [
         ("depth", {"symbol": "ETHUSDT"}, lambda rp, n: nd.stream_depth("ETHUSDT", seconds=30, max_messages=n, **rp.nexus)),
-        ("pair_index_v3", {"id": "1"}, lambda rp, n: nd.collect_index("pair_index_v3", 1, seconds=30, max_messages=n, **rp.chainext)),
+        (
+            "pair_index_v3",
+            {"id": "1"},
+            lambda rp, n: nd.collect_index("pair_index_v3", 1, seconds=30, max_messages=n, **rp.chainext),
+        ),
         ("coin_index", {"id": "0"}, lambda rp, n: nd.collect_index("coin_index", "0", seconds=30, max_messages=n, **rp.chainext)),
         ("risk", {"symbol": "BTCUSDT"}, lambda rp, n: nd.collect_risk("BTCUSDT", "A", seconds=30, max_messages=n, **rp.nexus)),
         ("cp_orders", {}, lambda rp, n: nd.collect_orders(seconds=30, max_messages=n, rows="cp_orders", **rp.nexus)),
@@ -91,7 +95,9 @@ def test_live_handles_run_unchanged(recording: Path) -> None:
     assert 0 < _pushes(got) <= _pushes(recorded)  # the last pushes may still be in flight at stop
     expected = recorded[recorded["received_at"].isin(recorded["received_at"].unique()[: _pushes(got)])]
     pd.testing.assert_frame_equal(_values(got), _values(expected), check_categorical=False)
-    pd.testing.assert_frame_equal(_values(live.latest), _values(got[got["received_at"] == got["received_at"].max()]), check_categorical=False)
+    pd.testing.assert_frame_equal(
+        _values(live.latest), _values(got[got["received_at"] == got["received_at"].max()]), check_categorical=False
+    )
 
 
 def test_replay_keeps_the_recorded_pace(recording: Path) -> None:
@@ -118,12 +124,22 @@ def test_what_was_not_recorded_is_refused(recording: Path) -> None:
 @pytest.mark.parametrize(
     "quirks, refusal",
     [
-        (None, {"action": "SUBSCRIBE", "event": "API_MARKETDEPTH", "status": "ERROR", "message": "LTCUSDT is not in the recording's depth"}),
+        (
+            None,
+            {
+                "action": "SUBSCRIBE",
+                "event": "API_MARKETDEPTH",
+                "status": "ERROR",
+                "message": "LTCUSDT is not in the recording's depth",
+            },
+        ),
         ("refusal_code", {"code": 10003, "msg": "symbol not found"}),
         ("refusal_error", {"error": {"code": 10003, "message": "symbol not found"}}),
     ],
 )
-def test_an_unrecorded_symbol_is_refused_as_an_unknown_one(recording: Path, quirks: str | None, refusal: dict[str, object]) -> None:
+def test_an_unrecorded_symbol_is_refused_as_an_unknown_one(
+    recording: Path, quirks: str | None, refusal: dict[str, object]
+) -> None:
     """LTCUSDT is a symbol the simulator serves, but not in the recording: refused in the shape
     the quirks select, and nothing is pushed (the ping's answer comes next)."""
     with nd.replay(recording, speed=FAST, quirks=quirks) as rp:

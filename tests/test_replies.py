@@ -53,7 +53,14 @@ def test_the_reply_rule(fields: dict, codes: frozenset, outcome: str) -> None:
 
 def test_codes_as_numbers_or_numeric_strings() -> None:
     assert [code_of(v) for v in (2001, "2001", " 3007 ", 2001.0, "E42", True, None, {"v": 1})] == [
-        2001, 2001, 3007, 2001, "E42", None, None, None,
+        2001,
+        2001,
+        3007,
+        2001,
+        "E42",
+        None,
+        None,
+        None,
     ]
 
 
@@ -163,5 +170,6 @@ def test_an_echo_with_an_unknown_request_id_is_an_answer_not_a_malformed_push() 
     s.receive(json.dumps({"id": "2", "action": "UNSUBSCRIBE", "event": "API_MARKETDEPTH", "status": "ERROR"}))
     assert (s.malformed, s.unknown) == (0, 0) and not s.awaiting and not s.refused
     assert [(r.request, r.outcome) for r in s.replies] == [
-        ("subscribe API_MARKETDEPTH BTCUSDT", "ok"), ("unsubscribe API_MARKETDEPTH BTCUSDT", "refused"),
+        ("subscribe API_MARKETDEPTH BTCUSDT", "ok"),
+        ("unsubscribe API_MARKETDEPTH BTCUSDT", "refused"),
     ]

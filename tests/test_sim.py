@@ -194,7 +194,13 @@ def test_nexus_refuses_what_it_does_not_serve(sim: Simulator) -> None:
     with nexus(sim) as ws:
         for message, why in refused:
             send(ws, message)
-            assert recv(ws) == {"id": message["id"], "action": "SUBSCRIBE", "event": message["event"], "status": "ERROR", "message": why}
+            assert recv(ws) == {
+                "id": message["id"],
+                "action": "SUBSCRIBE",
+                "event": message["event"],
+                "status": "ERROR",
+                "message": why,
+            }
         assert request(ws, {"id": "5", "action": "PING", "event": ""})["action"] == "PONG"  # nothing pushed meanwhile
         for n, symbol in enumerate(SYMBOLS):
             assert request(ws, {"id": f"d{n}", **depth, "symbol": symbol})["status"] == "OK"
@@ -330,14 +336,29 @@ def test_chainext_subscription_codes(sim: Simulator) -> None:
     with connect(sim.chainext_url) as ws:
         assert login(ws, sim)["code"] == 2001
         assert ask(ws, "subscribe", "weather", "1")["code"] == 3006
-        assert ask(ws, "subscribe", "coin_index", "99") == {"topic": "coin_index", "id": "99", "info": "coin absent", "code": 3007}
+        assert ask(ws, "subscribe", "coin_index", "99") == {
+            "topic": "coin_index",
+            "id": "99",
+            "info": "coin absent",
+            "code": 3007,
+        }
         assert ask(ws, "subscribe", "index", "99")["code"] == 3010
         assert ask(ws, "subscribe", "index", "18")["code"] == 3010
         assert ask(ws, "subscribe", sid="1")["code"] == 2002
         assert ask(ws, "subscribe", "coin_index")["code"] == 2002
         assert ask(ws, "subscribe", "coin_index", "1") == {"topic": "coin_index", "id": "1", "info": "success", "code": 2001}
-        assert ask(ws, "subscribe", "coin_index", 1) == {"topic": "coin_index", "id": 1, "info": "already subscribed", "code": 3005}
-        assert ask(ws, "unsubscribe", "coin_index", "0") == {"topic": "coin_index", "id": "0", "info": "coin not subscribed", "code": 3008}
+        assert ask(ws, "subscribe", "coin_index", 1) == {
+            "topic": "coin_index",
+            "id": 1,
+            "info": "already subscribed",
+            "code": 3005,
+        }
+        assert ask(ws, "unsubscribe", "coin_index", "0") == {
+            "topic": "coin_index",
+            "id": "0",
+            "info": "coin not subscribed",
+            "code": 3008,
+        }
         assert ask(ws, "unsubscribe", "index", "11")["code"] == 3009
         assert ask(ws, "unsubscribe", "index", "5")["code"] == 3010
         assert pushes(ws, "op", "coin_index", 2)
@@ -418,7 +439,13 @@ def test_v3_prices_and_weights(sim: Simulator) -> None:
                 statuses.add(p["status"])
                 assert p["pairSide"] in ("B", "S", "N") and p["pairSymbol"].startswith("ETH_")
                 if p["status"] == 2:
-                    assert (p["pairPrice"], p["transferredPrice"], p["pairSide"], p["pairWeight"], p["pairUpdateTime"]) == (0, 0, "N", 0, 0)
+                    assert (p["pairPrice"], p["transferredPrice"], p["pairSide"], p["pairWeight"], p["pairUpdateTime"]) == (
+                        0,
+                        0,
+                        "N",
+                        0,
+                        0,
+                    )
                 elif p["status"] == 3:
                     assert p["pairWeight"] == 0 and p["transferredPrice"] > 0
             if {1, 2, 3} <= statuses:

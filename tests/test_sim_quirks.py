@@ -117,7 +117,11 @@ def test_nexus_refusals_in_each_shape(quirks: str, shape: Any) -> None:
 def test_chainext_reply_names_and_codes(quirks: str, named: Any, code: Any) -> None:
     with Simulator(quirks=quirks) as sim, connect(sim.chainext_url) as ws:
         sign_time = int(time.time())
-        signed = {"signTime": sign_time, "apiKey": sim.api_key, "signature": chainext.sign(sim.api_key, sim.api_secret, sign_time)}
+        signed = {
+            "signTime": sign_time,
+            "apiKey": sim.api_key,
+            "signature": chainext.sign(sim.api_key, sim.api_secret, sign_time),
+        }
         exchanges = [
             (chainext.message("subscribe", {"topic": "coin_index", "id": "0"}), named("subscribe"), {"topic": "coin_index", "id": "0", "info": chainext.CODES[2010], "code": code(2010)}),
             (chainext.message("login", signed), named("login"), {"info": "success", "code": code(2001)}),
@@ -351,7 +355,10 @@ def test_handshake_date_follows_the_server_clock(skew: float) -> None:
 
 LOGIN_REPLY = '{"op":"loginResponse","args":{"info":"success","code":2001}}'
 SUB_REPLY = '{"op":"subscribeResponse","args":{"topic":"coin_index","id":"1","info":"success","code":2001}}'
-PUSHES = [f'{{"op":"coin_index","args":{{"cid":1,"symbol":"ETH","cmcSymbol":"ethereum","latest":"300{n}.5","updateTime":1700000000}}}}' for n in range(3)]
+PUSHES = [
+    f'{{"op":"coin_index","args":{{"cid":1,"symbol":"ETH","cmcSymbol":"ethereum","latest":"300{n}.5","updateTime":1700000000}}}}'
+    for n in range(3)
+]
 TRACE = [
     {"t": 0.0, "connection": 1, "feed": "chainext", "dir": "event", "text": "HTTP 101 Switching Protocols"},
     {"t": 0.01, "connection": 1, "feed": "chainext", "dir": "sent", "text": '{"op":"login","args":{"signature":"***"}}'},

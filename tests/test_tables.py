@@ -87,8 +87,11 @@ def test_column_names_are_unique_snake_case(table):
 
 @pytest.mark.parametrize("table", ALL, ids=lambda t: t.name)
 def test_field_names_follow_their_source_except_the_documented_renames(table):
-    renamed = {("pair_index_v3", "status", "pair_status"), ("cp_orders", "orderId", "parent_order_id"),
-               ("executions", "orderId", "parent_order_id")}
+    renamed = {
+        ("pair_index_v3", "status", "pair_status"),
+        ("cp_orders", "orderId", "parent_order_id"),
+        ("executions", "orderId", "parent_order_id"),
+    }
     fields = list(table.fields) + [f for lv in table.levels for f in lv.fields]
     for f in fields:
         if f.name != snake_case(f.source):
@@ -98,30 +101,100 @@ def test_field_names_follow_their_source_except_the_documented_renames(table):
 EXPECTED_COLUMNS = {
     "depth": ["symbol", "side", "level", "price", "volume", "cp", "time"],
     "orders": [
-        "client_order_id", "account_id", "order_id", "symbol", "side", "status", "order_type", "time_in_force",
-        "order_result", "order_volume", "execute_volume", "pending_volume", "execute_amount", "commission",
-        "order_time", "execute_time", "cp", "cp_orderid", "order_comment",
+        "client_order_id",
+        "account_id",
+        "order_id",
+        "symbol",
+        "side",
+        "status",
+        "order_type",
+        "time_in_force",
+        "order_result",
+        "order_volume",
+        "execute_volume",
+        "pending_volume",
+        "execute_amount",
+        "commission",
+        "order_time",
+        "execute_time",
+        "cp",
+        "cp_orderid",
+        "order_comment",
     ],
     "cp_orders": [
-        "client_order_id", "parent_order_id", "order_id", "symbol", "side", "status", "order_type",
-        "time_in_force", "order_result", "order_volume", "execute_volume", "pending_volume", "execute_amount",
-        "commission", "order_time", "execute_time", "cp", "cp_orderid", "order_comment",
+        "client_order_id",
+        "parent_order_id",
+        "order_id",
+        "symbol",
+        "side",
+        "status",
+        "order_type",
+        "time_in_force",
+        "order_result",
+        "order_volume",
+        "execute_volume",
+        "pending_volume",
+        "execute_amount",
+        "commission",
+        "order_time",
+        "execute_time",
+        "cp",
+        "cp_orderid",
+        "order_comment",
     ],
     "executions": [
-        "client_order_id", "parent_order_id", "execute_id", "order_id", "cp_order_id", "cp", "symbol", "side",
-        "order_type", "commission_currency", "execute_price", "execute_volume", "execute_amount", "execute_time",
+        "client_order_id",
+        "parent_order_id",
+        "execute_id",
+        "order_id",
+        "cp_order_id",
+        "cp",
+        "symbol",
+        "side",
+        "order_type",
+        "commission_currency",
+        "execute_price",
+        "execute_volume",
+        "execute_amount",
+        "execute_time",
     ],
     "risk": [
-        "symbol", "book", "broker", "cp", "amount", "volume", "daily_amount", "daily_volume", "gross_amount",
-        "hedge_pl", "hedge_volume", "mtm_amount", "net_pl", "net_volume", "open_amount", "open_volume",
+        "symbol",
+        "book",
+        "broker",
+        "cp",
+        "amount",
+        "volume",
+        "daily_amount",
+        "daily_volume",
+        "gross_amount",
+        "hedge_pl",
+        "hedge_volume",
+        "mtm_amount",
+        "net_pl",
+        "net_volume",
+        "open_amount",
+        "open_volume",
     ],
     "coin_index": ["cid", "symbol", "cmc_symbol", "latest", "update_time"],
     "pair_index": ["cid", "symbol", "cmc_symbol", "latest", "update_time", "market", "pair", "price", "timestamp"],
     "index": ["index_id", "last_price", "market_cap", "turnover24h", "update_time"],
     "coin_index_v3": ["underlying_symbol", "underlying_cid", "quote_symbol", "quote_cid", "price", "status", "update_time"],
     "pair_index_v3": [
-        "underlying_symbol", "underlying_cid", "quote_symbol", "quote_cid", "price", "status", "coin_update_time",
-        "exchange", "pair_symbol", "pair_price", "transferred_price", "pair_side", "pair_weight", "pair_status",
+        "underlying_symbol",
+        "underlying_cid",
+        "quote_symbol",
+        "quote_cid",
+        "price",
+        "status",
+        "coin_update_time",
+        "exchange",
+        "pair_symbol",
+        "pair_price",
+        "transferred_price",
+        "pair_side",
+        "pair_weight",
+        "pair_status",
         "pair_update_time",
     ],
 }
@@ -207,8 +280,16 @@ def test_keep_empty_keeps_a_pair_index_v3_push_with_empty_pair_infos():
     assert push == [0]
     row = {k: v[0] for k, v in columns.items()}
     assert row["underlying_symbol"] == "ETH" and row["status"] == 1 and row["coin_update_time"] == 1578207030000
-    for name in ("exchange", "pair_symbol", "pair_price", "transferred_price", "pair_side", "pair_weight",
-                 "pair_status", "pair_update_time"):
+    for name in (
+        "exchange",
+        "pair_symbol",
+        "pair_price",
+        "transferred_price",
+        "pair_side",
+        "pair_weight",
+        "pair_status",
+        "pair_update_time",
+    ):
         assert row[name] is None
 
 
@@ -308,8 +389,11 @@ def test_duplicate_column_names_are_refused():
 
 
 def test_table_columns_include_label_and_position():
-    t = Table("t", fields=(Field("a", "text"),), levels=(Level(keys=("l", "r"), labels=("L", "R"), label="lr",
-                                                                position="pos", fields=(Field("bValue", "float"),)),))
+    t = Table(
+        "t",
+        fields=(Field("a", "text"),),
+        levels=(Level(keys=("l", "r"), labels=("L", "R"), label="lr", position="pos", fields=(Field("bValue", "float"),)),),
+    )
     assert t.columns == (("a", "text"), ("lr", "category"), ("pos", "position"), ("b_value", "float"))
     columns, push = t.flatten([{"a": 1, "l": [{"bValue": 1}], "r": [{"bValue": 2}, {"bValue": 3}]}])
     assert columns == {"a": [1, 1, 1], "lr": ["L", "R", "R"], "pos": [0, 0, 1], "b_value": [1, 2, 3]}
@@ -317,7 +401,10 @@ def test_table_columns_include_label_and_position():
 
 
 def test_keep_empty_with_label_and_position():
-    t = Table("t", fields=(Field("a", "text"),),
-              levels=(Level(keys=("l",), label="lab", position="pos", keep_empty=True, fields=(Field("b", "text"),)),))
+    t = Table(
+        "t",
+        fields=(Field("a", "text"),),
+        levels=(Level(keys=("l",), label="lab", position="pos", keep_empty=True, fields=(Field("b", "text"),)),),
+    )
     columns, _ = t.flatten([{"a": 1}])
     assert columns == {"a": [1], "lab": [None], "pos": [-1], "b": [None]}

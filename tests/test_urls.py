@@ -22,8 +22,12 @@ def query(url: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(
     "base",
-    ["wss://demo.nexus.com:444", "wss://demo.nexus.com:444/", "wss://demo.nexus.com:444/api/realtime",
-     "wss://demo.nexus.com:444/api/realtime/"],
+    [
+        "wss://demo.nexus.com:444",
+        "wss://demo.nexus.com:444/",
+        "wss://demo.nexus.com:444/api/realtime",
+        "wss://demo.nexus.com:444/api/realtime/",
+    ],
 )
 def test_nexus_url_adds_the_path_only_when_missing(base):
     assert urls.nexus_url(base, TOKEN) == DOC_URL

@@ -205,7 +205,9 @@ def test_every_frame_takes_a_fresh_key() -> None:
     frames = ClientFrames(mask_key=lambda n: next(keys))
     frames.send_text("ab")
     frames.send_text("ab")
-    assert frames.data_to_send() == b"\x81\x82\x00\x00\x00\x00ab" + b"\x81\x82\x01\x02\x03\x04" + bytes((ord("a") ^ 1, ord("b") ^ 2))
+    assert frames.data_to_send() == b"\x81\x82\x00\x00\x00\x00ab" + b"\x81\x82\x01\x02\x03\x04" + bytes(
+        (ord("a") ^ 1, ord("b") ^ 2)
+    )
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 1000, 65537])

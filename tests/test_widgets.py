@@ -104,10 +104,19 @@ def test_progress_is_silent_when_not_interactive(sim: Simulator, capsys: pytest.
 
 @pytest.mark.parametrize(
     "seconds, max_messages, expected",
-    [(10, 3, ["100%", "10.0/10 s", "3/3 messages"]), (float("inf"), 3, ["100%", "3/3 messages"]), (0.5, None, ["100%", "0.5/0.5 s", " messages"])],
+    [
+        (10, 3, ["100%", "10.0/10 s", "3/3 messages"]),
+        (float("inf"), 3, ["100%", "3/3 messages"]),
+        (0.5, None, ["100%", "0.5/0.5 s", " messages"]),
+    ],
 )
 def test_progress_bar_on_a_terminal(
-    sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], seconds: float, max_messages: int | None, expected: list[str]
+    sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    seconds: float,
+    max_messages: int | None,
+    expected: list[str],
 ) -> None:
     monkeypatch.setattr("nexusdata.progress.interactive", lambda: True)
     nd.stream_depth("BTCUSDT", seconds=seconds, max_messages=max_messages, **sim.nexus)
@@ -155,7 +164,9 @@ def test_a_calm_feed_lets_the_chart_draw_more(sim: Simulator, no_thread_leak: No
         first_draw = time.monotonic() - started  # scales the wait below; nothing asserts on it
         drawn, waited = live.feed.accepted, live.feed.connection.waiting_seconds
         enough = max(0.5, 4 * first_draw)
-        assert wait_until(lambda: live.feed.accepted > drawn and live.feed.connection.waiting_seconds - waited > enough, timeout=60)
+        assert wait_until(
+            lambda: live.feed.accepted > drawn and live.feed.connection.waiting_seconds - waited > enough, timeout=60
+        )
         assert chart.refresh(force=True)
         assert chart.share == CALM_SHARE > DRAW_SHARE
         assert live.feed.connection.waiting_seconds > 0

@@ -149,7 +149,9 @@ class TableBuffer:
             columns, push = self._type_elementwise(frames)
         received = np.concatenate([t + np.arange(n, dtype=np.int64) for t, _, n in reads])
         connection = np.concatenate([np.full(n, c, dtype=np.int32) for _, c, n in reads])
-        chunk = Chunk({"received_at": received[push].view("datetime64[ns]"), "connection": connection[push], **columns}, len(push))
+        chunk = Chunk(
+            {"received_at": received[push].view("datetime64[ns]"), "connection": connection[push], **columns}, len(push)
+        )
         if chunk.rows:
             self._chunks.append(chunk)
             self._rows += chunk.rows

@@ -202,7 +202,11 @@ class ChaiNextSession(Session[IndexSubscription]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic) for s in self.subscriptions if s.topic in FIRST_KEYS}
+        prefixes = {
+            (b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic)
+            for s in self.subscriptions
+            if s.topic in FIRST_KEYS
+        }
         super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=prefixes)
         self._key = api_key
         self._secret = api_secret
@@ -259,7 +263,9 @@ class ChaiNextSession(Session[IndexSubscription]):
         seen = f" (the newest message not understood: {self._unrecognised})" if self._unrecognised else ""
         if self._login_sent is not None and not self.logged_in and now - self._login_sent >= LOGIN_WAIT:
             self._login_sent, self._assumed, self.logged_in = None, True, True
-            found.append(Silence(None, f"ChaiNext sent no login reply nexusdata recognises in {LOGIN_WAIT:.0f}s{seen}; subscribing anyway"))
+            found.append(
+                Silence(None, f"ChaiNext sent no login reply nexusdata recognises in {LOGIN_WAIT:.0f}s{seen}; subscribing anyway")
+            )
             self._subscribe()
         late = super().silent(now)
         if self._assumed and late and not self.pushed and not self.active:

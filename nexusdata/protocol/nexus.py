@@ -136,7 +136,11 @@ class NexusSession(Session[NexusSubscription]):
         self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {(b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event) for s in self.subscriptions if s.event in FIRST_KEYS}
+        prefixes = {
+            (b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event)
+            for s in self.subscriptions
+            if s.event in FIRST_KEYS
+        }
         super().__init__(secrets=(token,), clock=clock, push_prefixes=prefixes)
         self._ids = RequestIds()
         self._sent: dict[str, tuple[str, NexusSubscription | None]] = {}  # request id → (label, subscription)
@@ -231,7 +235,8 @@ class NexusSession(Session[NexusSubscription]):
         if event is None and symbol is None:
             return self.subscriptions[0] if len(self.subscriptions) == 1 and is_reply(message) else None
         matches = [
-            s for s in self.subscriptions
+            s
+            for s in self.subscriptions
             if (event is None or s.event == event) and (symbol is None or s.symbol == symbol) and (book is None or s.book == book)
         ]
         return matches[0] if len(matches) == 1 else None

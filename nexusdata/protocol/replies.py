@@ -25,8 +25,23 @@ TEXT_KEYS = ("info", "msg", "message", "errmsg", "err_msg", "reason", "descripti
 STATUS_KEYS = ("status", "result", "state")
 SUCCESS_WORDS = frozenset({"success", "succeeded", "successful", "ok", "true", "subscribed", "unsubscribed", "done"})
 FAILURE_WORDS = (
-    "error", "fail", "invalid", "not found", "absent", "denied", "refuse", "reject", "unknown",
-    "unauthori", "forbidden", "not exist", "no such", "wrong", "expired", "not allowed", "illegal",
+    "error",
+    "fail",
+    "invalid",
+    "not found",
+    "absent",
+    "denied",
+    "refuse",
+    "reject",
+    "unknown",
+    "unauthori",
+    "forbidden",
+    "not exist",
+    "no such",
+    "wrong",
+    "expired",
+    "not allowed",
+    "illegal",
 )
 REPLY_KEYS = frozenset({*CODE_KEYS, *TEXT_KEYS, "error", "success"})
 """Keys that mark a message as a reply rather than a data push (no documented push has one)."""

@@ -235,7 +235,9 @@ class Connection:
         session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
         session.clock_offset = self.handshake.clock_offset if self.handshake else None
         self._session = session
-        self._note("connected", "handshake complete" + (f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else ""))
+        self._note(
+            "connected", "handshake complete" + (f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else "")
+        )
         opts = self.options
         started = time.monotonic()
         deadlines = Deadlines(

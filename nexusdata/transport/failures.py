@@ -60,14 +60,15 @@ def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float)
         return Failure(f"host name {host!r} could not be looked up now (DNS: {exc.strerror})")
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = f"the server's TLS certificate was refused ({exc.verify_message})"
-        return Failure(reason, ConnectionFailedError(
-            f"{url}: {reason}; if you trust it, pass ca_file= the PEM bundle of the CA that signed it"
-        ))
+        return Failure(
+            reason,
+            ConnectionFailedError(f"{url}: {reason}; if you trust it, pass ca_file= the PEM bundle of the CA that signed it"),
+        )
     if isinstance(exc, ssl.SSLError):
         reason = f"TLS handshake failed ({exc.reason or exc.strerror or type(exc).__name__})"
-        return Failure(reason, ConnectionFailedError(
-            f"{url}: {reason}; is the server really wss:// (TLS)? a plain server needs a ws:// URL"
-        ))
+        return Failure(
+            reason, ConnectionFailedError(f"{url}: {reason}; is the server really wss:// (TLS)? a plain server needs a ws:// URL")
+        )
     if isinstance(exc, ConnectionRefusedError):
         return Failure(f"connection refused: nothing listens on {where} (is the server up, the port right?)")
     if isinstance(exc, (TimeoutError, socket.timeout, websocket.WebSocketTimeoutException)):
@@ -82,18 +83,29 @@ def _bad_status(status: int, service: str, url: str, path: str) -> Failure:
     if status in (401, 403):
         if service == "chainext":  # ChaiNext logs in by message, never at the handshake
             other = " (it is the Nexus path)" if path.rstrip("/") == NEXUS_PATH else ""
-            return Failure(reason, ConnectionFailedError(
-                f"{url}: {reason}: ChaiNext logs in after connecting, so this URL{other} is not a ChaiNext"
-                f" endpoint; ChaiNext serves {CHAINEXT_PATH}"
-            ))
-        return Failure(reason, AuthenticationError(
-            f"{service} refused the credentials at the handshake (HTTP {status}); check the token", status, "handshake refused"
-        ))
+            return Failure(
+                reason,
+                ConnectionFailedError(
+                    f"{url}: {reason}: ChaiNext logs in after connecting, so this URL{other} is not a ChaiNext"
+                    f" endpoint; ChaiNext serves {CHAINEXT_PATH}"
+                ),
+            )
+        return Failure(
+            reason,
+            AuthenticationError(
+                f"{service} refused the credentials at the handshake (HTTP {status}); check the token",
+                status,
+                "handshake refused",
+            ),
+        )
     if status in PERMANENT_STATUSES:
-        return Failure(reason, ConnectionFailedError(
-            f"{url}: {reason}: the server has no websocket endpoint at this path; {service} serves {_PATHS[service]}"
-            f" (the URL's path is {path or '/'!r})"
-        ))
+        return Failure(
+            reason,
+            ConnectionFailedError(
+                f"{url}: {reason}: the server has no websocket endpoint at this path; {service} serves {_PATHS[service]}"
+                f" (the URL's path is {path or '/'!r})"
+            ),
+        )
     return Failure(reason)
 
 
