@@ -42,7 +42,7 @@ class Kind:
     service: Service
     table: Table
     key: str | None
-    """What names one subscription (``symbol``, ``symbol and book``, ``id``), ``None`` for the orders."""
+    """What names one subscription (``symbol``, ``(symbol, book) pair``, ``id``), ``None`` for the orders."""
     column: str
     """The column telling its subscriptions' rows apart (a recording's partition key comes from it)."""
     build: Build
@@ -69,15 +69,16 @@ class Kind:
         """The subscription in a few words, for progress bars, handles and messages."""
         if isinstance(subscription, IndexSubscription):
             return f"{subscription.topic} {subscription.id}"
-        words = [subscription.symbol, subscription.book, "depth" if self.name == "depth" else self.name]
-        return " ".join(w for w in words if w)
+        return " ".join(w for w in (subscription.symbol, subscription.book, self.name) if w)
 
 
 def symbol_of(key: object) -> str:
+    """A checked symbol: a non-empty string, stripped."""
     return nonempty_str(key, "symbol")
 
 
 def depth_of(depth: object) -> int:
+    """A checked book depth: levels per side, from 1 to :data:`~nexusdata.protocol.nexus.MAX_DEPTH`."""
     return positive_int(depth, "depth", maximum=nexus.MAX_DEPTH)
 
 
@@ -119,7 +120,7 @@ KINDS: dict[str, Kind] = {
         Kind("orders", "nexus", tables.ORDERS, None, "symbol", _orders),
         Kind("cp_orders", "nexus", tables.CP_ORDERS, None, "symbol", _orders),
         Kind("executions", "nexus", tables.EXECUTIONS, None, "symbol", _orders),
-        Kind("risk", "nexus", tables.RISK, "symbol and book", "symbol", _risk),
+        Kind("risk", "nexus", tables.RISK, "(symbol, book) pair", "symbol", _risk),
         Kind("coin_index", "chainext", tables.COIN_INDEX, "id", "cid", _topic("coin_index")),
         Kind("pair_index", "chainext", tables.PAIR_INDEX, "id", "cid", _topic("pair_index")),
         Kind("index", "chainext", tables.INDEX, "id", "index_id", _topic("index")),

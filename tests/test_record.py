@@ -278,3 +278,16 @@ def test_progress_line_in_a_terminal_unless_declined(
     err = capsys.readouterr().err
     assert "recording depth" in err and "3/3 messages" in err and "/s" in err
     assert summary.stats["messages"] == 3 and "recorded 3 pushes (30 rows) of depth" in str(summary)
+
+
+def test_ctrl_c_writes_what_arrived_and_a_second_one_stops_the_script(sim: Simulator, tmp_path: Path, stop_button) -> None:
+    """record shares the collectors' run loop: the first Ctrl-C ends the recording with what
+    arrived written; a second one within a few seconds raises, after writing what it held."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    threading.Timer(0.5, stop_button).start()
+    summary = nd.record(first, "depth", "BTCUSDT", progress=False, **sim.nexus)
+    assert summary.interrupted and summary.rows > 0 and nd.read_recording(first).shape[0] == summary.rows
+    threading.Timer(0.5, stop_button).start()
+    with pytest.raises(KeyboardInterrupt):
+        nd.record(second, "depth", "BTCUSDT", progress=False, **sim.nexus)
+    assert len(nd.read_recording(second)) > 0  # written before the interrupt went on
