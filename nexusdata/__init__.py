@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .check import check, format_transcript
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
 from .errors import (
     ArgumentError,
@@ -34,6 +33,7 @@ from .record import record
 from .replay import replay
 
 if TYPE_CHECKING:
+    from .contact import check, format_transcript
     from .plots import plot_depth, plot_pair_weights
 
 __all__ = [
@@ -67,12 +67,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The static charts and ``__version__``, found on first use: matplotlib (and the package
-    metadata) are loaded by what needs them, not by ``import nexusdata``."""
+    """The static charts, the first-contact check and ``__version__``, found on first use:
+    matplotlib, the check's transcript and the package metadata are loaded by what needs them,
+    not by ``import nexusdata``."""
     if name in ("plot_depth", "plot_pair_weights"):
         from . import plots
 
         return getattr(plots, name)
+    if name in ("check", "format_transcript"):
+        from . import contact
+
+        return getattr(contact, name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -119,7 +119,7 @@ def _env_file(path: str | None, lines: list[str]) -> Iterator[None]:
 
 def _check(args: argparse.Namespace) -> int:
     """Print the transcript; 0 when every step passed, 3 for refused credentials, else 1."""
-    from .check import check, format_transcript
+    from .contact import check, format_transcript
 
     conn = _connection(args, args.feed)
     if args.quirks is not None and not args.sim:

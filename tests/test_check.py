@@ -24,8 +24,8 @@ from cryptography import x509
 from test_tls import self_signed
 
 import nexusdata as nd
-from nexusdata.check import STEPS
 from nexusdata.cli import EXIT_CREDENTIALS, EXIT_ERROR, EXIT_OK, main
+from nexusdata.contact import STEPS
 from nexusdata.protocol import chainext
 from nexusdata.sim import QUIRKS, Simulator
 

@@ -14,16 +14,12 @@ thread and are kept in :attr:`Connection.error` for the caller's thread to raise
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Any
-
-import websocket
+from typing import TYPE_CHECKING, Any
 
 from ..config import Endpoint, Options
 from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
@@ -34,6 +30,9 @@ from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
 from .backoff import Backoff
 from .failures import describe, diagnose
 from .wire import ConnectionLost, Wire
+
+if TYPE_CHECKING:
+    import websocket
 
 log = logging.getLogger("nexusdata.transport")
 
@@ -164,6 +163,9 @@ class Connection:
         log.log(level, "%s %s (connection %d): %s", self.endpoint.display_url, event, self.number, reason)
 
     def _run(self) -> None:
+        # websocket-client (and ssl) load with the first connection, not with import nexusdata
+        import websocket
+
         failures = 0
         try:
             while not self._stopping.is_set():
@@ -211,6 +213,10 @@ class Connection:
             )
 
     def _connect(self) -> websocket.WebSocket:
+        import ssl
+
+        import websocket
+
         opts = self.options
         sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
         if opts.ca_file:
@@ -386,6 +392,9 @@ class Connection:
 
 
 def _handshake(ws: websocket.WebSocket) -> Handshake:
+    import ssl
+    from email.utils import parsedate_to_datetime
+
     """What an open connection's handshake told (see :class:`Handshake`)."""
     headers = {k.lower(): v for k, v in (ws.getheaders() or {}).items()}
     offset = None

@@ -10,12 +10,9 @@ once with an error that says what to check.
 from __future__ import annotations
 
 import socket
-import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
-
-import websocket
 
 from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
@@ -46,6 +43,10 @@ def status_text(status: int) -> str:
 def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float) -> Failure:
     """The :class:`Failure` an exception raised while connecting to ``url`` (already redacted)
     of ``service`` means."""
+    import ssl  # loaded with the first connection, not with import nexusdata
+
+    import websocket
+
     parts = urlsplit(url)
     host = parts.hostname or "?"
     where = f"{host}:{parts.port or (443 if parts.scheme == 'wss' else 80)}"

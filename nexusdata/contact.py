@@ -1,4 +1,5 @@
-"""``nd.check`` and ``nexusdata check``: one short connection to a feed, explained step by step.
+"""``nd.check`` and ``nexusdata check``, the first contact with a server: one short connection,
+explained step by step.
 
 For a first contact with a real server. It connects once (no retry), authenticates, subscribes
 to one symbol (Nexus depth) or topic id (ChaiNext), waits for a few pushes and stops cleanly,
@@ -435,7 +436,7 @@ def _clock_step(run: Run) -> Step:
     ``Date`` header (ChaiNext signatures depend on it)."""
     parts, hint = [], ""
     column = next((c for c in TIME_COLUMNS if c in run.frame.columns), None)
-    lag = (run.frame["received_at"] - run.frame[column]).median() if column is not None else pd.NaT
+    lag = pd.Timedelta((run.frame["received_at"] - run.frame[column]).median()) if column is not None else pd.NaT
     if pd.notna(lag):
         parts.append(f"pushes received a median {lag.total_seconds():.3f}s after their {column}")
     offset = run.handshake.clock_offset if run.handshake else None
@@ -576,12 +577,12 @@ def format_transcript(frame: pd.DataFrame) -> str:
     happened per line, an indented ``hint:`` line where there is one, and the verdict last."""
     width = max(len(step) for step in frame["step"])
     lines = []
-    for row in frame.itertuples(index=False):
-        ok = None if pd.isna(row.ok) else bool(row.ok)
-        if row.step == "verdict":
-            lines.append(f"{MARKS[ok]} {row.detail}")
+    for step, passed, detail, hint in zip(frame["step"], frame["ok"], frame["detail"], frame["hint"]):
+        ok = None if pd.isna(passed) else bool(passed)
+        if step == "verdict":
+            lines.append(f"{MARKS[ok]} {detail}")
             continue
-        lines.append(f"{MARKS[ok]} {row.step:<{width}}  {row.detail}")
-        if row.hint:
-            lines.append(f"  {'':<{width}}  hint: {row.hint}")
+        lines.append(f"{MARKS[ok]} {step:<{width}}  {detail}")
+        if hint:
+            lines.append(f"  {'':<{width}}  hint: {hint}")
     return "\n".join(lines)
