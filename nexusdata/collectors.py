@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ from .kinds import (
     Subscription,
     check_flag,
     check_run,
+    keys,
     keyword_only,
     order_view,
 )
@@ -40,7 +42,7 @@ log = logging.getLogger("nexusdata")
 
 @keyword_only(1, "seconds")
 def stream_depth(
-    symbol: str,
+    symbol: str | Sequence[str],
     seconds: float = 60,
     depth: int = 5,
     *,
@@ -49,11 +51,12 @@ def stream_depth(
     plot: bool = False,
     **conn: Any,
 ) -> pd.DataFrame:
-    """Collect ``symbol``'s aggregated order book: one row per price level per push, with
-    ``side`` ("bid"/"ask") and ``level`` (0 = best). ``plot=True`` shows the live depth chart
-    in Jupyter while it collects."""
+    """Collect the aggregated order book of ``symbol`` (or of each symbol of a list, on one
+    connection): one row per price level per push, with ``symbol``, ``side`` ("bid"/"ask") and
+    ``level`` (0 = best). ``plot=True`` shows the live depth chart of one symbol in Jupyter while
+    it collects."""
     kind = KINDS["depth"]
-    return _collect(kind, kind.subscription(symbol, depth), seconds, max_messages, conn, progress, plot)
+    return _collect_one(kind, kind.subscriptions(keys(symbol), depth), seconds, max_messages, conn, progress, plot)
 
 
 def collect_orders(
@@ -68,11 +71,11 @@ def collect_orders(
     ``rows="cp_orders"`` one per child order, ``rows="executions"`` one per execution (each
     carrying its parent's ``client_order_id`` and ``parent_order_id``)."""
     kind = order_view(rows)
-    return _collect(kind, kind.subscription(), seconds, max_messages, conn, progress, False)
+    return _collect_one(kind, kind.subscriptions([]), seconds, max_messages, conn, progress, False)
 
 
 def collect_risk(
-    symbol: str,
+    symbol: str | Sequence[str],
     book: str,
     seconds: float = 60,
     *,
@@ -80,61 +83,124 @@ def collect_risk(
     progress: bool = True,
     **conn: Any,
 ) -> pd.DataFrame:
-    """Collect the risk position of ``symbol`` in ``book``: one row per position row pushed."""
+    """Collect the risk position of ``symbol`` (or of each symbol of a list) in ``book``: one row
+    per position row pushed."""
     kind = KINDS["risk"]
-    return _collect(kind, kind.subscription((symbol, book)), seconds, max_messages, conn, progress, False)
+    pairs = [(one, book) for one in keys(symbol)]
+    return _collect_one(kind, kind.subscriptions(pairs), seconds, max_messages, conn, progress, False)
 
 
 def collect_index(
-    topic: str,
-    id: str | int,
+    topic: str | Mapping[str, Any],
+    id: str | int | Sequence[str | int] | None = None,
     seconds: float = 60,
     *,
     max_messages: int | None = None,
     progress: bool = True,
     plot: bool = False,
     **conn: Any,
-) -> pd.DataFrame:
-    """Collect a ChaiNext topic for one coin or index ``id``. ``pair_index`` and
-    ``pair_index_v3`` give one row per exchange pair per push (the pair's status is
-    ``pair_status``). ``plot=True`` (``pair_index_v3``) shows the live pair weight chart in
-    Jupyter while it collects."""
+) -> Any:
+    """Collect a ChaiNext topic for one coin or index ``id`` (or each id of a list, on one
+    connection). ``pair_index`` and ``pair_index_v3`` give one row per exchange pair per push (the
+    pair's status is ``pair_status``). ``plot=True`` (``pair_index_v3``, one id) shows the live
+    pair weight chart in Jupyter while it collects.
+
+    Several topics at once: ``collect_index({"coin_index": ["1", "2"], "pair_index_v3": "1"})``
+    subscribes to all of them on one connection and returns a dict of one DataFrame per topic."""
+    if isinstance(topic, Mapping):
+        if id is not None:
+            raise ArgumentError("give the ids in the mapping ({topic: ids}), not as id=")
+        if not topic:
+            raise ArgumentError("the mapping must name at least one topic: {topic: ids}")
+        plan = {kinds.topic(name): kinds.topic(name).subscriptions(keys(ids)) for name, ids in topic.items()}
+        return _collect(plan, seconds, max_messages, conn, progress, plot)
     kind = kinds.topic(topic)
-    return _collect(kind, kind.subscription(id), seconds, max_messages, conn, progress, plot)
+    if id is None:
+        raise ArgumentError(
+            f"id must be a coin or index id of {kind.name} (string or whole number >= 0) or a list of them, got None"
+        )
+    return _collect_one(kind, kind.subscriptions(keys(id)), seconds, max_messages, conn, progress, plot)
 
 
-def wants_chart(kind: Kind, plot: object) -> bool:
-    """Whether ``plot=True`` asks for a live chart: one must exist for ``kind`` and be drawn from
-    the main thread."""
+def wants_chart(plan: Mapping[Kind, Sequence[Subscription]], plot: object) -> bool:
+    """Whether ``plot=True`` asks for a live chart: one must exist for the one kind and one
+    subscription collected, and be drawn from the main thread."""
     if not check_flag(plot, "plot"):
         return False
-    if not kind.chart:
-        charted = " and ".join(k.name for k in KINDS.values() if k.chart)
-        raise ArgumentError(f"plot=True draws {charted} data only, not {kind.name}")
+    charted = " and ".join(k.name for k in KINDS.values() if k.chart)
+    kind = next(iter(plan))
+    if len(plan) > 1 or not kind.chart:
+        raise ArgumentError(f"plot=True draws {charted} data only, not {', '.join(k.name for k in plan)}")
+    if len(plan[kind]) > 1:
+        raise ArgumentError(f"plot=True draws one symbol or id; collect {kind.labels(plan[kind])} without it and plot each")
     if threading.current_thread() is not threading.main_thread():
         raise ArgumentError("plot=True draws from the calling thread, which must be the main thread")
     return True
 
 
+def _collect_one(kind: Kind, subscriptions: tuple[Subscription, ...], *args: Any) -> pd.DataFrame:
+    frames: dict[str, pd.DataFrame] = _collect({kind: subscriptions}, *args)
+    return frames[kind.name]
+
+
 def _collect(
-    kind: Kind, subscription: Subscription, seconds: Any, max_messages: Any, conn: dict[str, Any], progress: Any, plot: Any
-) -> pd.DataFrame:
+    plan: Mapping[Kind, tuple[Subscription, ...]],
+    seconds: Any,
+    max_messages: Any,
+    conn: dict[str, Any],
+    progress: Any,
+    plot: Any,
+) -> dict[str, pd.DataFrame]:
+    """Collect every subscription of ``plan`` on one connection; one DataFrame per kind."""
     seconds, limit = check_run(seconds, max_messages)
-    endpoint, options, _ = split_conn(kind.service, conn)
-    charted = wants_chart(kind, plot)
-    label = kind.label(subscription)
-    push = subscription.kind
-    feed = Feed(endpoint, [subscription], {push: kind.table}, options, max_messages=limit, arrivals=LIVE_READS if charted else 1)
+    services = {kind.service for kind in plan}
+    endpoint, options, _ = split_conn(services.pop(), conn)
+    charted = wants_chart(plan, plot)
+    label = "; ".join(kind.labels(subs) for kind, subs in plan.items())
+    subscriptions = [sub for subs in plan.values() for sub in subs]
+    push_kinds = {kind: subs[0].kind for kind, subs in plan.items()}
+    tables = {push: kind.table for kind, push in push_kinds.items()}
+    feed = Feed(endpoint, subscriptions, tables, options, max_messages=limit, arrivals=LIVE_READS if charted else 1)
     bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
-    chart = _show_chart(feed, push, kind) if charted else None
+    kind = next(iter(plan))
+    chart = _show_chart(feed, push_kinds[kind], kind) if charted else None
     outcome = run(feed, seconds, bar=bar, on_tick=None if chart is None else chart.refresh)  # as the throttle allows
     if chart is not None:
         chart.refresh(force=True)  # the final state stays on screen
-    rows = feed.take_dataframe()  # no second copy of the data on the way out
-    rows.attrs["nexusdata"] = run_attrs(feed, outcome.interrupted)
-    raise_feed_error(feed, rows)
-    explain_empty(feed, rows, seconds, label)
-    return rows
+    frames = {kind.name: feed.take_dataframe(push) for kind, push in push_kinds.items()}  # no second copy on the way out
+    for kind, subs in plan.items():
+        rows = frames[kind.name]
+        rows.attrs["nexusdata"] = {
+            **run_attrs(feed, outcome.interrupted),
+            "subscriptions": subscription_counts(kind, subs, rows, feed),
+        }
+    first = next(iter(frames.values()))
+    raise_feed_error(feed, first if len(frames) == 1 else None)
+    for name, rows in frames.items():
+        explain_empty(feed, rows, seconds, label if len(frames) == 1 else name)
+    return frames
+
+
+def subscription_counts(
+    kind: Kind, subscriptions: Sequence[Subscription], rows: pd.DataFrame, feed: Feed
+) -> list[dict[str, Any]]:
+    """Per subscription: its label, the pushes and rows it brought (told apart by the kind's
+    column: two books of one symbol share their counts) and the server's refusal, if it refused
+    it (the others went on)."""
+    refused = feed.connection.refused
+    grouped = rows.groupby(rows[kind.column].astype(str), observed=True)["received_at"]
+    pushes, counts = grouped.nunique().to_dict(), grouped.size().to_dict()
+    if kind.key is None:  # the orders: one subscription, every row
+        pushes, counts = {None: rows["received_at"].nunique()}, {None: len(rows)}
+    return [
+        {
+            "subscription": kind.label(sub),
+            "pushes": int(pushes.get(kind.value_of(sub) if kind.key else None, 0)),
+            "rows": int(counts.get(kind.value_of(sub) if kind.key else None, 0)),
+            "refused": str(refused[sub]) if sub in refused else None,
+        }
+        for sub in subscriptions
+    ]
 
 
 def explain_empty(feed: Feed, rows: pd.DataFrame, seconds: float, label: str) -> None:

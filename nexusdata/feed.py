@@ -224,7 +224,8 @@ class Feed:
 
     def status(self, kind: str) -> dict[str, Any]:
         """The counters with the ``state``, the push ``rate`` of ``kind`` (per second), the
-        ``rows`` held, the ``last_update`` and the newest ``warning``."""
+        ``rows`` held, the number of ``subscriptions``, the ``last_update`` and the newest
+        ``warning``."""
         last = self.last_push_at
         warnings = self.warnings()
         return {
@@ -232,6 +233,7 @@ class Feed:
             **self.stats(),
             "rate": self.rate(kind),
             "rows": self.buffers[kind].rows,
+            "subscriptions": len(self.connection.subscriptions),
             "last_update": None if last is None else pd.Timestamp(last, unit="s", tz="UTC"),
             "warning": warnings[-1] if warnings else None,
         }
@@ -241,6 +243,8 @@ class Feed:
         update, warning."""
         status = self.status(kind)
         parts = [status["state"], f"{status['messages']:,} messages", f"{status['rate']:,.1f}/s", f"{status['rows']:,} rows"]
+        if status["subscriptions"] != 1:
+            parts.insert(1, f"{status['subscriptions']} subscriptions")
         for name in ("reconnects", "malformed", "unknown"):
             if status[name]:
                 parts.append(f"{status[name]:,} {name}")

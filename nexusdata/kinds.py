@@ -71,6 +71,38 @@ class Kind:
             return f"{subscription.topic} {subscription.id}"
         return " ".join(w for w in (subscription.symbol, subscription.book, self.name) if w)
 
+    def labels(self, subscriptions: Iterable[Subscription]) -> str:
+        """Several subscriptions in a few words: ``BTCUSDT depth``, ``BTCUSDT, ETHUSDT depth``,
+        ``pair_index_v3 1, 2``, or the first ones and how many in all."""
+        subs = list(subscriptions)
+        if len(subs) == 1:
+            return self.label(subs[0])
+        keys = [self.key_of(s) for s in subs]
+        shown = ", ".join(keys[:MAX_SHOWN]) + (f", … ({len(keys)} in all)" if len(keys) > MAX_SHOWN else "")
+        return f"{self.name} {shown}" if self.service == "chainext" else f"{shown} {self.name}"
+
+    def key_of(self, subscription: Subscription) -> str:
+        """What names the subscription in a label: its symbol (and book) or id."""
+        if isinstance(subscription, IndexSubscription):
+            return subscription.id
+        return " ".join(w for w in (subscription.symbol, subscription.book) if w)
+
+    def value_of(self, subscription: Subscription) -> str | None:
+        """The value of :attr:`column` in this subscription's rows (``None`` for the orders)."""
+        return subscription.id if isinstance(subscription, IndexSubscription) else subscription.symbol
+
+
+MAX_SHOWN = 3
+"""Subscriptions a label names before it counts the rest."""
+
+
+def keys(value: object) -> list[Any]:
+    """One key or several: a list, tuple or set gives its items (in order), anything else is one
+    key (a symbol, an id, a (symbol, book) pair is built by the caller)."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
 
 def symbol_of(key: object) -> str:
     """A checked symbol: a non-empty string, stripped."""

@@ -15,7 +15,7 @@ import hashlib
 import html
 import logging
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from .feed import (
     clock,
 )
 from .frames import TableBuffer, build_dataframe, latest_push
-from .kinds import KINDS, Kind, OrderRows, Subscription, order_view
+from .kinds import KINDS, Kind, OrderRows, Subscription, keys, order_view
 from .protocol import Table
 from .run import raise_feed_error
 
@@ -45,6 +45,9 @@ log = logging.getLogger("nexusdata.live")
 
 DEFAULT_MAX_ROWS = 1_000_000
 """Rows a live handle keeps by default, the newest ones (about 40 MB of depth rows)."""
+
+Build = Callable[..., tuple[Subscription, ...]]
+"""A handle's checked subscriptions from the arguments of the function that made it."""
 
 _running: dict[Hashable, LiveHandle] = {}
 _registry = threading.Lock()
@@ -59,21 +62,55 @@ def reads_dataframe(table: Table, reads: Iterable[Read]) -> pd.DataFrame:
 
 
 class LiveHandle:
-    """One subscription collecting in the background (see :mod:`nexusdata.live`).
+    """Subscriptions of one kind collecting in the background (see :mod:`nexusdata.live`).
 
     ``frame()`` and ``latest`` raise the error that ended the feed, if one did (a
     :class:`~nexusdata.ConnectionFailedError` carries the rows collected before as ``.frame``).
+    ``subscribe(...)`` and ``unsubscribe(...)`` change the set on the running connection, with
+    the arguments of the function that made the handle.
     """
 
-    def __init__(self, label: str, feed: Feed, push: str, subscribed: Kind, key: Hashable) -> None:
-        self.label = label
+    def __init__(self, feed: Feed, push: str, subscribed: Kind, build: Build, key: Hashable) -> None:
         self.feed = feed
         self.kind = push
         """The push kind it collects (the feed's buffer of it)."""
         self.subscribed = subscribed
         """The registry's entry of what it collects."""
+        self._build = build
         self._key = key
         self._plot: LivePlot | None = None
+
+    @property
+    def label(self) -> str:
+        """What it collects now, in a few words."""
+        return self.subscribed.labels(self.feed.connection.subscriptions) if self.feed.connection.subscriptions else "nothing"
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """What it is subscribed to now, one label each (refused ones included until unsubscribed)."""
+        return [self.subscribed.label(sub) for sub in self.feed.connection.subscriptions]
+
+    def subscribe(self, *args: Any, **kwargs: Any) -> list[str]:
+        """Subscribe to more on the running connection (and on every reconnect after it), with
+        the arguments of the function that made the handle: ``live.subscribe("SOLUSDT")`` for
+        ``live_depth``, ``live.subscribe("SOLUSDT", "A")`` for ``live_risk``,
+        ``live.subscribe(["2", "3"])`` for ``live_index``. The request is sent within a fifth of a
+        second and shows in the gap log; returns the labels of those that were new."""
+        return [self.subscribed.label(s) for s in self._build(*args, **kwargs) if self.feed.connection.subscribe(s)]
+
+    def unsubscribe(self, *args: Any, **kwargs: Any) -> list[str]:
+        """Unsubscribe on the running connection (and leave it out of every reconnect), with the
+        arguments of :meth:`subscribe` (a depth handle's symbol alone is enough). Rows already
+        collected stay. Returns the labels of those dropped; naming one not subscribed is an
+        :class:`~nexusdata.ArgumentError`."""
+        wanted = {self.subscribed.key_of(s) for s in self._build(*args, **kwargs)}
+        current = [s for s in self.feed.connection.subscriptions if self.subscribed.key_of(s) in wanted]
+        missing = wanted - {self.subscribed.key_of(s) for s in current}
+        if missing:
+            raise ArgumentError(
+                f"not subscribed: {', '.join(sorted(missing))}; subscribed: {', '.join(self.subscriptions) or 'nothing'}"
+            )
+        return [self.subscribed.label(s) for s in current if self.feed.connection.unsubscribe(s)]
 
     @property
     def table(self) -> Table:
@@ -176,32 +213,52 @@ class LiveHandle:
         return f"<div>{title}<table>{body}</table></div>"
 
 
-def live_depth(symbol: str, depth: int = 5, *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any) -> LiveHandle:
-    """Collect ``symbol``'s order book in the background (rows as :func:`~nexusdata.stream_depth`);
-    ``latest`` is the current book."""
+def live_depth(
+    symbol: str | Sequence[str], depth: int = 5, *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any
+) -> LiveHandle:
+    """Collect the order book of ``symbol`` (or each symbol of a list, on one connection) in the
+    background (rows as :func:`~nexusdata.stream_depth`); ``latest`` is the current book."""
     kind = KINDS["depth"]
-    return _start(kind, kind.subscription(symbol, depth), max_rows, conn)
+
+    def build(symbol: Any, depth: Any = depth) -> tuple[Subscription, ...]:
+        return kind.subscriptions(keys(symbol), depth)
+
+    return _start(kind, build(symbol), build, max_rows, conn)
 
 
 def live_orders(*, rows: OrderRows = "orders", max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any) -> LiveHandle:
     """Collect the account's order results in the background (rows as
     :func:`~nexusdata.collect_orders`)."""
     kind = order_view(rows)
-    return _start(kind, kind.subscription(), max_rows, conn)
+
+    def build(*args: Any) -> tuple[Subscription, ...]:
+        raise ArgumentError("the orders are one subscription, made with the handle: there is nothing to add or drop")
+
+    return _start(kind, kind.subscriptions([]), build, max_rows, conn)
 
 
-def live_risk(symbol: str, book: str, *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any) -> LiveHandle:
-    """Collect the risk position of ``symbol`` in ``book`` in the background (rows as
-    :func:`~nexusdata.collect_risk`)."""
+def live_risk(symbol: str | Sequence[str], book: str, *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any) -> LiveHandle:
+    """Collect the risk position of ``symbol`` (or each symbol of a list) in ``book`` in the
+    background (rows as :func:`~nexusdata.collect_risk`)."""
     kind = KINDS["risk"]
-    return _start(kind, kind.subscription((symbol, book)), max_rows, conn)
+
+    def build(symbol: Any, book: Any) -> tuple[Subscription, ...]:
+        return kind.subscriptions([(one, book) for one in keys(symbol)])
+
+    return _start(kind, build(symbol, book), build, max_rows, conn)
 
 
-def live_index(topic: str, id: str | int, *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any) -> LiveHandle:
-    """Collect a ChaiNext topic for one coin or index in the background (rows as
-    :func:`~nexusdata.collect_index`); ``latest`` is the latest push."""
+def live_index(
+    topic: str, id: str | int | Sequence[str | int], *, max_rows: int | None = DEFAULT_MAX_ROWS, **conn: Any
+) -> LiveHandle:
+    """Collect a ChaiNext topic for one coin or index (or each id of a list) in the background
+    (rows as :func:`~nexusdata.collect_index`); ``latest`` is the latest push."""
     kind = kinds.topic(topic)
-    return _start(kind, kind.subscription(id), max_rows, conn)
+
+    def build(id: Any) -> tuple[Subscription, ...]:
+        return kind.subscriptions(keys(id))
+
+    return _start(kind, build(id), build, max_rows, conn)
 
 
 def live_handles() -> list[LiveHandle]:
@@ -227,18 +284,20 @@ def _credentials(endpoint: Endpoint) -> str:
     return hashlib.sha256(f"{endpoint.token}\0{endpoint.api_secret}".encode()).hexdigest()
 
 
-def _start(kind: Kind, subscription: Subscription, max_rows: object, conn: dict[str, Any]) -> LiveHandle:
+def _start(
+    kind: Kind, subscriptions: tuple[Subscription, ...], build: Build, max_rows: object, conn: dict[str, Any]
+) -> LiveHandle:
     rows = None if max_rows is None else positive_int(max_rows, "max_rows")
     endpoint, options, _ = split_conn(kind.service, conn)
-    key = (kind.name, subscription, endpoint, _credentials(endpoint))
+    key = (kind.name, subscriptions, endpoint, _credentials(endpoint))
     with _registry:
         previous = _running.pop(key, None)
     if previous is not None:
         log.info("replacing the running live handle %s", previous.label)
         previous.stop()
-    push = subscription.kind
-    feed = Feed(endpoint, [subscription], {push: kind.table}, options, max_rows=rows, arrivals=LIVE_READS)
-    handle = LiveHandle(kind.label(subscription), feed, push, kind, key)
+    push = subscriptions[0].kind
+    feed = Feed(endpoint, subscriptions, {push: kind.table}, options, max_rows=rows, arrivals=LIVE_READS)
+    handle = LiveHandle(feed, push, kind, build, key)
     with _registry:
         _running[key] = handle
     feed.start()

@@ -161,7 +161,7 @@ OWN: list[Any] = [
     *_own(
         "collect_index", lambda c, v: nd.collect_index(v, "1", **c[C]), "topic", ["nope", None, "COIN_INDEX", ["coin_index"]]
     ),  # fmt: skip
-    *_own("collect_index", lambda c, v: nd.collect_index("coin_index", v, **c[C]), "id", ["", None, -1, True, 1.5, ["1"]]),
+    *_own("collect_index", lambda c, v: nd.collect_index("coin_index", v, **c[C]), "id", ["", None, -1, True, 1.5, [], [None]]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", plot=v, **c[C]), "plot", ["yes", True]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", seconds=v, **c[C]), "seconds", [0]),
     *_own("live_depth", lambda c, v: nd.live_depth(v, **c[N]), "symbol", ["", None]),

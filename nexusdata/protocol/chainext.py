@@ -187,6 +187,17 @@ class IndexSubscription:
         return message(op, {"topic": self.topic, "id": self.id})
 
 
+def _prefixes(subscriptions: Iterable[IndexSubscription]) -> tuple[tuple[bytes, str], ...]:
+    """How the pushes of ``subscriptions`` start, for :meth:`Session.peek` (one per kind)."""
+    return tuple(
+        {
+            (b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic)
+            for s in subscriptions
+            if s.topic in FIRST_KEYS
+        }
+    )
+
+
 class ChaiNextSession(Session[IndexSubscription]):
     """One ChaiNext connection: log in, subscribe once logged in, log in again on code 2010,
     unsubscribe and log out on finish. Replies are recognised under any op that names their
@@ -202,12 +213,7 @@ class ChaiNextSession(Session[IndexSubscription]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {
-            (b'{"op":"%s","args":%s' % (s.topic.encode(), FIRST_KEYS[s.topic]), s.topic)
-            for s in self.subscriptions
-            if s.topic in FIRST_KEYS
-        }
-        super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=prefixes)
+        super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=_prefixes(self.subscriptions))
         self._key = api_key
         self._secret = api_secret
         self.logged_in = False
@@ -232,6 +238,25 @@ class ChaiNextSession(Session[IndexSubscription]):
 
     def start(self) -> None:
         self._login()
+
+    def add(self, sub: IndexSubscription) -> None:
+        if sub in self.subscriptions:
+            return
+        self.subscriptions = (*self.subscriptions, sub)
+        self._push_prefixes = _prefixes(self.subscriptions)
+        self.refused.pop(sub, None)
+        if self.logged_in and not self._stopping and not self._relogging:
+            self.outbox.append(dumps(sub.request("subscribe")))
+            self.expect(sub, sub.marker)
+
+    def remove(self, sub: IndexSubscription) -> None:
+        if sub not in self.subscriptions:
+            return
+        self.subscriptions = tuple(s for s in self.subscriptions if s != sub)
+        self.heard(sub)  # no longer awaited
+        self.refused.pop(sub, None)
+        if sub in self.active:  # answered: its reply takes it out of active
+            self.outbox.append(dumps(sub.request("unsubscribe")))
 
     def ping(self) -> None:
         self.outbox.append(dumps(message("ping", {})))

@@ -127,6 +127,17 @@ def push(event: str, data: Any) -> dict[str, Any]:
     return {"event": event, "data": data}
 
 
+def _prefixes(subscriptions: Iterable[NexusSubscription]) -> tuple[tuple[bytes, str], ...]:
+    """How the pushes of ``subscriptions`` start, for :meth:`Session.peek` (one per kind)."""
+    return tuple(
+        {
+            (b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event)
+            for s in subscriptions
+            if s.event in FIRST_KEYS
+        }
+    )
+
+
 class NexusSession(Session[NexusSubscription]):
     """One Nexus connection: subscribe on open, unsubscribe on finish, route pushes by event."""
 
@@ -136,12 +147,7 @@ class NexusSession(Session[NexusSubscription]):
         self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        prefixes = {
-            (b'{"event":"%s","data":%s' % (s.event.encode(), FIRST_KEYS[s.event]), s.event)
-            for s in self.subscriptions
-            if s.event in FIRST_KEYS
-        }
-        super().__init__(secrets=(token,), clock=clock, push_prefixes=prefixes)
+        super().__init__(secrets=(token,), clock=clock, push_prefixes=_prefixes(self.subscriptions))
         self._ids = RequestIds()
         self._sent: dict[str, tuple[str, NexusSubscription | None]] = {}  # request id → (label, subscription)
         self._started = False
@@ -161,6 +167,24 @@ class NexusSession(Session[NexusSubscription]):
         for sub in self.subscriptions:
             self._send(sub.request("SUBSCRIBE", self._ids.next(self.clock())), f"subscribe {sub.label}", sub)
             self.expect(sub, sub.marker)
+
+    def add(self, sub: NexusSubscription) -> None:
+        if sub in self.subscriptions:
+            return
+        self.subscriptions = (*self.subscriptions, sub)
+        self._push_prefixes = _prefixes(self.subscriptions)
+        self.refused.pop(sub, None)
+        if self._started:
+            self._send(sub.request("SUBSCRIBE", self._ids.next(self.clock())), f"subscribe {sub.label}", sub)
+            self.expect(sub, sub.marker)
+
+    def remove(self, sub: NexusSubscription) -> None:
+        if sub not in self.subscriptions:
+            return
+        self.subscriptions = tuple(s for s in self.subscriptions if s != sub)
+        self.heard(sub)  # no longer awaited
+        if self._started and self.refused.pop(sub, None) is None:
+            self._send(sub.request("UNSUBSCRIBE", self._ids.next(self.clock())), f"unsubscribe {sub.label}")
 
     def ping(self) -> None:
         self._send(ping_request(self._ids.next(self.clock())), "ping")

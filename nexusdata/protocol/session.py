@@ -128,6 +128,16 @@ class Session(ABC, Generic[SubT]):
         """Queue what a clean stop sends (unsubscribe, logout); ``finished`` turns true once the
         server has answered whatever needs an answer."""
 
+    @abstractmethod
+    def add(self, sub: SubT) -> None:
+        """Subscribe to ``sub`` on this connection too (a live handle's ``subscribe``): its request
+        is queued now if the session is under way, else it goes with the others."""
+
+    @abstractmethod
+    def remove(self, sub: SubT) -> None:
+        """Stop ``sub`` on this connection (a live handle's ``unsubscribe``): its unsubscribe
+        request is queued if it was subscribed."""
+
     @property
     @abstractmethod
     def ready(self) -> bool:

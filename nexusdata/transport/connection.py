@@ -69,7 +69,7 @@ class ConnectionEvent:
 
     time: float  # epoch seconds
     connection: int  # connection number it concerns (0: none yet)
-    event: str  # "connected", "disconnected", "stalled", "connect_failed", "silent", "refused", "closed"
+    event: str  # "connected", "disconnected", "stalled", "connect_failed", "silent", "refused", "subscribed", "unsubscribed", "closed"
     reason: str
 
 
@@ -114,6 +114,8 @@ class Connection:
         """Time the connection's thread has spent waiting for data: the room ingestion has (a
         live chart draws more while the thread mostly waits)."""
         self._session: Session | None = None
+        self._changes: list[tuple[str, Any]] = []  # ("subscribed" | "unsubscribed", subscription), not yet sent
+        self._changing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"{name}-{endpoint.service}", daemon=True)
 
     # -- control, from the user's thread ---------------------------------------------------------
@@ -122,6 +124,27 @@ class Connection:
         """Start the background thread; returns at once."""
         self._thread.start()
         return self
+
+    def subscribe(self, subscription: Any) -> bool:
+        """Add ``subscription``: sent on the open connection within a tick, and part of every
+        connection after it. Whether it was new (a refused one may be asked for again)."""
+        with self._changing:
+            if subscription in self.subscriptions:
+                return False
+            self.subscriptions = (*self.subscriptions, subscription)
+            self.refused.pop(subscription, None)
+            self._changes.append(("subscribed", subscription))
+        return True
+
+    def unsubscribe(self, subscription: Any) -> bool:
+        """Drop ``subscription``: unsubscribed on the open connection within a tick, and left out
+        of every connection after it. Whether it was subscribed."""
+        with self._changing:
+            if subscription not in self.subscriptions:
+                return False
+            self.subscriptions = tuple(s for s in self.subscriptions if s != subscription)
+            self._changes.append(("unsubscribed", subscription))
+        return True
 
     def stop_soon(self) -> None:
         """Ask the thread to unsubscribe and close, without waiting (safe from its own
@@ -159,7 +182,7 @@ class Connection:
         self.events.append(ConnectionEvent(time.time(), self.number, event, reason))
         if self._trace is not None:
             self._trace("event", reason if reason.startswith("HTTP ") else f"{event}: {reason}")
-        level = logging.INFO if event in ("connected", "closed") else logging.WARNING
+        level = logging.INFO if event in ("connected", "closed", "subscribed", "unsubscribed") else logging.WARNING
         log.log(level, "%s %s (connection %d): %s", self.endpoint.display_url, event, self.number, reason)
 
     def _run(self) -> None:
@@ -238,7 +261,9 @@ class Connection:
         self.number += 1
         assert ws.sock is not None, "create_connection returns an open connection"
         wire = Wire(ws.sock)
-        session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
+        with self._changing:  # the changes so far are in the set this session starts with
+            session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
+            self._changes.clear()
         session.clock_offset = self.handshake.clock_offset if self.handshake else None
         self._session = session
         self._note(
@@ -283,6 +308,7 @@ class Connection:
                         self._note("stalled", f"no frame for {deadlines.silent_for(now):.1f}s, probe unanswered")
                         return self.messages > pushes_before
                     if action is Action.HOUSEKEEPING:
+                        self._apply_changes(session)
                         for silence in session.silent(session.clock()):
                             self._note("silent", silence.message)
                         if session.error is not None:
@@ -309,6 +335,17 @@ class Connection:
             self.ready.clear()
             wire.close()
         return self.messages > pushes_before or time.monotonic() - started > opts.stall_timeout
+
+    def _apply_changes(self, session: Session) -> None:
+        """Send the subscriptions added or dropped since the last tick, and log each in the gap log."""
+        with self._changing:
+            changes, self._changes = self._changes, []
+        for change, subscription in changes:
+            if change == "subscribed":
+                session.add(subscription)
+            else:
+                session.remove(subscription)
+            self._note(change, subscription.label)
 
     def _end_session(self, session: Session) -> bool:
         """The session cannot go on: keep its error for the caller, or note why it needs a fresh
