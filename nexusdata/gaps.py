@@ -17,7 +17,8 @@ from .transport import Connection, ConnectionEvent
 def gap_log(source: Any) -> pd.DataFrame:
     """The gap log of ``source`` (a collector's DataFrame, a :class:`ConnectionFailedError`, a
     running feed, live handle or connection) with columns ``time`` (UTC), ``connection``,
-    ``event`` (``connected``, ``disconnected``, ``stalled``, ``connect_failed``, ``closed``) and
+    ``event`` (``connected``, ``disconnected``, ``stalled``, ``connect_failed``, ``silent``,
+    ``refused``, ``subscribed``, ``unsubscribed``, ``closed``) and
     ``reason``."""
     return gap_frame(_events_of(source))
 
