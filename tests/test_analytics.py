@@ -272,6 +272,13 @@ def test_bars_per_series_of_a_frame_holding_several() -> None:
     bars = nd.bars(pd.concat([one, two], ignore_index=True), "1h", price="latest")
     assert bars["cid"].tolist() == ["1", "2"]
     assert bars[["open", "high", "low", "close", "count"]].values.tolist() == [[1, 2, 1, 2, 2], [10, 10, 7, 7, 2]]
+    # every series on the same bin edges, counted from midnight of the frame's first day, also for
+    # a frequency that does not divide a day and a series that starts a day later
+    later = coin_index(2, [(T0 + 86_400 * SECOND + 5 * SECOND, 10.0, U0)])
+    bars = nd.bars(pd.concat([one, later], ignore_index=True), "7min")
+    starts = bars.groupby("cid", observed=True)["received_at"].max()
+    assert starts.tolist() == [pd.Timestamp("2023-11-14 22:10", tz="UTC"), pd.Timestamp("2023-11-15 22:12", tz="UTC")]
+    assert nd.bars(later, "7min")["received_at"].tolist() == [pd.Timestamp("2023-11-15 22:10", tz="UTC")]  # alone: its own day
 
 
 def test_bars_take_one_price_per_push_of_an_exploded_table_and_each_pair_apart() -> None:

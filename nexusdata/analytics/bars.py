@@ -82,8 +82,9 @@ def bars(frame: pd.DataFrame, freq: Any = "1min", *, price: str | None = None, o
     The frame's series are told apart by their key columns (``symbol``; ``cid``; ``index_id``;
     ``underlying_cid``; for an exchange's price also the exchange and pair), which lead the
     result, followed by the bar's start (named as ``on``'s column). Bars are left-closed, as
-    :meth:`pandas.DataFrame.resample` makes them; a bar without a price between a series' first
-    and last has ``count`` 0 and NaN prices. Rows without a price or time are left out.
+    :meth:`pandas.DataFrame.resample` makes them, with the same edges for every series (from
+    midnight UTC of the frame's first day); a bar without a price between a series' first and
+    last has ``count`` 0 and NaN prices. Rows without a price or time are left out.
     """
     name = table_of(frame)
     offset = _offset(freq)
@@ -105,8 +106,10 @@ def bars(frame: pd.DataFrame, freq: Any = "1min", *, price: str | None = None, o
         frame = frame[~frame.duplicated(["received_at", *series.keys])]
     data = frame[[*series.keys, on, price]].dropna(subset=[on, price])
     parts = []
+    # one set of bin edges for every series (calendar frequencies have theirs already)
+    edges = {"origin": data[on].min().floor("D")} if len(data) and isinstance(offset, pd.offsets.Tick) else {}
     for key, rows in data.groupby(list(series.keys), observed=True, sort=True):  # one resample per series
-        bar = rows.resample(offset, on=on)[price].agg(["first", "max", "min", "last", "count"])
+        bar = rows.resample(offset, on=on, **edges)[price].agg(["first", "max", "min", "last", "count"])
         bar.columns = list(_BAR_COLUMNS)
         bar = bar.reset_index()
         for i, (column, value) in enumerate(zip(series.keys, key)):
