@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .analytics import bars, pair_weights, tidy_depth, top_of_book, wide
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
 from .errors import (
     ArgumentError,
@@ -45,6 +46,7 @@ __all__ = [
     "ServerError",
     "SubscriptionError",
     "__version__",
+    "bars",
     "check",
     "collect_index",
     "collect_orders",
@@ -56,6 +58,7 @@ __all__ = [
     "live_index",
     "live_orders",
     "live_risk",
+    "pair_weights",
     "plot_depth",
     "plot_pair_weights",
     "read_recording",
@@ -63,6 +66,9 @@ __all__ = [
     "replay",
     "stop_live",
     "stream_depth",
+    "tidy_depth",
+    "top_of_book",
+    "wide",
 ]
 
 
