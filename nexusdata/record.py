@@ -15,9 +15,11 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +34,9 @@ from .progress import RunProgress
 from .protocol import Table
 from .reader import PARTITIONS, file_schema, partition_dir
 from .run import run
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 log = logging.getLogger("nexusdata.record")
 
@@ -124,8 +129,18 @@ def _codes(keys: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
 
 
 def _write_file(data: pa.Table, path: Path) -> None:
-    """Write ``data`` as a Parquet file that appears complete or not at all: written under a
-    hidden temporary name (which readers skip), synced, then renamed into place.
+    """Write ``data`` as a Parquet file that appears complete or not at all (see
+    :func:`parquet_file`)."""
+    with parquet_file(path, data.schema) as writer:
+        writer.write_table(data)
+
+
+@contextmanager
+def parquet_file(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A writer of the Parquet file at ``path``, in the recording's format, that appears complete
+    or not at all: written under a hidden temporary name (which readers skip), synced, then
+    renamed into place when the block ends without an error. Recorder and compaction both write
+    through it, so their files have the same options.
 
     Arrow writes the file itself (a Python file object would make it take the GIL for every
     write, each time waiting for the connection thread). Without the Arrow schema stored, a
@@ -135,7 +150,8 @@ def _write_file(data: pa.Table, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     import pyarrow.parquet as pq  # loaded by what writes, not by import nexusdata
 
-    pq.write_table(data, str(temporary), compression="zstd", store_schema=False)
+    with pq.ParquetWriter(str(temporary), schema, compression="zstd", store_schema=False) as writer:
+        yield writer
     descriptor = os.open(temporary, os.O_RDONLY)
     try:
         os.fsync(descriptor)
