@@ -164,12 +164,16 @@ def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
 def _record(args: argparse.Namespace) -> int:
     """Record; 130 when interrupted, 1 when the server refused some subscriptions (the others
     were recorded)."""
-    from .record import record
+    from .record import check_shard, record, select_shard
 
     feed, keys = _what_to_record(args)
     rows = args.rows if feed == "orders" else None
     kind = with_rows(feed, rows)
-    kind.subscriptions(keys, args.depth)  # checked before anything starts
+    subscriptions = kind.subscriptions(keys, args.depth)  # checked before anything starts
+    if args.shard is not None:
+        chosen = select_shard(kind, subscriptions, args.shard)
+        index, count = check_shard(args.shard)
+        print(f"nexusdata: shard {index}/{count} records {kind.labels(chosen)}", file=sys.stderr, flush=True)
     service = kind.service
     conn = _connection(args, service)
     with ExitStack() as stack:
@@ -189,6 +193,7 @@ def _record(args: argparse.Namespace) -> int:
             flush_seconds=args.flush_seconds,
             flush_rows=args.flush_rows,
             progress=args.progress,
+            shard=args.shard,
             **conn,
         )
     print(summary)
@@ -379,6 +384,11 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_false",
         help="no progress line (shown with rates when stderr is a terminal)",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="record only the symbols or ids that fall to recorder I (0 to N-1) of N given the same ones",
+    )
     where = _connection_flags(options)
     where.add_argument("--sim", action="store_true", help="record from an embedded simulator instead")
     where.add_argument(
@@ -395,6 +405,7 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "  nexusdata record risk BTCUSDT A ETHUSDT B --out rec\n"
         "  nexusdata record index pair_index_v3 1 0 --out rec\n"
         "  nexusdata record depth BTCUSDT --sim --seconds 60 --out /tmp/rec\n"
+        "  nexusdata record depth BTCUSDT ETHUSDT SOLUSDT XRPUSDT --shard 0/2 --out /shared/rec   # and 1/2 elsewhere\n"
         "read it with `nexusdata read DIR` or nd.read_recording(DIR, feed=...)",
         common,
     )
