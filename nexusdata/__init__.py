@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
+from .compact import compact
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -49,6 +50,7 @@ __all__ = [
     "collect_index",
     "collect_orders",
     "collect_risk",
+    "compact",
     "format_transcript",
     "gap_log",
     "live_depth",

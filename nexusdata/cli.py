@@ -1,4 +1,4 @@
-"""The ``nexusdata`` command line: ``demo``, ``sim``, ``check``, ``record``, ``read`` and ``--version``.
+"""The ``nexusdata`` command line: ``demo``, ``sim``, ``check``, ``record``, ``read``, ``compact`` and ``--version``.
 
 Exit statuses (also in docs/cli.md): 0 done; 1 runtime or server error; 2 bad arguments;
 3 credentials refused; 130 interrupted (Ctrl-C or SIGTERM; a recording is saved first).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shlex
 import signal
@@ -266,6 +267,17 @@ def _read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compact(args: argparse.Namespace) -> int:
+    """Compact; 0 also when partitions still being written were skipped (the summary lists them)."""
+    from .compact import compact
+
+    if not 2**-20 <= args.target_size < math.inf:
+        raise ArgumentError(f"--target-size must be a positive number of MiB, got {args.target_size:g}")
+    summary = compact(args.path, feed=args.feed, before=args.before, target_size=round(args.target_size * 2**20), idle=args.idle)
+    print(summary)
+    return EXIT_OK
+
+
 def _filters(args: argparse.Namespace) -> str:
     """The selection flags of a ``read`` as given."""
     given = {"feed": args.feed, "rows": args.rows, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
@@ -464,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live Nexus and ChaiNext data into pandas, with an embedded simulator.",
         epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n"
         "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
-        "  nexusdata sim --replay rec --speed 10\n"
+        "  nexusdata sim --replay rec --speed 10\n  nexusdata compact rec\n"
         f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -538,6 +550,30 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--end", help="received_at to stop before")
     read.add_argument("--csv", metavar="OUT", help="write the rows as CSV to OUT ('-': standard output)")
     read.set_defaults(run=_read)
+
+    compact = _subparser(
+        sub,
+        "compact",
+        "merge the small files of a recording's closed partitions into large ones, atomically for readers",
+        "  nexusdata compact rec                          # the days before today (UTC)\n"
+        "  nexusdata compact rec --feed depth --before 2026-11-22 --target-size 256\n"
+        "safe while recorders write today's partitions and while others read; rerun it after a kill",
+        common,
+    )
+    compact.add_argument("path", metavar="DIR", help="recording directory")
+    compact.add_argument("--feed", help="compact this feed only (default: every feed)")
+    compact.add_argument("--before", metavar="DAY", help="compact the days before DAY, YYYY-MM-DD (default: today, UTC)")
+    compact.add_argument(
+        "--target-size", type=float, default=128.0, metavar="MB", help="size of the merged files in MiB (default 128)"
+    )
+    compact.add_argument(
+        "--idle",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="skip a partition written less than S seconds ago: a recorder may still be at it (default 600)",
+    )
+    compact.set_defaults(run=_compact)
     return parser
 
 

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def test_three_recorders_share_one_dataset_and_hold_every_push_once(tmp_path: Pa
     simulator, into one directory. Each subscribes to its shard only; every partition has one
     writer and every file a run id of its own; the union read back holds, for each recorder's
     connection, exactly the pushes the simulator sent on it up to the last one received, in
-    order, none twice and none from elsewhere."""
+    order, none twice and none from elsewhere. Compacting it afterwards keeps all of that."""
     pushes = 40
     with Simulator(seed=21, rate=50.0, record_sent=True) as sim:
         commands = [
@@ -139,3 +140,7 @@ def test_three_recorders_share_one_dataset_and_hold_every_push_once(tmp_path: Pa
         recorded = _recorded_pushes(frame[frame["symbol"].isin(shard)])
         assert list(recorded) == [1] and len(recorded[1]) == pushes  # one connection per recorder
         assert recorded[1] == _sent_pushes(texts)[:pushes]
+
+    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=1)
+    summary = nd.compact(tmp_path, before=tomorrow, idle=0, target_size=2**20)
+    assert summary.partitions >= 1 and nd.read_recording(tmp_path, "depth").equals(frame)
