@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analytics import bars, pair_weights, tidy_depth, top_of_book, wide
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
+from .compact import compact
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -51,6 +52,7 @@ __all__ = [
     "collect_index",
     "collect_orders",
     "collect_risk",
+    "compact",
     "format_transcript",
     "gap_log",
     "live_depth",

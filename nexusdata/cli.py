@@ -1,4 +1,4 @@
-"""The ``nexusdata`` command line: ``demo``, ``sim``, ``check``, ``record``, ``read`` and ``--version``.
+"""The ``nexusdata`` command line: ``demo``, ``sim``, ``check``, ``record``, ``read``, ``compact`` and ``--version``.
 
 Exit statuses (also in docs/cli.md): 0 done; 1 runtime or server error; 2 bad arguments;
 3 credentials refused; 130 interrupted (Ctrl-C or SIGTERM; a recording is saved first).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shlex
 import signal
@@ -164,12 +165,16 @@ def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
 def _record(args: argparse.Namespace) -> int:
     """Record; 130 when interrupted, 1 when the server refused some subscriptions (the others
     were recorded)."""
-    from .record import record
+    from .record import check_shard, record, select_shard
 
     feed, keys = _what_to_record(args)
     rows = args.rows if feed == "orders" else None
     kind = with_rows(feed, rows)
-    kind.subscriptions(keys, args.depth)  # checked before anything starts
+    subscriptions = kind.subscriptions(keys, args.depth)  # checked before anything starts
+    if args.shard is not None:
+        chosen = select_shard(kind, subscriptions, args.shard)
+        index, count = check_shard(args.shard)
+        print(f"nexusdata: shard {index}/{count} records {kind.labels(chosen)}", file=sys.stderr, flush=True)
     service = kind.service
     conn = _connection(args, service)
     with ExitStack() as stack:
@@ -189,6 +194,7 @@ def _record(args: argparse.Namespace) -> int:
             flush_seconds=args.flush_seconds,
             flush_rows=args.flush_rows,
             progress=args.progress,
+            shard=args.shard,
             **conn,
         )
     print(summary)
@@ -258,6 +264,17 @@ def _read(args: argparse.Namespace) -> int:
     print("columns: " + ", ".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(frame.head(10).to_string(max_colwidth=24))
+    return EXIT_OK
+
+
+def _compact(args: argparse.Namespace) -> int:
+    """Compact; 0 also when partitions still being written were skipped (the summary lists them)."""
+    from .compact import compact
+
+    if not 2**-20 <= args.target_size < math.inf:
+        raise ArgumentError(f"--target-size must be a positive number of MiB, got {args.target_size:g}")
+    summary = compact(args.path, feed=args.feed, before=args.before, target_size=round(args.target_size * 2**20), idle=args.idle)
+    print(summary)
     return EXIT_OK
 
 
@@ -379,6 +396,11 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_false",
         help="no progress line (shown with rates when stderr is a terminal)",
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="record only the symbols or ids that fall to recorder I (0 to N-1) of N given the same ones",
+    )
     where = _connection_flags(options)
     where.add_argument("--sim", action="store_true", help="record from an embedded simulator instead")
     where.add_argument(
@@ -395,6 +417,7 @@ def _record_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "  nexusdata record risk BTCUSDT A ETHUSDT B --out rec\n"
         "  nexusdata record index pair_index_v3 1 0 --out rec\n"
         "  nexusdata record depth BTCUSDT --sim --seconds 60 --out /tmp/rec\n"
+        "  nexusdata record depth BTCUSDT ETHUSDT SOLUSDT XRPUSDT --shard 0/2 --out /shared/rec   # and 1/2 elsewhere\n"
         "read it with `nexusdata read DIR` or nd.read_recording(DIR, feed=...)",
         common,
     )
@@ -453,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live Nexus and ChaiNext data into pandas, with an embedded simulator.",
         epilog="examples:\n  nexusdata demo\n  nexusdata sim --port 8765\n  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n"
         "  nexusdata record depth BTCUSDT --seconds 3600 --out rec\n  nexusdata read rec\n"
-        "  nexusdata sim --replay rec --speed 10\n"
+        "  nexusdata sim --replay rec --speed 10\n  nexusdata compact rec\n"
         f"run `nexusdata COMMAND --help` for a command's options\n\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -527,6 +550,30 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--end", help="received_at to stop before")
     read.add_argument("--csv", metavar="OUT", help="write the rows as CSV to OUT ('-': standard output)")
     read.set_defaults(run=_read)
+
+    compact = _subparser(
+        sub,
+        "compact",
+        "merge the small files of a recording's closed partitions into large ones, atomically for readers",
+        "  nexusdata compact rec                          # the days before today (UTC)\n"
+        "  nexusdata compact rec --feed depth --before 2026-11-22 --target-size 256\n"
+        "safe while recorders write today's partitions and while others read; rerun it after a kill",
+        common,
+    )
+    compact.add_argument("path", metavar="DIR", help="recording directory")
+    compact.add_argument("--feed", help="compact this feed only (default: every feed)")
+    compact.add_argument("--before", metavar="DAY", help="compact the days before DAY, YYYY-MM-DD (default: today, UTC)")
+    compact.add_argument(
+        "--target-size", type=float, default=128.0, metavar="MB", help="size of the merged files in MiB (default 128)"
+    )
+    compact.add_argument(
+        "--idle",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="skip a partition written less than S seconds ago: a recorder may still be at it (default 600)",
+    )
+    compact.set_defaults(run=_compact)
     return parser
 
 

@@ -10,14 +10,18 @@ layout is described in :mod:`nexusdata.reader`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import re
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,11 +31,14 @@ from .config import positive_int, positive_number, split_conn
 from .errors import ArgumentError
 from .feed import Feed
 from .frames import build_table
-from .kinds import KINDS, check_flag, with_rows
+from .kinds import KINDS, Kind, Subscription, check_flag, with_rows
 from .progress import RunProgress
 from .protocol import Table
 from .reader import PARTITIONS, file_schema, partition_dir
 from .run import run
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 log = logging.getLogger("nexusdata.record")
 
@@ -124,8 +131,18 @@ def _codes(keys: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
 
 
 def _write_file(data: pa.Table, path: Path) -> None:
-    """Write ``data`` as a Parquet file that appears complete or not at all: written under a
-    hidden temporary name (which readers skip), synced, then renamed into place.
+    """Write ``data`` as a Parquet file that appears complete or not at all (see
+    :func:`parquet_file`)."""
+    with parquet_file(path, data.schema) as writer:
+        writer.write_table(data)
+
+
+@contextmanager
+def parquet_file(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A writer of the Parquet file at ``path``, in the recording's format, that appears complete
+    or not at all: written under a hidden temporary name (which readers skip), synced, then
+    renamed into place when the block ends without an error. Recorder and compaction both write
+    through it, so their files have the same options.
 
     Arrow writes the file itself (a Python file object would make it take the GIL for every
     write, each time waiting for the connection thread). Without the Arrow schema stored, a
@@ -135,13 +152,59 @@ def _write_file(data: pa.Table, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     import pyarrow.parquet as pq  # loaded by what writes, not by import nexusdata
 
-    pq.write_table(data, str(temporary), compression="zstd", store_schema=False)
+    with pq.ParquetWriter(str(temporary), schema, compression="zstd", store_schema=False) as writer:
+        yield writer
     descriptor = os.open(temporary, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
     os.replace(temporary, path)
+
+
+def shard_of(value: str, count: int) -> int:
+    """The shard (0 to ``count - 1``) that records the partition key ``value`` (a symbol or an
+    id): a stable hash of its UTF-8 text, the same on every machine, Python and run (unlike
+    :func:`hash`), so that recorders started with the same keys and ``--shard i/n`` split them
+    without talking to each other."""
+    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
+
+
+SHARD_FORM = "I/N: this recorder's number I, from 0 to N-1, of N recorders (e.g. '0/3', or (0, 3) in Python)"
+
+
+def check_shard(shard: object) -> tuple[int, int]:
+    """``shard`` (``"i/n"`` or an ``(i, n)`` pair) as ``(i, n)`` with ``0 <= i < n``, else an
+    :class:`ArgumentError` naming the accepted form."""
+    pair: tuple[int, int] | None = None
+    if isinstance(shard, str):
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard, re.ASCII)
+        if match:
+            pair = int(match[1]), int(match[2])
+    elif isinstance(shard, (tuple, list)) and len(shard) == 2:
+        index, count = shard
+        if all(isinstance(p, int) and not isinstance(p, bool) for p in (index, count)):
+            pair = index, count
+    if pair is not None and 0 <= pair[0] < pair[1]:
+        return pair
+    raise ArgumentError(f"shard must be {SHARD_FORM}, got {shard!r}")
+
+
+def select_shard(kind: Kind, subscriptions: Sequence[Subscription], shard: object) -> tuple[Subscription, ...]:
+    """The subscriptions of ``kind`` that shard ``shard`` (see :func:`check_shard`) records: those
+    whose partition key (symbol or id) :func:`shard_of` gives to it. An :class:`ArgumentError`
+    for the orders (no key to split) or when the shard gets none of them."""
+    index, count = check_shard(shard)
+    if kind.key is None:
+        raise ArgumentError(f"shard splits symbols or ids between recorders; {kind.name} has none: record it from one recorder")
+    chosen = tuple(s for s in subscriptions if shard_of(kind.value_of(s) or "", count) == index)
+    if not chosen:
+        what = "symbols" if kind.service == "nexus" else "ids"
+        raise ArgumentError(
+            f"shard {index}/{count} gets none of the {len(subscriptions)} {what} given; give more {what} or run fewer recorders"
+        )
+    return chosen
 
 
 def record(
@@ -155,6 +218,7 @@ def record(
     flush_seconds: float = 5.0,
     flush_rows: int = 100_000,
     progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
     **conn: Any,
 ) -> RecordingSummary:
     """Record ``feed`` into the Parquet dataset at ``out`` until ``seconds`` pass (``None``: until
@@ -165,7 +229,9 @@ def record(
     the view of the account's orders, as for :func:`~nexusdata.collect_orders`: ``"orders"``,
     ``"cp_orders"`` or ``"executions"``; they are written under that name). Several symbols or ids share one
     connection. Rows are flushed every ``flush_seconds`` or ``flush_rows`` rows. ``progress``
-    shows pushes, their rate, rows and files written in a terminal or notebook. Reconnects are
+    shows pushes, their rate, rows and files written in a terminal or notebook. ``shard``
+    (``"i/n"`` or ``(i, n)``) records only the keys that fall to recorder ``i`` of ``n`` started
+    with the same keys (see :func:`shard_of`), so that a fleet splits them deterministically. Reconnects are
     survived (the ``connection`` column numbers them); Ctrl-C ends the recording after a last
     flush.
     ``**conn`` takes the collectors' credentials and options. Read it back with
@@ -173,6 +239,9 @@ def record(
     """
     kind = with_rows(feed, rows)
     subscriptions = kind.subscriptions(keys, depth)
+    if shard is not None:
+        subscriptions = select_shard(kind, subscriptions, shard)
+        log.info("shard %s records %s", "/".join(map(str, check_shard(shard))), kind.labels(subscriptions))
     deadline = math.inf if seconds is None else positive_number(seconds, "seconds")
     limit = None if max_messages is None else positive_int(max_messages, "max_messages")
     interval = positive_number(flush_seconds, "flush_seconds")
