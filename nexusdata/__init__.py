@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from .analytics import bars, pair_weights, tidy_depth, top_of_book, wide
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
-from .compact import compact
 from .errors import (
     ArgumentError,
     AuthenticationError,
@@ -35,6 +34,7 @@ from .record import record
 from .replay import replay
 
 if TYPE_CHECKING:
+    from .compaction import compact
     from .contact import check, format_transcript
     from .plots import plot_depth, plot_pair_weights
 
@@ -75,9 +75,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The static charts, the first-contact check and ``__version__``, found on first use:
-    matplotlib, the check's transcript and the package metadata are loaded by what needs them,
-    not by ``import nexusdata``."""
+    """The static charts, the first-contact check, compaction and ``__version__``, found on first
+    use: matplotlib, the check's transcript, the compactor and the package metadata are loaded by
+    what needs them, not by ``import nexusdata``."""
     if name in ("plot_depth", "plot_pair_weights"):
         from . import plots
 
@@ -86,6 +86,10 @@ def __getattr__(name: str) -> Any:
         from . import contact
 
         return getattr(contact, name)
+    if name == "compact":
+        from . import compaction
+
+        return compaction.compact
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

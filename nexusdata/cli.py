@@ -269,7 +269,7 @@ def _read(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     """Compact; 0 also when partitions still being written were skipped (the summary lists them)."""
-    from .compact import compact
+    from .compaction import compact
 
     if not 2**-20 <= args.target_size < math.inf:
         raise ArgumentError(f"--target-size must be a positive number of MiB, got {args.target_size:g}")

@@ -34,7 +34,7 @@ from nexusdata.reader import file_schema
 from nexusdata.record import DatasetWriter
 from nexusdata.sim import Simulator
 
-compaction = importlib.import_module("nexusdata.compact")  # the module (nexusdata.compact is the function)
+compaction = importlib.import_module("nexusdata.compaction")
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -58,7 +58,7 @@ from .record import parquet_file
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-log = logging.getLogger("nexusdata.compact")
+log = logging.getLogger("nexusdata.compaction")
 
 WORK = ".compact"
 """The directory under a recording's root where compactions stage their files (hidden from readers)."""
