@@ -223,9 +223,22 @@ def test_import_nexusdata_leaves_dask_unloaded() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_documented_recipe(recording: Path, client: Client) -> None:
+    """docs/recording.md, "Dask": the mean best bid per symbol, computed on the cluster."""
+    depth = nd.read_recording(recording, "depth")
+    since = depth["received_at"].iloc[0].strftime("%Y-%m-%d")
+    ddf = nd.read_recording(recording, "depth", symbol=["BTCUSDT", "ETHUSDT"], start=since, engine="dask")
+    bids = ddf[(ddf.side == "bid") & (ddf.level == 0)]
+    best = bids.groupby("symbol", observed=True).price.mean().compute()  # runs on the cluster
+    df = ddf.compute()  # the whole selection in this process, as read_recording(...) returns it
+    top = depth[(depth["side"] == "bid") & (depth["level"] == 0)].groupby("symbol", observed=True)["price"].mean()
+    assert best.sort_index().to_dict() == pytest.approx(top.to_dict()) and len(top) == 2
+    assert len(df) == len(depth)
+
+
 def test_plain_dask_read_parquet_recipe(recording: Path, client: Client) -> None:
-    """docs/recording.md, "Dask" (without nexusdata): partition keys as known categories,
-    strings as Dask's pyarrow strings."""
+    """docs/recording.md, "Dask", without nexusdata: partition keys as known categories (an id
+    as integers), other strings as Dask's strings, a partition per file."""
     root = str(recording)
     ddf = dd.read_parquet(f"{root}/feed=depth", filters=[("symbol", "in", ["BTCUSDT", "ETHUSDT"])])
     mean = ddf.groupby("symbol", observed=True).price.mean().compute()
@@ -233,3 +246,6 @@ def test_plain_dask_read_parquet_recipe(recording: Path, client: Client) -> None
     expected = depth.groupby("symbol", observed=True).price.mean()
     assert mean.sort_index().to_dict() == pytest.approx(expected.to_dict())
     assert ddf["symbol"].cat.known and ddf["date"].cat.known and str(ddf["side"].dtype) == "string"
+    assert ddf.npartitions == len(list((recording / "feed=depth").rglob("*.parquet")))
+    v3 = dd.read_parquet(f"{root}/feed=pair_index_v3")
+    assert v3["id"].cat.known and sorted(v3["id"].cat.categories) == [0, 1]
