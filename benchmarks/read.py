@@ -27,6 +27,7 @@ recording is then compacted and the readers run again; otherwise "compaction not
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import random
 import shutil
@@ -320,8 +321,11 @@ def main() -> None:
         except ImportError:
             print("\ncompaction not available (no nexusdata.compact)")
             return
+        options: dict[str, Any] = {"feed": "depth"}
+        if "idle" in inspect.signature(compact).parameters:
+            options["idle"] = 0  # just written, yet closed: nothing writes to it any more
         start = time.perf_counter()
-        done = compact(root, feed="depth")
+        done = compact(root, **options)
         print(f"\ncompacted in {time.perf_counter() - start:.1f} s: {done}")
         compare("after compaction", root, made["rows"], args.rounds, args.workers, readers)
     finally:
