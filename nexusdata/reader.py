@@ -140,7 +140,18 @@ def read_recording(
         return _read_dask(dask, chosen)
     table = TABLES[chosen.feed]
     data = dataset_of(chosen.root, chosen.feed).to_table(columns=[name for name, _ in schema(table)], filter=_expression(chosen))
-    return dataframe_of(table, data.sort_by("received_at"))
+    return dataframe_of(table, in_arrival_order(data))
+
+
+def in_arrival_order(data: pa.Table) -> pa.Table:
+    """``data`` sorted by ``received_at`` (stable: the rows of a push keep their order), or as it
+    is when it already is (one recorder's files of one key are; a sort costs a copy)."""
+    import pyarrow.compute as pc
+
+    stamps = data.column("received_at")
+    if len(stamps) < 2 or pc.all(pc.greater_equal(stamps[1:], stamps[:-1])).as_py():
+        return data
+    return data.sort_by("received_at")
 
 
 def dataframe_of(table: Table, data: pa.Table) -> pd.DataFrame:
@@ -297,7 +308,7 @@ def _dask_dataframe() -> Any:
     return dask.dataframe
 
 
-def partition_files(chosen: _Selection) -> list[Path]:
+def _partition_files(chosen: _Selection) -> list[Path]:
     """The Parquet files of the partitions the selection keeps (the key's values, the dates
     from ``start``'s day to ``end``'s), sorted by path: key, date, then file name, which begins
     with the file's first ``received_at``. Hidden and temporary files are left out, as every
@@ -317,32 +328,36 @@ def partition_files(chosen: _Selection) -> list[Path]:
     return files
 
 
-def _read_dask(dd: Any, chosen: _Selection) -> dd.DataFrame:
+def _read_dask(dask_dataframe: Any, chosen: _Selection) -> dd.DataFrame:
     """The selection as a lazy Dask DataFrame of the collector's columns and dtypes.
 
     Dask opens the first file it is given to learn the schema, whatever the filters say, so the
     partitions are chosen here first (by directory names) and Dask gets their files; the same
     conditions are also passed to ``read_parquet`` as filters, which prunes row groups by their
-    ``received_at`` statistics and drops the rows outside ``[start, end)``. Files of one key
+    ``received_at`` statistics and drops the rows outside ``[start, end)`` (to the microsecond:
+    each partition applies the nanoseconds). Files of one key
     and date may be joined into one partition (``aggregate_files="date"``, up to Dask's
     ``blocksize``); each partition is then typed by :func:`dataframe_of`, as the pandas reader
     types its table, and sorted by ``received_at``.
     """
     table = TABLES[chosen.feed]
-    files = partition_files(chosen)
+    files = _partition_files(chosen)
     known = _known_keys(chosen, files)
     meta = _dask_meta(table, chosen.key, known)
     if not files:
-        return dd.from_pandas(meta, npartitions=1)
+        return dask_dataframe.from_pandas(meta, npartitions=1)
     filters: list[tuple[str, str, Any]] = []
     if chosen.values is not None:
         filters.append((chosen.key, "in", chosen.values))
+    # Dask compares received_at's statistics with these in Python and turns a Timestamp into an
+    # Arrow microsecond scalar: bounds widened to whole microseconds keep every row that belongs,
+    # and each partition then applies the exact nanosecond bounds itself.
     if chosen.start is not None:
-        filters += [("date", ">=", _day(chosen.start)), ("received_at", ">=", chosen.start)]
+        filters += [("date", ">=", _day(chosen.start)), ("received_at", ">=", chosen.start.floor("us"))]
     if chosen.end is not None:
-        filters += [("date", "<=", _day(chosen.end)), ("received_at", "<", chosen.end)]
+        filters += [("date", "<=", _day(chosen.end)), ("received_at", "<", chosen.end.ceil("us"))]
     partitions = pa.schema([(chosen.key, pa.string()), ("date", pa.string())])
-    raw = dd.read_parquet(
+    raw = dask_dataframe.read_parquet(
         [str(f) for f in files],
         columns=None,  # all, with the key and date: selecting fewer makes Dask fuse partitions across keys
         filters=filters or None,
@@ -352,7 +367,7 @@ def _read_dask(dd: Any, chosen: _Selection) -> dd.DataFrame:
         aggregate_files="date",
         dataset={"partitioning": {"flavor": "hive", "schema": partitions}},
     )
-    return raw.map_partitions(_collector_partition, chosen.feed, known, meta=meta)
+    return raw.map_partitions(_collector_partition, chosen.feed, known, chosen.start, chosen.end, meta=meta)
 
 
 def _known_keys(chosen: _Selection, files: list[Path]) -> list[str] | None:
@@ -377,11 +392,22 @@ def _dask_meta(table: Table, key: str, known: list[str] | None) -> pd.DataFrame:
     return meta
 
 
-def _collector_partition(part: pd.DataFrame, feed: str, known: list[str] | None) -> pd.DataFrame:
-    """One partition as Dask read it, typed as the collector's DataFrame and sorted by
-    ``received_at`` (runs in the workers)."""
+def _collector_partition(
+    part: pd.DataFrame, feed: str, known: list[str] | None, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> pd.DataFrame:
+    """One partition as Dask read it, cut to ``[start, end)`` to the nanosecond, typed as the
+    collector's DataFrame and sorted by ``received_at`` (runs in the workers)."""
+    import pyarrow.compute as pc
+
     table = TABLES[feed]
-    frame = dataframe_of(table, pa.Table.from_pandas(part, preserve_index=False).sort_by("received_at"))
+    data = pa.Table.from_pandas(part, preserve_index=False)
+    stamps = data.column("received_at")
+    if start is not None:
+        data = data.filter(pc.greater_equal(stamps, _scalar(start)))
+        stamps = data.column("received_at")
+    if end is not None:
+        data = data.filter(pc.less(stamps, _scalar(end)))
+    frame = dataframe_of(table, in_arrival_order(data))
     if known is not None:
         key, _ = PARTITIONS[feed]
         frame[key] = frame[key].cat.set_categories(pd.Index(known, dtype=STR_DTYPE))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import dask.dataframe as dd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,6 +23,8 @@ import pytest
 from dask.distributed import Client, LocalCluster
 
 import nexusdata as nd
+from nexusdata.protocol import TABLES
+from nexusdata.record import DatasetWriter
 from nexusdata.sim import Simulator
 
 # dask 2026.8 calls DataFrame.reset_index(inplace=True), which pandas 3.1 deprecates
@@ -154,13 +157,33 @@ def test_key_categories_list_the_partitions_read_even_without_rows_in_the_window
     """What differs from the pandas reader: the key's categories are the symbols whose
     directories were read, decided before the rows are; pandas lists the symbols of the rows."""
     depth = nd.read_recording(recording, "depth")
-    btc_last = depth.loc[depth["symbol"] == "BTCUSDT", "received_at"].max()
-    after = nd.read_recording(recording, "depth", start=btc_last + pd.Timedelta(1, "ns"))
-    assert set(after["symbol"]) == {"ETHUSDT"} and list(after["symbol"].cat.categories) == ["ETHUSDT"]
-    lazy = nd.read_recording(recording, "depth", start=btc_last + pd.Timedelta(1, "ns"), engine="dask")
-    computed = lazy.compute(scheduler="sync")
-    assert set(computed["symbol"]) == {"ETHUSDT"} and list(computed["symbol"].cat.categories) == ["BTCUSDT", "ETHUSDT"]
+    last = depth.groupby("symbol", observed=True)["received_at"].max()
+    ended, going = last.idxmin(), last.idxmax()  # the symbol whose last push came first, the other
+    start = last.min() + pd.Timedelta(1, "ns")
+    after = nd.read_recording(recording, "depth", start=start)
+    assert set(after["symbol"]) == {going} and list(after["symbol"].cat.categories) == [going]
+    computed = nd.read_recording(recording, "depth", start=start, engine="dask").compute(scheduler="sync")
+    assert set(computed["symbol"]) == {going} and list(computed["symbol"].cat.categories) == sorted([ended, going])
     assert len(computed) == len(after)
+
+
+def test_start_and_end_cut_to_the_nanosecond(recording: Path, tmp_path: Path) -> None:
+    """Pushes of one socket read are stamped a nanosecond apart: ``start`` and ``end`` cut
+    between them exactly as the pandas reader does (Dask alone would compare microseconds)."""
+    pushes = nd.read_recording(recording, "depth", symbol="BTCUSDT").head(30).copy()  # three pushes of ten rows
+    stamp = (pushes["received_at"].iloc[0].value // 1000 + 1) * 1000  # a whole microsecond
+    pushes["received_at"] = pd.to_datetime(np.repeat([stamp, stamp + 1, stamp + 2], 10), utc=True).as_unit("ns")
+    DatasetWriter(tmp_path, TABLES["depth"]).write(pa.Table.from_pandas(pushes, preserve_index=False))
+    middle = pd.Timestamp(stamp + 1, tz="UTC")
+    for options, rows in (
+        ({"start": middle}, 20),
+        ({"end": middle}, 10),
+        ({"start": middle, "end": middle + pd.Timedelta(1, "ns")}, 10),
+    ):
+        expected = nd.read_recording(tmp_path, "depth", **options)
+        computed = nd.read_recording(tmp_path, "depth", **options, engine="dask").compute(scheduler="sync")
+        assert len(expected) == rows, options
+        pd.testing.assert_frame_equal(as_pandas_reads(computed, expected), expected)
 
 
 def test_no_rows_is_an_empty_frame_of_the_same_dtypes(recording: Path) -> None:
