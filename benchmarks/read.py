@@ -20,8 +20,8 @@ Then each reader runs in a fresh process of its own (``--measure``), twice over,
 and prints the wall time (best of the rounds) and the peak RSS above the process's own
 baseline taken after its imports (and, for Dask, the sum of the two workers' peaks above theirs;
 the cluster's start is not timed). The files were just written, so they are in the page cache:
-this is reading and decoding, not the disk. If :mod:`nexusdata.compact` is importable the
-recording is then compacted and the readers run again; otherwise "compaction not available".
+this is reading and decoding, not the disk. If ``nd.compact`` exists, the recording is then
+compacted and the readers run again; otherwise "compaction not available".
 """
 
 from __future__ import annotations
@@ -316,10 +316,11 @@ def main() -> None:
             f" ({made['bytes'] / made['rows']:.1f} bytes/row), in {made['seconds']:.1f} s under {root}"
         )
         compare("as recorded", root, made["rows"], args.rounds, args.workers, readers)
-        try:
-            from nexusdata.compact import compact  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            print("\ncompaction not available (no nexusdata.compact)")
+        import nexusdata
+
+        compact = getattr(nexusdata, "compact", None)  # nd.compact, loaded on first use
+        if compact is None:
+            print("\ncompaction not available (no nd.compact)")
             return
         options: dict[str, Any] = {"feed": "depth"}
         if "idle" in inspect.signature(compact).parameters:
