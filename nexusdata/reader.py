@@ -5,14 +5,16 @@ A recording is ``DIR/feed=<table>/<key>=<value>/date=YYYY-MM-DD/part-*.parquet``
 table's name (``depth``, ``orders``, ``pair_index_v3``, ...), the key ``symbol`` for Nexus tables
 (the column then lives in the path only, as Hive tools expect) or ``id`` for ChaiNext topics (the
 coin or index id; the data keeps its own id column), and the date is the UTC day of
-``received_at``. Filters on the key, the dates and ``received_at`` are pushed down to pyarrow.
+``received_at``. Filters on the key, the dates and ``received_at`` are pushed down to pyarrow, or
+to Dask's ``read_parquet`` with ``engine="dask"`` (Dask is imported only then).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -21,11 +23,12 @@ import pyarrow as pa
 
 from .errors import ArgumentError
 from .frames import Chunk, build_dataframe, schema
-from .frames.columns import ARROW_TYPES, CONVERTERS
+from .frames.columns import ARROW_CONVERTERS, ARROW_TYPES, CONVERTERS, STR_DTYPE
 from .kinds import KINDS, ORDER_VIEWS, with_rows
 from .protocol import TABLES, Table
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pyarrow.dataset as ds
 
 PARTITIONS: dict[str, tuple[str, str]] = {
@@ -35,6 +38,10 @@ PARTITIONS: dict[str, tuple[str, str]] = {
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The path value of a missing key, as Hive, Spark and pyarrow write and read it."""
+
+ENGINES = ("pandas", "dask")
+"""What :func:`read_recording` reads with: ``pandas`` (a DataFrame in memory, the default) or
+``dask`` (a lazy Dask DataFrame, ``pip install "nexusdata[dask]"``)."""
 
 
 def file_schema(table: Table) -> pa.Schema:
@@ -72,6 +79,7 @@ def recorded_keys(path: str | Path, feed: str) -> list[str]:
     return sorted(unquote(d.name[len(prefix) :]) for d in folder.glob(f"{prefix}*") if d.is_dir())
 
 
+@overload
 def read_recording(
     path: str | Path,
     feed: str | None = None,
@@ -81,7 +89,35 @@ def read_recording(
     id: str | int | Iterable[str | int] | None = None,
     start: Any = None,
     end: Any = None,
-) -> pd.DataFrame:
+    engine: Literal["pandas"] = "pandas",
+) -> pd.DataFrame: ...
+
+
+@overload
+def read_recording(
+    path: str | Path,
+    feed: str | None = None,
+    *,
+    rows: str | None = None,
+    symbol: str | Iterable[str] | None = None,
+    id: str | int | Iterable[str | int] | None = None,
+    start: Any = None,
+    end: Any = None,
+    engine: Literal["dask"],
+) -> dd.DataFrame: ...
+
+
+def read_recording(
+    path: str | Path,
+    feed: str | None = None,
+    *,
+    rows: str | None = None,
+    symbol: str | Iterable[str] | None = None,
+    id: str | int | Iterable[str | int] | None = None,
+    start: Any = None,
+    end: Any = None,
+    engine: str = "pandas",
+) -> pd.DataFrame | dd.DataFrame:
     """Read a recording back as the collector of ``feed`` returns it: same columns, same dtypes,
     rows in arrival order.
 
@@ -91,10 +127,31 @@ def read_recording(
     (ChaiNext topics) selects one or several partitions; ``start`` (inclusive) and ``end``
     (exclusive) bound ``received_at`` (anything :class:`pandas.Timestamp` takes; naive times
     are UTC). Only the matching directories and row groups are read.
+
+    ``engine="dask"`` returns a lazy :class:`dask.dataframe.DataFrame` instead (needs
+    ``pip install "nexusdata[dask]"``): the same columns and dtypes, the same filters pushed
+    down, each partition in ``received_at`` order (docs/recording.md says what differs).
     """
-    dataset, table, filters = _scan(path, feed, rows, symbol, id, start, end)
-    data = dataset.to_table(columns=[name for name, _ in schema(table)], filter=filters)
-    return dataframe_of(table, data.sort_by("received_at"))
+    if engine not in ENGINES:
+        raise ArgumentError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    dask = _dask_dataframe() if engine == "dask" else None  # refused before anything is read
+    chosen = _select(path, feed, rows, symbol, id, start, end)
+    if dask is not None:
+        return _read_dask(dask, chosen)
+    table = TABLES[chosen.feed]
+    data = dataset_of(chosen.root, chosen.feed).to_table(columns=[name for name, _ in schema(table)], filter=_expression(chosen))
+    return dataframe_of(table, in_arrival_order(data))
+
+
+def in_arrival_order(data: pa.Table) -> pa.Table:
+    """``data`` sorted by ``received_at`` (stable: the rows of a push keep their order), or as it
+    is when it already is (one recorder's files of one key are; a sort costs a copy)."""
+    import pyarrow.compute as pc
+
+    stamps = data.column("received_at")
+    if len(stamps) < 2 or pc.all(pc.greater_equal(stamps[1:], stamps[:-1])).as_py():
+        return data
+    return data.sort_by("received_at")
 
 
 def dataframe_of(table: Table, data: pa.Table) -> pd.DataFrame:
@@ -103,8 +160,11 @@ def dataframe_of(table: Table, data: pa.Table) -> pd.DataFrame:
         return build_dataframe(table, [])
     columns: dict[str, Any] = {}
     for name, kind in schema(table):
-        if kind in ("id", "text"):
-            columns[name] = data.column(name).combine_chunks()  # Arrow strings, as the frames layer keeps them
+        if kind in ("id", "text", "category"):
+            strings = data.column(name).combine_chunks()
+            strings = strings if strings.type == pa.string() else strings.cast(pa.string())  # pandas' are large_string
+            # Arrow strings as the frames layer keeps them; categories dictionary-encoded by Arrow, as it encodes them
+            columns[name] = ARROW_CONVERTERS[kind](strings) if kind == "category" else strings
             continue
         values = data.column(name).to_numpy(zero_copy_only=False)
         if kind in ("received_at", "time"):
@@ -177,12 +237,21 @@ def _key_of(file: str, key: str) -> str | None:
     return None
 
 
-def _scan(
-    path: str | Path, feed: str | None, rows: Any, symbol: Any, id: Any, start: Any, end: Any
-) -> tuple[ds.Dataset, Table, ds.Expression | None]:
-    """Check the arguments of :func:`read_recording`; the dataset, its table and the filter."""
-    import pyarrow.dataset as ds
+@dataclass(frozen=True)
+class _Selection:
+    """The checked arguments of :func:`read_recording`: what to read."""
 
+    root: Path
+    feed: str
+    key: str  # the partition key: ``symbol`` or ``id``
+    values: list[str] | None  # the key's values chosen, None for all
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+
+def _select(path: str | Path, feed: str | None, rows: Any, symbol: Any, id: Any, start: Any, end: Any) -> _Selection:
+    """Check the arguments of :func:`read_recording` (called by it directly: the deprecation
+    warning of a view named as the feed points at the user's call)."""
     feeds = recorded_feeds(path)
     if rows is not None or feed in ORDER_VIEWS:
         feed = with_rows("orders" if feed is None else feed, rows, stacklevel=4).name
@@ -200,17 +269,149 @@ def _scan(
     start, end = _timestamp(start, "start"), _timestamp(end, "end")
     if start is not None and end is not None and start >= end:
         raise ArgumentError(f"start must be before end, got {start} and {end}")
+    values = None if chosen is None else _values(chosen, key)
+    return _Selection(recording_root(path), feed, key, values, start, end)
+
+
+def _expression(chosen: _Selection) -> ds.Expression | None:
+    """The selection as a pyarrow filter: the key and the dates select directories,
+    ``received_at`` is checked against each row group's statistics and then row by row."""
+    import pyarrow.dataset as ds
+
     conditions = []
-    if chosen is not None:
-        conditions.append(ds.field(key).isin(_values(chosen, "symbol" if key == "symbol" else "id")))
-    if start is not None:
-        conditions += [ds.field("date") >= start.strftime("%Y-%m-%d"), ds.field("received_at") >= _scalar(start)]
-    if end is not None:
-        conditions += [ds.field("date") <= end.strftime("%Y-%m-%d"), ds.field("received_at") < _scalar(end)]
+    if chosen.values is not None:
+        conditions.append(ds.field(chosen.key).isin(chosen.values))
+    if chosen.start is not None:
+        conditions += [ds.field("date") >= _day(chosen.start), ds.field("received_at") >= _scalar(chosen.start)]
+    if chosen.end is not None:
+        conditions += [ds.field("date") <= _day(chosen.end), ds.field("received_at") < _scalar(chosen.end)]
     filters = None
     for condition in conditions:
         filters = condition if filters is None else filters & condition
-    return dataset_of(path, feed), TABLES[feed], filters
+    return filters
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    """The ``date=`` value of the day holding ``stamp`` (UTC)."""
+    return stamp.strftime("%Y-%m-%d")
+
+
+# Reading with Dask ----------------------------------------------------------------------------
+
+
+def _dask_dataframe() -> Any:
+    """``dask.dataframe``, or an :class:`ArgumentError` saying how to install it."""
+    try:
+        import dask.dataframe
+    except ImportError as exc:
+        raise ArgumentError(f'engine="dask" needs Dask, which is not installed ({exc}): pip install "nexusdata[dask]"') from exc
+    return dask.dataframe
+
+
+def _partition_files(chosen: _Selection) -> list[Path]:
+    """The Parquet files of the partitions the selection keeps (the key's values, the dates
+    from ``start``'s day to ``end``'s), sorted by path: key, date, then file name, which begins
+    with the file's first ``received_at``. Hidden and temporary files are left out, as every
+    reader leaves them out; nothing in another partition is opened."""
+    folder = chosen.root / f"feed={chosen.feed}"
+    wanted = None if chosen.values is None else {quote(v, safe="") for v in chosen.values}
+    first = None if chosen.start is None else f"date={_day(chosen.start)}"
+    last = None if chosen.end is None else f"date={_day(chosen.end)}"
+    files = []
+    for key_dir in sorted(folder.glob(f"{chosen.key}=*")):
+        if not key_dir.is_dir() or (wanted is not None and key_dir.name.split("=", 1)[1] not in wanted):
+            continue
+        for date_dir in sorted(key_dir.glob("date=*")):
+            if (first is not None and date_dir.name < first) or (last is not None and date_dir.name > last):
+                continue
+            files += sorted(f for f in date_dir.glob("*.parquet") if not f.name.startswith((".", "_")) and f.is_file())
+    return files
+
+
+def _read_dask(dask_dataframe: Any, chosen: _Selection) -> dd.DataFrame:
+    """The selection as a lazy Dask DataFrame of the collector's columns and dtypes.
+
+    Dask opens the first file it is given to learn the schema, whatever the filters say, so the
+    partitions are chosen here first (by directory names) and Dask gets their files; the same
+    conditions are also passed to ``read_parquet`` as filters, which prunes row groups by their
+    ``received_at`` statistics and drops the rows outside ``[start, end)`` (to the microsecond:
+    each partition applies the nanoseconds). Files of one key
+    and date may be joined into one partition (``aggregate_files="date"``, up to Dask's
+    ``blocksize``); each partition is then typed by :func:`dataframe_of`, as the pandas reader
+    types its table, and sorted by ``received_at``.
+    """
+    table = TABLES[chosen.feed]
+    files = _partition_files(chosen)
+    known = _known_keys(chosen, files)
+    meta = _dask_meta(table, chosen.key, known)
+    if not files:
+        return dask_dataframe.from_pandas(meta, npartitions=1)
+    filters: list[tuple[str, str, Any]] = []
+    if chosen.values is not None:
+        filters.append((chosen.key, "in", chosen.values))
+    # Dask compares received_at's statistics with these in Python and turns a Timestamp into an
+    # Arrow microsecond scalar: bounds widened to whole microseconds keep every row that belongs,
+    # and each partition then applies the exact nanosecond bounds itself.
+    if chosen.start is not None:
+        filters += [("date", ">=", _day(chosen.start)), ("received_at", ">=", chosen.start.floor("us"))]
+    if chosen.end is not None:
+        filters += [("date", "<=", _day(chosen.end)), ("received_at", "<", chosen.end.ceil("us"))]
+    partitions = pa.schema([(chosen.key, pa.string()), ("date", pa.string())])
+    raw = dask_dataframe.read_parquet(
+        [str(f) for f in files],
+        columns=None,  # all, with the key and date: selecting fewer makes Dask fuse partitions across keys
+        filters=filters or None,
+        index=False,
+        calculate_divisions=False,
+        split_row_groups="adaptive",
+        aggregate_files="date",
+        dataset={"partitioning": {"flavor": "hive", "schema": partitions}},
+    )
+    return raw.map_partitions(_collector_partition, chosen.feed, known, chosen.start, chosen.end, meta=meta)
+
+
+def _known_keys(chosen: _Selection, files: list[Path]) -> list[str] | None:
+    """The categories of the key column when it is one of the table's columns (``symbol`` of
+    the Nexus tables, in the path only): the values of the partitions read."""
+    if chosen.key not in dict(schema(TABLES[chosen.feed])):
+        return None
+    values = {f.parent.parent.name.split("=", 1)[1] for f in files}
+    return sorted(unquote(v) for v in values if v != NULL_PARTITION)
+
+
+def _dask_meta(table: Table, key: str, known: list[str] | None) -> pd.DataFrame:
+    """The empty collector DataFrame Dask is told to expect: the key's categories known (when it
+    is a column), every other category's unknown, as Dask marks categories it has not read."""
+    from dask.dataframe.utils import clear_known_categories
+
+    meta = build_dataframe(table, [])
+    unknown = [name for name, kind in schema(table) if kind == "category" and name != key]
+    meta = clear_known_categories(meta, cols=unknown)
+    if known is not None:
+        meta[key] = meta[key].cat.set_categories(pd.Index(known, dtype=STR_DTYPE))
+    return meta
+
+
+def _collector_partition(
+    part: pd.DataFrame, feed: str, known: list[str] | None, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> pd.DataFrame:
+    """One partition as Dask read it, cut to ``[start, end)`` to the nanosecond, typed as the
+    collector's DataFrame and sorted by ``received_at`` (runs in the workers)."""
+    import pyarrow.compute as pc
+
+    table = TABLES[feed]
+    data = pa.Table.from_pandas(part, preserve_index=False)
+    stamps = data.column("received_at")
+    if start is not None:
+        data = data.filter(pc.greater_equal(stamps, _scalar(start)))
+        stamps = data.column("received_at")
+    if end is not None:
+        data = data.filter(pc.less(stamps, _scalar(end)))
+    frame = dataframe_of(table, in_arrival_order(data))
+    if known is not None:
+        key, _ = PARTITIONS[feed]
+        frame[key] = frame[key].cat.set_categories(pd.Index(known, dtype=STR_DTYPE))
+    return frame
 
 
 def _values(value: Any, name: str) -> list[str]:

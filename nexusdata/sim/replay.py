@@ -79,7 +79,8 @@ class Playback:
         option = {} if key is None else {PARTITIONS[feed][0]: key}
         if feed in ORDER_VIEWS:  # an order view is read as the orders' rows
             option["rows"] = feed
-        frame = await asyncio.to_thread(read_recording, self.path, "orders" if feed in ORDER_VIEWS else feed, **option)
+        table = "orders" if feed in ORDER_VIEWS else feed
+        frame = await asyncio.to_thread(lambda: read_recording(self.path, table, **option))
         if select is not None:
             frame = select(frame)
         for item in wire_pushes(TABLES[feed], kind, frame):
