@@ -139,8 +139,20 @@ def read_recording(
     if dask is not None:
         return _read_dask(dask, chosen)
     table = TABLES[chosen.feed]
-    data = dataset_of(chosen.root, chosen.feed).to_table(columns=[name for name, _ in schema(table)], filter=_expression(chosen))
+    columns = [name for name, _ in schema(table)]
+    for attempt in range(SCANS):
+        try:
+            data = dataset_of(chosen.root, chosen.feed).to_table(columns=columns, filter=_expression(chosen))
+            break
+        except FileNotFoundError:  # a compaction swapped a partition in between listing and reading it
+            if attempt == SCANS - 1:
+                raise
     return dataframe_of(table, in_arrival_order(data))
+
+
+SCANS = 3
+"""Times a read lists and reads the files again when one of them vanished meanwhile (a
+compaction's swap, docs/recording.md): the new listing holds the merged files."""
 
 
 def in_arrival_order(data: pa.Table) -> pa.Table:

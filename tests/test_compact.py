@@ -534,3 +534,28 @@ def test_a_kill_between_the_two_renames_of_a_swap_without_exchange_is_finished(
     summary = nd.compact(tmp_path, idle=0, target_size=TARGET)
     assert summary.resumed == (f"{partition}: finished",) and summary.partitions == 1
     assert content(tmp_path).equals(before)
+
+
+def test_a_read_whose_files_vanish_under_it_lists_them_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A compaction's swap between a read's listing and its reading: the reader lists again and
+    reads the new files (here: a file renamed away right after the first listing)."""
+    import nexusdata.reader as reader
+
+    with Simulator(seed=31, rate=50) as sim:
+        nd.record(tmp_path, "depth", "BTCUSDT", max_messages=20, flush_rows=50, progress=False, **sim.nexus)
+    expected = nd.read_recording(tmp_path)
+    listed = reader.dataset_of
+    listings = []
+
+    def listing_then_swap(root: Path, feed: str) -> Any:
+        dataset = listed(root, feed)
+        listings.append(dataset)
+        if len(listings) == 1:  # the first listing goes stale at once
+            moved = Path(dataset.files[0])
+            moved.rename(moved.with_name(moved.name.replace("part-", "part-9")))
+        return dataset
+
+    monkeypatch.setattr(reader, "dataset_of", listing_then_swap)
+    again = nd.read_recording(tmp_path)
+    assert len(listings) == 2 and len(expected.index) > 0
+    pd.testing.assert_frame_equal(again, expected)
