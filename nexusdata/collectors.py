@@ -188,10 +188,13 @@ def subscription_counts(
     column: two books of one symbol share their counts) and the server's refusal, if it refused
     it (the others went on)."""
     refused = feed.connection.refused
-    grouped = rows.groupby(rows[kind.column].astype(str), observed=True)["received_at"]
-    pushes, counts = grouped.nunique().to_dict(), grouped.size().to_dict()
+    pushes: dict[Any, int]
+    counts: dict[Any, int]
     if kind.key is None:  # the orders: one subscription, every row
         pushes, counts = {None: rows["received_at"].nunique()}, {None: len(rows)}
+    else:
+        grouped = rows.groupby(rows[kind.column].astype(str), observed=True)["received_at"]
+        pushes, counts = grouped.nunique().to_dict(), grouped.size().to_dict()
     return [
         {
             "subscription": kind.label(sub),

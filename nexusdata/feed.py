@@ -238,11 +238,14 @@ class Feed:
             "warning": warnings[-1] if warnings else None,
         }
 
-    def status_line(self, kind: str) -> str:
-        """The status as one short line: state, messages, rate, rows, reconnects, problems, last
-        update, warning."""
+    def status_line(self, kind: str, *, rows: bool = True) -> str:
+        """The status as one short line: state, messages, rate, rows held (unless ``rows`` is
+        false: a collector's chart outlives its buffer, which the result took), reconnects,
+        problems, last update, warning."""
         status = self.status(kind)
-        parts = [status["state"], f"{status['messages']:,} messages", f"{status['rate']:,.1f}/s", f"{status['rows']:,} rows"]
+        parts = [status["state"], f"{status['messages']:,} messages", f"{status['rate']:,.1f}/s"]
+        if rows:
+            parts.append(f"{status['rows']:,} rows")
         if status["subscriptions"] != 1:
             parts.insert(1, f"{status['subscriptions']} subscriptions")
         for name in ("reconnects", "malformed", "unknown"):

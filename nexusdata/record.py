@@ -268,18 +268,16 @@ def record(
         return f"{rows:,} rows · {files:,} files · connection {live.connection.number}"
 
     bar = RunProgress(f"recording {kind.name}", deadline, limit, enabled=shown)
-    try:
-        outcome = run(
-            live,
-            deadline,
-            bar=bar,
-            on_tick=flush_when_due,
-            more=written,
-            tick=_CHECK,
-            on_interrupt="writing what arrived and stopping",
-        )
-    finally:
-        _flush(live, writers)
+    outcome = run(
+        live,
+        deadline,
+        bar=bar,
+        on_tick=flush_when_due,
+        more=written,
+        on_stop=lambda: _flush(live, writers),  # whatever ended the run, then the bar shows it written
+        tick=_CHECK,
+        on_interrupt="writing what arrived and stopping",
+    )
     summary = RecordingSummary(
         root,
         kind.name,

@@ -45,13 +45,15 @@ def run(
     bar: RunProgress | None = None,
     on_tick: Callable[[], object] | None = None,
     more: Callable[[], str] | None = None,
+    on_stop: Callable[[], object] | None = None,
     tick: float = TICK,
     on_interrupt: str | None = "returning what arrived so far",
 ) -> Outcome:
     """Run ``feed`` for ``seconds`` (``inf``: until it finishes) and stop it.
 
     Every ``tick`` it calls ``on_tick`` and brings ``bar`` up to date (with ``more()`` beside
-    the counts). Ctrl-C ends the run early with :attr:`Outcome.interrupted` set, logging
+    the counts); ``on_stop`` runs once the feed stopped, before the bar's last update (a
+    recorder's last flush). Ctrl-C ends the run early with :attr:`Outcome.interrupted` set, logging
     ``on_interrupt`` (what happens to what arrived); a second one within
     :data:`INTERRUPT_AGAIN` seconds raises, as does the first one when ``on_interrupt`` is
     ``None``. The feed is stopped before this returns or raises.
@@ -81,6 +83,8 @@ def run(
         interrupt_once(on_interrupt)
     finally:
         feed.stop()
+        if on_stop is not None:
+            on_stop()
         if bar is not None:
             show()
             bar.close(completed)

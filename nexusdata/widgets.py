@@ -145,7 +145,7 @@ class LivePlot(ipywidgets.VBox):
 
     def _status(self) -> str:
         colour = STATE_COLOURS.get(self.feed.state, OTHER_STATE_COLOUR)
-        return f"<span style='color:{colour}'>●</span> {html.escape(self.feed.status_line(self.kind))}"
+        return f"<span style='color:{colour}'>●</span> {html.escape(self.feed.status_line(self.kind, rows=False))}"
 
     def _start(self) -> None:
         """Redraw from the running event loop of this thread (the Jupyter kernel's) if there is
