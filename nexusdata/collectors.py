@@ -32,7 +32,7 @@ from .kinds import (
     order_view,
 )
 from .progress import RunProgress, in_kernel
-from .run import raise_feed_error, run, run_attrs
+from .run import TICK, raise_feed_error, run, run_attrs
 
 if TYPE_CHECKING:
     from .widgets import LivePlot
@@ -164,9 +164,12 @@ def _collect(
     bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
     kind = next(iter(plan))
     chart = _show_chart(feed, push_kinds[kind], kind) if charted else None
-    outcome = run(feed, seconds, bar=bar, on_tick=None if chart is None else chart.refresh)  # as the throttle allows
+    if chart is None:
+        outcome = run(feed, seconds, bar=bar)
+    else:  # ticks as often as the chart may redraw; its throttle decides
+        outcome = run(feed, seconds, bar=bar, on_tick=chart.refresh, tick=min(TICK, 1 / chart.max_fps))
     if chart is not None:
-        chart.refresh(force=True)  # the final state stays on screen
+        chart.finish()  # the final state stays on screen, as a picture a saved notebook keeps
     frames = {kind.name: feed.take_dataframe(push) for kind, push in push_kinds.items()}  # no second copy on the way out
     for kind, subs in plan.items():
         rows = frames[kind.name]

@@ -39,7 +39,7 @@ from .protocol import Table
 from .run import raise_feed_error
 
 if TYPE_CHECKING:
-    from .widgets import LivePlot
+    from .widgets import LivePlot, LiveStatus
 
 log = logging.getLogger("nexusdata.live")
 
@@ -79,6 +79,7 @@ class LiveHandle:
         self._build = build
         self._key = key
         self._plot: LivePlot | None = None
+        self._status: LiveStatus | None = None  # what displaying the handle shows in Jupyter
 
     @property
     def label(self) -> str:
@@ -186,6 +187,22 @@ class LiveHandle:
 
     def __repr__(self) -> str:
         return f"<LiveHandle {self.label} {self.feed.connection.endpoint.display_url}: {self.feed.status_line(self.kind)}>"
+
+    def _ipython_display_(self) -> None:
+        """In Jupyter, the status table, updated while the handle runs (and kept as HTML once
+        it stops); elsewhere the text and the table as they are now."""
+        from .progress import in_kernel
+
+        if not in_kernel():
+            from IPython.display import display
+
+            display({"text/plain": repr(self), "text/html": self._repr_html_()}, raw=True)
+            return
+        from .widgets import LiveStatus
+
+        if self._status is None:
+            self._status = LiveStatus(self.feed, self._repr_html_)
+        self._status._ipython_display_()
 
     def _repr_html_(self) -> str:
         stats = self.stats()

@@ -1,28 +1,36 @@
-"""Charts of depth and ``pair_index_v3`` data, shared by the static plots and the live widgets.
+"""Charts of depth and ``pair_index_v3`` data: static pictures of a DataFrame, and the scenes the
+live widgets redraw.
 
-Each :class:`Chart` draws the latest push beside a per-push series over time on a matplotlib
-figure created without pyplot, so it works in any backend and is redrawn in place by the live
-widgets; ``plot_depth(df)`` and ``plot_pair_weights(df)`` draw a saved DataFrame for display
-(a PNG in Jupyter) or ``savefig``.
+A chart's :class:`Scene` owns its artists on a figure made without pyplot and sets them from rows
+in place. :meth:`Scene.update` returns the *layout key*: what the figure's static parts show
+(axis limits, tick labels, the pairs listed). A live animation (:mod:`nexusdata.animation`) draws
+the whole figure only when that key changes and otherwise restores a saved background and draws
+the changing artists over it. Live axis limits follow the data with hysteresis (:class:`Range`,
+:class:`Window`), so the key changes rarely. ``plot_depth(df)`` and ``plot_pair_weights(df)``
+draw a saved DataFrame the same way (a PNG in Jupyter, or ``savefig``).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon, Rectangle
+from matplotlib.text import Text
 
 from .errors import ArgumentError
 from .feed import clock
-from .frames import latest_push, schema
+from .frames import schema
 from .protocol import tables
 
 PAIR_STATUS = {
@@ -32,7 +40,17 @@ PAIR_STATUS = {
 }
 """Pair-level ``status`` of ``pair_index_v3``: meaning and the colour the charts use."""
 
+OTHER_STATUS = ("other", "#6c757d")
 SIDE_COLOURS = {"bid": "#2a9d8f", "ask": "#e76f51"}
+LINE_COLOUR = "#264653"
+SPREAD_COLOUR = "#f4a261"
+MUTED = "#6c757d"
+
+WAITING = "waiting for the first push"
+"""What a chart shows until its first push arrives."""
+
+AGO = "seconds before the newest push"
+"""The live charts' time axis: relative, so its ticks stay put while the data moves."""
 
 
 def time_axis(ax: Axes) -> None:
@@ -52,17 +70,143 @@ def date_numbers(index: pd.DatetimeIndex) -> np.ndarray:
     return date2num(index.tz_convert(None).to_numpy())
 
 
+@dataclass
+class Range:
+    """An axis range that follows the data with hysteresis: it expands at once (with ``margin``
+    of the data's span on each side) when data leaves it, and shrinks only once the data has
+    fitted in less than ``shrink`` of it for ``patience`` seconds. A live chart's limits, and
+    the full redraw a change costs, thus change rarely. ``zero`` keeps 0 as the lower limit of
+    data that is never negative (volumes, weights)."""
+
+    margin: float = 0.25
+    zero: bool = False
+    shrink: float = 0.4
+    patience: float = 5.0
+    limits: tuple[float, float] | None = None
+    _tight_since: float | None = None
+
+    def fit(self, low: float, high: float, now: float) -> tuple[float, float]:
+        """The limits for data from ``low`` to ``high`` at ``now`` (seconds on any clock)."""
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return self.limits or (0.0, 1.0)
+        wanted = self._padded(low, high)
+        if self.limits is None or low < self.limits[0] or high > self.limits[1]:
+            self.limits, self._tight_since = wanted, None
+        elif wanted[1] - wanted[0] < self.shrink * (self.limits[1] - self.limits[0]):
+            if self._tight_since is None:
+                self._tight_since = now
+            elif now - self._tight_since >= self.patience:
+                self.limits, self._tight_since = wanted, None
+        else:
+            self._tight_since = None
+        return self.limits
+
+    def _padded(self, low: float, high: float) -> tuple[float, float]:
+        span = high - low if high > low else (abs(high) * 1e-3 or 1.0)
+        return (0.0 if self.zero and low >= 0 else low - self.margin * span, high + self.margin * span)
+
+
+@dataclass
+class Window:
+    """How many seconds a live chart's time axis shows before the newest push: the smallest
+    1-2-5 step that holds the data, growing at once and shrinking (to a step that holds the data
+    at most half) only after ``patience`` seconds."""
+
+    patience: float = 5.0
+    seconds: float | None = None
+    _tight_since: float | None = None
+
+    def fit(self, span: float, now: float) -> float:
+        """The window for data spanning ``span`` seconds, at ``now``."""
+        wanted = nice_step(span)
+        if self.seconds is None or span > self.seconds:
+            self.seconds, self._tight_since = wanted, None
+        elif wanted * 2 <= self.seconds:
+            if self._tight_since is None:
+                self._tight_since = now
+            elif now - self._tight_since >= self.patience:
+                self.seconds, self._tight_since = wanted, None
+        else:
+            self._tight_since = None
+        return self.seconds
+
+
+def nice_step(span: float) -> float:
+    """The smallest of 1, 2 and 5 times a power of ten that is at least ``span`` (0.01 at least)."""
+    span = max(span, 0.01)
+    power = 10.0 ** math.floor(math.log10(span))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= span * (1 - 1e-9))
+
+
+def push_starts(received_ns: np.ndarray) -> np.ndarray:
+    """The row index where each push starts (a push's rows share one ``received_at``)."""
+    return np.flatnonzero(np.r_[True, received_ns[1:] != received_ns[:-1]]) if len(received_ns) else np.empty(0, np.int64)
+
+
+def nanoseconds(column: pd.Series) -> np.ndarray:
+    """A ``received_at`` column as int64 nanoseconds since the epoch, without a copy per value."""
+    return column.to_numpy(dtype="datetime64[ns]").view(np.int64) if len(column) else np.empty(0, np.int64)
+
+
+@dataclass(frozen=True)
+class Books:
+    """Depth rows read once as numpy arrays: per push its time and best bid and ask, and the
+    newest push's cumulative depth per side."""
+
+    times: np.ndarray  # int64 ns, one per push
+    bid: np.ndarray
+    ask: np.ndarray
+    book: dict[str, tuple[np.ndarray, np.ndarray]]  # side -> (prices by level, cumulative volume)
+    symbol: str | None
+
+    @classmethod
+    def of(cls, depth: pd.DataFrame) -> Books:
+        received = nanoseconds(depth["received_at"])
+        starts = push_starts(received)
+        first = np.zeros(len(received), dtype=bool)
+        first[starts] = True
+        push = np.cumsum(first) - 1
+        level = depth["level"].to_numpy()
+        is_bid = (depth["side"] == "bid").to_numpy()
+        is_ask = (depth["side"] == "ask").to_numpy()
+        price = depth["price"].to_numpy(dtype="float64")
+        best = {}
+        for side, mask in (("bid", is_bid), ("ask", is_ask)):
+            values = np.full(len(starts), np.nan)
+            at = mask & (level == 0)
+            values[push[at]] = price[at]
+            best[side] = values
+        book: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        symbol = None
+        if len(starts):
+            newest = slice(int(starts[-1]), None)
+            volume = depth["volume"].to_numpy(dtype="float64")[newest]
+            for side, mask in (("bid", is_bid[newest]), ("ask", is_ask[newest])):
+                order = np.argsort(level[newest][mask], kind="stable")
+                book[side] = (price[newest][mask][order], np.cumsum(volume[mask][order]))
+            symbol = str(depth["symbol"].iloc[-1])
+        return cls(received[starts], best["bid"], best["ask"], book, symbol)
+
+    @property
+    def centre(self) -> float:
+        """The newest push's mid, or its one best price if a side is empty (NaN if none)."""
+        bid, ask = (float(v[-1]) if len(v) else math.nan for v in (self.bid, self.ask))
+        return (bid + ask) / 2 if math.isfinite(bid) and math.isfinite(ask) else bid if math.isfinite(bid) else ask
+
+    @property
+    def mid(self) -> np.ndarray:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> np.ndarray:
+        return self.ask - self.bid
+
+
 def book_summary(depth: pd.DataFrame) -> pd.DataFrame:
     """Per push: best bid, best ask, mid and spread, indexed by ``received_at``."""
-    best = depth[depth["level"] == 0]
-    sides = {
-        side: best[best["side"] == side].drop_duplicates("received_at").set_index("received_at")["price"]
-        for side in ("bid", "ask")
-    }
-    wide = pd.DataFrame(sides, columns=["bid", "ask"], dtype="float64")
-    wide["mid"] = (wide["bid"] + wide["ask"]) / 2
-    wide["spread"] = wide["ask"] - wide["bid"]
-    return wide
+    books = Books.of(depth)
+    index = pd.DatetimeIndex(books.times.view("datetime64[ns]"), name="received_at").tz_localize("UTC")
+    return pd.DataFrame({"bid": books.bid, "ask": books.ask, "mid": books.mid, "spread": books.spread}, index=index)
 
 
 def index_prices(v3: pd.DataFrame) -> pd.DataFrame:
@@ -70,105 +214,275 @@ def index_prices(v3: pd.DataFrame) -> pd.DataFrame:
     return v3.drop_duplicates("received_at").set_index("received_at")[["price", "status"]]
 
 
-def draw_book(ax: Axes, book: pd.DataFrame) -> None:
-    """Cumulative bid and ask volume against price as step lines, on ``ax``."""
-    for side, colour in SIDE_COLOURS.items():
-        levels = book[book["side"] == side].sort_values("level")
-        if levels.empty:
-            continue
-        cumulative = np.cumsum(levels["volume"].to_numpy())
-        ax.step(levels["price"], cumulative, where="post", color=colour, label=side)
-        ax.fill_between(levels["price"], cumulative, step="post", alpha=0.25, color=colour)
-    ax.set_xlabel("price")
-    ax.set_ylabel("cumulative volume")
-    if ax.get_lines():
-        ax.legend(loc="upper center")
+def step_polygon(prices: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
+    """The outline under a steps-post line through ``prices`` and ``cumulative``, down to 0."""
+    if not len(prices):
+        return np.empty((0, 2))
+    xs = np.r_[prices[0], np.repeat(prices, 2)[1:], prices[-1]]
+    ys = np.r_[0.0, np.repeat(cumulative, 2)[:-1], 0.0]
+    return np.column_stack([xs, ys])
 
 
-def draw_depth(axes: Sequence[Axes], book: pd.DataFrame, summary: pd.DataFrame, title: str | None = None) -> None:
-    """On the depth chart's three axes: the order book ``book`` as cumulative depth, then
-    ``summary``'s mid price and spread over time."""
-    top, mid, spread = clear(axes)
-    draw_book(top, book)
-    if title is None and not book.empty:
-        title = f"{book['symbol'].iloc[0]} order book at {clock(book['received_at'].iloc[0])}"
-        if not summary.empty:
-            title += f"\nmid {summary['mid'].iloc[-1]:,.6g}, spread {summary['spread'].iloc[-1]:,.6g}"
-    top.set_title(title or "order book depth")
-    when = date_numbers(summary.index)
-    mid.plot(when, summary["mid"], color="#264653")
-    mid.set_ylabel("mid")
-    mid.tick_params(axis="x", labelbottom=False)
-    spread.plot(when, summary["spread"], color="#f4a261")
-    spread.set_ylabel("spread")
-    time_axis(spread)
+class Scene:
+    """The artists of one chart on its figure, set in place from rows. ``live`` scenes mark
+    what changes from push to push as animated (drawn over the saved background) and keep
+    their limits by :class:`Range`; static ones fit the limits to the data."""
+
+    animated: list[Artist]
+    caption: str
+    """What the newest push shows in words (a live chart shows it beside the figure: text is
+    the costliest thing to draw, and the browser draws it sharper)."""
+
+    def __init__(self, figure: Figure, live: bool) -> None:
+        self.figure = figure
+        self.live = live
+        self.animated = []
+        self.caption = WAITING
+
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+        """Set every artist from ``rows`` (the newest pushes, oldest first) at ``now``; return
+        the layout key."""
+        raise NotImplementedError
+
+    def animate(self, *artists: Artist) -> None:
+        """Mark ``artists`` as the ones that change from frame to frame."""
+        for artist in artists:
+            artist.set_animated(self.live)
+        self.animated.extend(artists)
+
+    def limits(self, ax: Axes, x: tuple[float, float] | None, y: tuple[float, float] | None) -> None:
+        """Set ``ax``'s limits where they differ (setting them costs, even unchanged)."""
+        if x is not None and ax.get_xlim() != x:
+            ax.set_xlim(x)
+        if y is not None and ax.get_ylim() != y:
+            ax.set_ylim(y)
+
+    def waiting_text(self, ax: Axes) -> Text:
+        """The "waiting for the first push" note in the middle of ``ax``."""
+        return ax.text(0.5, 0.5, WAITING, transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize="large")
+
+    def time_series(
+        self, ax: Axes, line: Line2D, times: np.ndarray, values: np.ndarray, window: float, limits: Range, now: float
+    ) -> Hashable:
+        """Set ``line`` to ``values`` over ``times`` (ns): in a live scene as seconds before the
+        newest time, within ``window`` seconds and the limits ``limits`` keeps; else as clock
+        times fitted to the data. Returns the limits set (live) or None."""
+        if not self.live:
+            line.set_data(date2num(times.view("datetime64[ns]")), values)
+            if len(times):
+                ax.relim()
+                ax.autoscale_view()
+            return None
+        line.set_data((times - times[-1]) / 1e9 if len(times) else np.empty(0), values)
+        low, high = limits.fit(*_extent(values), now)
+        self.limits(ax, (-window, window * 0.02), (low, high))
+        return low, high
+
+    def window(self, window: Window, times: np.ndarray, now: float) -> float:
+        """The live time axis's seconds for pushes at ``times`` (ns)."""
+        return window.fit((times[-1] - times[0]) / 1e9 if len(times) else 0.0, now)
 
 
-def draw_pair_weights(ax: Axes, pairs: pd.DataFrame) -> None:
-    """Each exchange pair's weight as a horizontal bar coloured by pair status, on ``ax``, with
-    the statuses' meanings in the legend."""
-    pairs = pairs.dropna(subset=["exchange"])
-    rows = range(len(pairs))
-    statuses = [PAIR_STATUS.get(int(s), ("other", "#6c757d")) for s in pairs["pair_status"]]
-    ax.barh(rows, pairs["pair_weight"], color=[c for _, c in statuses])
-    for row, ((text, colour), weight) in zip(rows, zip(statuses, pairs["pair_weight"])):
-        if not weight:  # a zero-width bar shows nothing: say why the pair has no weight
-            ax.text(0.002, row, text.split(" (")[0], va="center", color=colour, fontweight="bold")
-    ax.set_yticks(rows, [f"{e} {p}" for e, p in zip(pairs["exchange"], pairs["pair_symbol"])])
-    if len(pairs):
-        ax.set_ylim(len(pairs) - 0.5, -0.5)  # the first pair on top
-    ax.set_xlabel("pair weight")
-    ax.legend(
-        handles=[Patch(color=c, label=f"{k}: {t}") for k, (t, c) in PAIR_STATUS.items()],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncols=1,
-        fontsize="small",
-        frameon=False,
-    )
+def _extent(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if len(finite) else (math.nan, math.nan)
 
 
-def draw_pair_index(axes: Sequence[Axes], pairs: pd.DataFrame, prices: pd.DataFrame, title: str | None = None) -> None:
-    """On the v3 chart's two axes: the pair weight breakdown of ``pairs``, then the index price
-    series ``prices``."""
-    left, right = clear(axes)
-    draw_pair_weights(left, pairs)
-    if title is None and not pairs.empty:
-        head = pairs.iloc[0]
-        title = f"{head['underlying_symbol']}/{head['quote_symbol']} v3 pair weights at {clock(head['received_at'])}"
-    left.set_title(title or "v3 pair weights")
-    right.plot(date_numbers(prices.index), prices["price"], color="#264653")
-    right.set_title(f"index price {prices['price'].iloc[-1]:,.8g}" if not prices.empty else "index price")
-    time_axis(right)
+class DepthScene(Scene):
+    """The order book as cumulative depth (step lines over filled areas) above the mid price
+    and the spread over time."""
+
+    def __init__(self, figure: Figure, live: bool) -> None:
+        super().__init__(figure, live)
+        top, mid, spread = figure.axes
+        self.axes = (top, mid, spread)
+        self.steps = {side: top.plot([], [], drawstyle="steps-post", color=c, label=side)[0] for side, c in SIDE_COLOURS.items()}
+        self.fills: dict[str, Polygon] = {}
+        for side, colour in SIDE_COLOURS.items():
+            self.fills[side] = Polygon(np.empty((0, 2)), color=colour, alpha=0.25, lw=0)
+            top.add_patch(self.fills[side])
+        top.legend(loc="upper center", ncols=2)
+        top.set_xlabel("price − mid" if live else "price")
+        top.set_ylabel("cumulative volume")
+        self.mid = mid.plot([], [], color=LINE_COLOUR)[0]
+        mid.set_ylabel("mid")
+        mid.tick_params(axis="x", labelbottom=False)
+        self.spread = spread.plot([], [], color=SPREAD_COLOUR)[0]
+        spread.set_ylabel("spread")
+        if live:
+            spread.set_xlabel(AGO)
+        else:
+            time_axis(spread)
+        mid.sharex(spread)
+        self.waiting = self.waiting_text(top)
+        self.prices, self.volumes = Range(0.1), Range(0.15, zero=True)
+        self.times, self.mids, self.spreads = Window(), Range(), Range()
+        self.animate(*self.steps.values(), *self.fills.values(), self.mid, self.spread)
+
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+        top, mid, spread = self.axes
+        books = Books.of(rows)
+        centre = books.centre if self.live else 0.0  # a live book is drawn around its mid: its axis then stays put
+        for side in SIDE_COLOURS:
+            levels, cumulative = books.book.get(side, (np.empty(0), np.empty(0)))
+            self.steps[side].set_data(levels - centre, cumulative)
+            self.fills[side].set_xy(step_polygon(levels - centre, cumulative))
+        has_data = bool(len(books.times))
+        self.waiting.set_visible(not has_data)
+        if has_data:
+            when = clock(pd.Timestamp(books.times[-1], tz="UTC"))
+            self.caption = f"{books.symbol} order book at {when}: mid {books.mid[-1]:,.6g}, spread {books.spread[-1]:,.6g}"
+        if title is None:
+            if not has_data:
+                title = "order book depth"
+            elif self.live:  # the rest changes with every push: the caption says it
+                title = f"{books.symbol} order book around the mid"
+            else:
+                title = self.caption.replace(": ", "\n", 1)
+        top.set_title(title)
+        window = self.window(self.times, books.times, now)
+        series = (
+            self.time_series(mid, self.mid, books.times, books.mid, window, self.mids, now),
+            self.time_series(spread, self.spread, books.times, books.spread, window, self.spreads, now),
+        )
+        if not self.live:
+            if has_data:
+                top.relim()
+                top.autoscale_view()
+            return None
+        both = [books.book[side] for side in SIDE_COLOURS if side in books.book]
+        x = self.prices.fit(*_extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)])), now)
+        y = self.volumes.fit(0.0, _extent(np.concatenate([c for _, c in both] or [np.empty(0)]))[1], now)
+        self.limits(top, x, y)
+        return title, x, y, window, series
+
+
+def pair_labels(exchanges: Iterable[object], symbols: Iterable[object]) -> tuple[str, ...]:
+    """``exchange pair_symbol`` of each pair, cut to :data:`LABEL_CHARACTERS` with an ellipsis
+    (a name longer than that would squeeze the bars to nothing)."""
+    labels = (f"{e} {p}" for e, p in zip(exchanges, symbols))
+    return tuple(label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…" for label in labels)
+
+
+LABEL_CHARACTERS = 36
+"""The longest pair label a chart shows whole."""
+
+
+class PairWeightsScene(Scene):
+    """Each exchange pair's weight in the newest push as a horizontal bar coloured by its status
+    (the legend says what each status means), beside the index price over time."""
+
+    def __init__(self, figure: Figure, live: bool) -> None:
+        super().__init__(figure, live)
+        left, right = figure.axes
+        self.axes = (left, right)
+        left.set_xlabel("pair weight")
+        figure.legend(
+            handles=[Patch(color=c, label=f"{k}: {t}") for k, (t, c) in PAIR_STATUS.items()],
+            loc="outside lower center",
+            ncols=len(PAIR_STATUS),
+            fontsize="small",
+            frameon=False,
+        )
+        self.price = right.plot([], [], color=LINE_COLOUR)[0]
+        if live:
+            right.set_xlabel(AGO)
+        else:
+            time_axis(right)
+        self.waiting = self.waiting_text(left)
+        self.pairs: tuple[str, ...] | None = None
+        self.bars: list[Rectangle] = []
+        self.zeros = left.scatter([], [], marker="D", s=40, clip_on=False, zorder=3, edgecolors="white")
+        self.weights, self.times, self.prices = Range(0.1, zero=True), Window(), Range()
+        self.animate(self.price, self.zeros)
+
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+        left, right = self.axes
+        received = nanoseconds(rows["received_at"])
+        starts = push_starts(received)
+        newest = int(starts[-1]) if len(starts) else 0
+        push = rows.iloc[newest:]
+        exchange = push["exchange"].to_numpy()
+        listed = np.flatnonzero(pd.notna(exchange))
+        labels = pair_labels(exchange[listed], push["pair_symbol"].to_numpy()[listed])
+        if labels != self.pairs:
+            self.lay_out(labels)
+        weights = push["pair_weight"].to_numpy(dtype="float64")[listed]
+        codes = push["pair_status"].to_numpy(dtype="float64", na_value=np.nan)[listed]
+        colours = [PAIR_STATUS.get(int(code), OTHER_STATUS)[1] if code == code else OTHER_STATUS[1] for code in codes]
+        for bar, weight, colour in zip(self.bars, weights, colours):
+            bar.set_width(weight if np.isfinite(weight) else 0.0)
+            bar.set_color(colour)
+        zero = np.flatnonzero(~(weights > 0))  # a zero-width bar shows nothing: a marker in its status colour does
+        self.zeros.set_offsets(np.column_stack([np.zeros(len(zero)), zero]))
+        self.zeros.set_facecolor([colours[i] for i in zero] or "none")
+        has_data = bool(len(starts))
+        self.waiting.set_visible(not has_data)
+        prices = rows["price"].to_numpy(dtype="float64")[starts]
+        times = received[starts]
+        if has_data:
+            pair = f"{rows['underlying_symbol'].iat[newest]}/{rows['quote_symbol'].iat[newest]}"
+            when = clock(pd.Timestamp(times[-1], tz="UTC"))
+            self.caption = f"{pair} v3 pair weights at {when}: index price {prices[-1]:,.8g}"
+        if title is None:
+            title = "v3 pair weights" if not has_data else f"{pair} v3 pair weights"
+            if not self.live and has_data:  # a live chart's caption says when, as it changes with every push
+                title += f" at {when}"
+        left.set_title(title)
+        right.set_title(f"index price {prices[-1]:,.8g}" if len(prices) and not self.live else "index price")
+        window = self.window(self.times, times, now)
+        series = self.time_series(right, self.price, times, prices, window, self.prices, now)
+        high = _extent(weights)[1]
+        if not self.live:
+            left.set_xlim(0.0, high * 1.1 if high > 0 else 1.0)
+            return None
+        x = self.weights.fit(0.0, high, now)
+        self.limits(left, x, None)
+        return title, labels, x, window, series
+
+    def lay_out(self, labels: tuple[str, ...]) -> None:
+        """Bars and tick labels for the pairs ``labels`` (a new set of pairs)."""
+        left = self.axes[0]
+        for bar in self.bars:
+            bar.remove()
+        self.animated = [a for a in self.animated if a not in self.bars]
+        rows = np.arange(len(labels))
+        self.bars = list(left.barh(rows, np.zeros(len(labels))).patches)
+        points = self.figure.get_figheight() * 72 * 0.6  # what the bars' axes get of the height, about
+        size = min(10.0, max(6.0, points / max(len(labels), 1) / 1.4))
+        left.set_yticks(rows, labels, fontsize=size)
+        left.set_ylim(max(len(labels), 1) - 0.5, -0.5)  # the first pair on top
+        self.pairs = labels
+        self.animate(*self.bars)
 
 
 class ChartFigure(Figure):
-    """A figure that shows itself as a PNG in Jupyter, with or without pyplot."""
+    """A figure that shows itself in Jupyter as a PNG drawn at twice its size and shown at its
+    size (sharp on a high-resolution screen), with or without pyplot."""
 
-    def _repr_png_(self) -> bytes:
-        return png(self)
+    def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+        width, height = (round(v) for v in self.get_size_inches() * self.dpi)
+        return png(self, scale=2.0), {"width": width, "height": height}
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart of one table: the latest push drawn beside a per-push ``series`` over time.
+    """A chart of one table: its figure's layout and the :class:`Scene` that draws on it.
 
-    :meth:`figure` lays out the axes once (``rows`` x ``cols``, sized by ``ratios``);
-    ``draw(axes, latest, series, title)`` clears and redraws them, so a live widget calls it
-    again on the same figure as data arrives.
+    ``size`` is in CSS pixels (what the figure measures on screen at 100 dpi); :meth:`figure`
+    draws it ``scale`` times as finely, for screens with that many device pixels per CSS pixel.
     """
 
     table: str
-    series: Callable[[pd.DataFrame], pd.DataFrame]
-    draw: Callable[[Sequence[Axes], pd.DataFrame, pd.DataFrame, str | None], None]
-    figsize: tuple[float, float]
+    scene: Callable[[Figure, bool], Scene]
+    size: tuple[int, int]
     rows: int
     cols: int
     ratios: tuple[float, ...]
 
-    def figure(self, dpi: float = 100) -> ChartFigure:
+    def figure(self, scale: float = 1.0) -> ChartFigure:
         """A figure holding the chart's empty axes."""
-        fig = ChartFigure(figsize=self.figsize, dpi=dpi, layout="constrained")
+        fig = ChartFigure(figsize=(self.size[0] / 100, self.size[1] / 100), dpi=100 * scale, layout="constrained")
         ratios = {"height_ratios" if self.rows > 1 else "width_ratios": self.ratios}
         fig.subplots(self.rows, self.cols, squeeze=False, **ratios)
         return fig
@@ -181,33 +495,25 @@ class Chart:
         if missing:
             raise ArgumentError(f"{argument} must be a {self.table} DataFrame; it lacks the columns {', '.join(missing)}")
         fig = self.figure()
-        self.draw(fig.axes, latest_push(df), self.series(df), title)
+        self.scene(fig, False).update(df, title, 0.0)
         return fig
 
 
-def clear(axes: Sequence[Axes]) -> Sequence[Axes]:
-    """``axes``, each emptied of what was drawn on it for a redraw. Unlike ``Axes.clear`` this
-    keeps the axis and tick objects, whose re-creation is most of a redraw's cost."""
-    for ax in axes:
-        for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
-            artist.remove()
-        legend = ax.get_legend()
-        if legend is not None:
-            legend.remove()
-        ax.relim()
-    return axes
-
-
-def png(fig: Figure) -> bytes:
-    """``fig`` rendered as PNG at its own dpi, in one draw (``savefig`` draws twice when a
-    layout engine is set) and with light compression (a third of the default's time)."""
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 1})
+def png(fig: Figure, scale: float = 1.0) -> bytes:
+    """``fig`` rendered as PNG at ``scale`` times its dpi, in one draw (``savefig`` draws twice
+    when a layout engine is set) and with light compression (a third of the default's time)."""
+    dpi = fig.dpi
+    fig.set_dpi(dpi * scale)
+    try:
+        buffer = io.BytesIO()
+        FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 1})
+    finally:
+        fig.set_dpi(dpi)
     return buffer.getvalue()
 
 
-DEPTH_CHART = Chart("depth", book_summary, draw_depth, (8.0, 6.5), rows=3, cols=1, ratios=(3, 1, 1))
-PAIR_WEIGHTS_CHART = Chart("pair_index_v3", index_prices, draw_pair_index, (11.0, 5.5), rows=1, cols=2, ratios=(3, 2))
+DEPTH_CHART = Chart("depth", DepthScene, (720, 600), rows=3, cols=1, ratios=(3, 1, 1))
+PAIR_WEIGHTS_CHART = Chart("pair_index_v3", PairWeightsScene, (960, 520), rows=1, cols=2, ratios=(3, 2))
 CHARTS: dict[str, Chart] = {c.table: c for c in (DEPTH_CHART, PAIR_WEIGHTS_CHART)}
 """The chart of each table that has one."""
 

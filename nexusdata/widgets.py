@@ -1,12 +1,17 @@
-"""Live charts in Jupyter: an ipywidgets box whose PNG image is redrawn from a running feed.
+"""Live charts and live status in Jupyter: ipywidgets redrawn from a running feed.
 
 The connection thread only writes data into the feed's buffers; :meth:`LivePlot.refresh` reads
-the newest pushes the buffer holds (typed once, by the buffer) and redraws the chart
-(:mod:`nexusdata.plots`, on a pyplot-free figure). It runs where matplotlib and widget output
-are safe: from a task on the Jupyter kernel's own asyncio loop (live handles), or from a
-blocking collector's wait loop (``plot=True``), both on the main thread. Redraws happen only
-when data arrived, at most ``max_fps`` times a second and with at most about a twentieth of the
-time spent drawing while ingestion is busy (a quarter while it is calm).
+the newest pushes the buffer holds (typed once, by the buffer) and draws a frame of the chart by
+blitting (:mod:`nexusdata.animation`). It runs where matplotlib and widget output are safe: from
+a task on the Jupyter kernel's own asyncio loop (live handles), or from a blocking collector's
+wait loop (``plot=True``), both on the main thread. Frames are drawn only when data arrived, at
+most ``max_fps`` times a second and with at most about a twentieth of the time spent drawing
+while ingestion is busy (a quarter while it is calm).
+
+Widgets live only as long as the kernel: a saved notebook holds no widget state, and a widget
+output reopened without it shows an error. So a chart or status displayed here replaces its
+output, when its feed stops, with a picture of its last state (a PNG, an HTML table), which a
+saved notebook keeps.
 """
 
 from __future__ import annotations
@@ -15,21 +20,23 @@ import asyncio
 import html
 import logging
 import time
+import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import ipywidgets
 
+from .animation import DEVICE_PIXEL_RATIO, Animation
 from .config import positive_int, positive_number
 from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
-from .frames import latest_push
-from .plots import CHARTS, Chart, png
+from .plots import CHARTS, Chart
 
 log = logging.getLogger("nexusdata.widgets")
 
 HISTORY = 2000
 """Pushes the chart's time series shows by default, the newest ones."""
 
-MAX_FPS = 5.0
+MAX_FPS = 20.0
 """Redraws per second at most, by default."""
 
 DRAW_SHARE = 0.05
@@ -46,21 +53,67 @@ then has room, and the chart moves more often."""
 CALM_WAITING = 0.5
 """Share of the time the connection thread waits for data above which ingestion counts as calm."""
 
-RELAYOUT_EVERY = 10
-"""The figure's layout is recomputed on the first redraw and every this many (it costs as much
-as the drawing; in between, axes keep their places)."""
+COST_WEIGHT = 0.2
+"""Weight of the newest redraw in the running mean of a redraw's cost that paces the next one
+(a rare full draw, with its layout, does not stall the chart; a string of them slows it)."""
+
+FIRST_LAYOUTS = 2
+"""Full draws at the start (the empty chart, the first push) that do not pace the redraws."""
+
+STATUS_EVERY = 1.0
+"""Seconds between updates of a displayed live handle's status."""
+
+
+def status_html(feed: Feed, kind: str) -> str:
+    """The status line of ``feed``'s ``kind`` with a dot in its state's colour."""
+    colour = STATE_COLOURS.get(feed.state, OTHER_STATE_COLOUR)
+    return f"<span style='color:{colour}'>●</span> {html.escape(feed.status_line(kind, rows=False))}"
+
+
+class Kept:
+    """A displayed output that is replaced, when its feed stops, by a picture of its last state
+    (the widget itself would not survive a saved notebook). ``show`` displays ``widget`` with a
+    display id; ``keep`` replaces every output of it with ``picture()``'s display object."""
+
+    def __init__(self) -> None:
+        self.display_id: str | None = None
+
+    def show(self, widget: ipywidgets.Widget) -> None:
+        from IPython.display import display
+
+        self.display_id = self.display_id or uuid.uuid4().hex
+        display(widget._repr_mimebundle_(), raw=True, display_id=self.display_id)
+
+    def keep(self, picture: Callable[[], Any]) -> None:
+        if self.display_id is None:
+            return  # never displayed: nothing to keep
+        from IPython.display import update_display
+
+        update_display(picture(), display_id=self.display_id)
+
+
+def start_task(coroutine: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None] | None:
+    """Run ``coroutine()`` on this thread's running event loop (the Jupyter kernel's), if any."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        log.debug("no running event loop: nothing redraws by itself")
+        return None
+    return loop.create_task(coroutine())
 
 
 class LivePlot(ipywidgets.VBox):
-    """A live chart of one kind of push of a running :class:`~nexusdata.feed.Feed`: a status
-    line above the chart's image.
+    """A live chart of one kind of push of a running :class:`~nexusdata.feed.Feed`: a header
+    (the status line, and what the newest push shows) above the chart's image.
 
     In a Jupyter kernel it redraws itself from the kernel's event loop until the feed stops;
     elsewhere call :meth:`refresh`. It shows the newest ``history`` pushes, redraws at most
     ``max_fps`` times a second and spends at most ``draw_share`` of the time drawing while
     ingestion is busy (about what ingestion then loses), up to :data:`CALM_SHARE` while it is
-    calm; ``share`` is the share in force. ``redraws`` counts the redraws so far; ``figure`` is
-    the matplotlib figure drawn (``figure.savefig(...)`` keeps a picture of it).
+    calm; ``share`` is the share in force. The image is drawn for ``device_pixel_ratio`` device
+    pixels per CSS pixel and shown at the chart's size in CSS pixels. ``redraws`` counts the
+    redraws, ``animation.full_draws`` those that redrew the whole figure; ``figure`` is the
+    matplotlib figure drawn.
     """
 
     _task: asyncio.Task[None] | None = None  # also for a chart refused by its options (closed when collected)
@@ -74,29 +127,35 @@ class LivePlot(ipywidgets.VBox):
         history: int = HISTORY,
         max_fps: float = MAX_FPS,
         draw_share: float = DRAW_SHARE,
-        dpi: float = 80,
+        device_pixel_ratio: float = DEVICE_PIXEL_RATIO,
         title: str | None = None,
     ) -> None:
         self.history = positive_int(history, "history")  # checked before any widget exists
         self.max_fps = positive_number(max_fps, "max_fps", unit="redraws a second")
         self.draw_share = positive_number(draw_share, "draw_share", unit="", maximum=1.0)
-        dpi = positive_number(dpi, "dpi", unit="dots per inch")
+        ratio = positive_number(device_pixel_ratio, "device_pixel_ratio", unit="device pixels per CSS pixel", maximum=4.0)
         self.feed = feed
         self.kind = kind
-        self.chart = chart
         self.title = title
         self.redraws = 0
-        self.status = ipywidgets.HTML()
-        self.image = ipywidgets.Image(format="png")
-        super().__init__([self.status, self.image])
-        self.figure = chart.figure(dpi)
+        self.animation = Animation(chart, device_pixel_ratio=ratio)
+        self.figure = self.animation.figure
+        width, _ = chart.size
+        self.header = ipywidgets.HTML()
+        self.image = ipywidgets.Image(
+            format="jpeg", layout=ipywidgets.Layout(width=f"{width}px", max_width="100%", height="auto")
+        )
+        super().__init__([self.header, self.image])
+        self._kept = Kept()
+        self._finished = False
         self._seen = -1  # pushes the buffer had taken at the last redraw
         self._next_at = 0.0
+        self._cost: float | None = None  # running mean of a redraw's CPU seconds
         self._ingestion = (time.monotonic(), feed.connection.waiting_seconds)  # when, and the connection's waiting then
         self.share = self.draw_share
         """The share of the time drawing may take until the next redraw, by how busy ingestion was."""
         self.refresh(force=True)
-        self._start()
+        self._task = start_task(self._redraw_until_stopped)
 
     @classmethod
     def of(cls, feed: Feed, kind: str, chart: str, **options: Any) -> LivePlot:
@@ -104,28 +163,60 @@ class LivePlot(ipywidgets.VBox):
         subscription kind's name: ``depth``, ``pair_index_v3``)."""
         return cls(feed, kind, CHARTS[chart], **options)
 
+    @property
+    def status(self) -> str:
+        """The header as shown: the status line and the caption, as HTML."""
+        return self.header.value
+
     def refresh(self, force: bool = False) -> bool:
-        """Redraw the newest ``history`` pushes if pushes arrived since the last redraw and the
-        throttle allows it (``force`` ignores the throttle). Call it on the main thread only.
-        Returns whether it redrew."""
+        """Draw a frame of the newest ``history`` pushes if pushes arrived since the last one and
+        the throttle allows it (``force`` ignores the throttle); the header follows the status
+        either way. Call it on the main thread only. Returns whether it drew a frame."""
         started, cpu = time.monotonic(), time.thread_time()
         if not force and started < self._next_at:
             return False
-        self.status.value = self._status()
         buffer = self.feed.buffers[self.kind]
         if buffer.pushes == self._seen and self.redraws:
+            self.header.value = self._header()
             return False
         self._seen = buffer.pushes
-        rows = buffer.tail(self.history)
-        relayout = self.redraws % RELAYOUT_EVERY == 0
-        self.figure.set_layout_engine("constrained" if relayout else "none")
-        self.chart.draw(self.figure.axes, latest_push(rows), self.chart.series(rows), self.title)
-        self.image.value = png(self.figure)
+        full_draws = self.animation.full_draws
+        self.animation.draw(buffer.tail(self.history), self.title, started)
+        self.image.value = self.animation.jpeg()
+        self.header.value = self._header()
         self.redraws += 1
-        cost = 0.0 if relayout else time.thread_time() - cpu  # a rare layout is not the usual cost
+        cost = time.thread_time() - cpu
+        if self.animation.full_draws > full_draws and self.animation.full_draws <= FIRST_LAYOUTS:
+            pass  # the layouts of the empty chart and of the first push: not what redraws cost
+        elif self._cost is None:
+            self._cost = cost
+        else:
+            self._cost = (1 - COST_WEIGHT) * self._cost + COST_WEIGHT * cost
         self._measure_ingestion(started)
-        self._next_at = started + max(1 / self.max_fps, cost / self.share)
+        self._next_at = started + max(1 / self.max_fps, (self._cost or 0.0) / self.share)
         return True
+
+    def finish(self) -> None:
+        """Draw what arrived last and, where the chart is displayed, replace it with a PNG of
+        that last state (titles, status and all), which a saved notebook keeps."""
+        from IPython.display import Image
+
+        self.refresh(force=True)
+        if self._finished:
+            return
+        self._finished = True
+        width, height = self.animation.chart.size
+        colour = STATE_COLOURS.get(self.feed.state, OTHER_STATE_COLOUR)
+        rows = self.feed.buffers[self.kind].tail(self.history)
+        status = self.feed.status_line(self.kind, rows=False)
+        self._kept.keep(lambda: Image(self.animation.picture(rows, self.title, status, colour), width=width, height=height))
+
+    def _ipython_display_(self) -> None:
+        self._kept.show(self)
+
+    def _header(self) -> str:
+        caption = html.escape(self.animation.caption)
+        return f"{status_html(self.feed, self.kind)}<br><span style='font-weight:600'>{caption}</span>"
 
     def _measure_ingestion(self, now: float) -> None:
         """Set :attr:`share`: more than ``draw_share`` if the connection thread has mostly been
@@ -143,25 +234,41 @@ class LivePlot(ipywidgets.VBox):
             part.close()
         super().close()
 
-    def _status(self) -> str:
-        colour = STATE_COLOURS.get(self.feed.state, OTHER_STATE_COLOUR)
-        return f"<span style='color:{colour}'>●</span> {html.escape(self.feed.status_line(self.kind, rows=False))}"
-
-    def _start(self) -> None:
-        """Redraw from the running event loop of this thread (the Jupyter kernel's) if there is
-        one."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            log.debug("no running event loop: call refresh() to redraw")
-            return
-        self._task = loop.create_task(self._redraw_until_stopped())
-
     async def _redraw_until_stopped(self) -> None:
         try:
             while not self.feed.finished.is_set():
-                await asyncio.sleep(1 / self.max_fps)
+                await asyncio.sleep(max(1 / self.max_fps, self._next_at - time.monotonic()))
                 self.refresh()
-            self.refresh(force=True)
+            self.finish()
         except Exception:  # a failing redraw must not vanish as an unretrieved task exception
             log.exception("live chart stopped redrawing")
+
+
+class LiveStatus(ipywidgets.HTML):
+    """A live handle's status as shown in Jupyter: ``render()``'s HTML, updated every
+    :data:`STATUS_EVERY` seconds from the kernel's event loop while ``feed`` runs, then left as
+    plain HTML output (which a saved notebook keeps)."""
+
+    _task: asyncio.Task[None] | None = None
+
+    def __init__(self, feed: Feed, render: Callable[[], str]) -> None:
+        super().__init__(render())
+        self.feed = feed
+        self.render = render
+        self._kept = Kept()
+        self._task = start_task(self._update_until_stopped)
+
+    def _ipython_display_(self) -> None:
+        self._kept.show(self)
+
+    async def _update_until_stopped(self) -> None:
+        from IPython.display import HTML
+
+        try:
+            while not self.feed.finished.is_set():
+                await asyncio.sleep(STATUS_EVERY)
+                self.value = self.render()
+            self.value = self.render()
+            self._kept.keep(lambda: HTML(self.value))
+        except Exception:  # as for the charts: never an unretrieved task exception
+            log.exception("live status stopped updating")

@@ -8,7 +8,8 @@ import pytest
 from matplotlib.colors import to_hex
 
 import nexusdata as nd
-from nexusdata.plots import PAIR_STATUS, book_summary, index_prices, latest_push, png
+from nexusdata.frames import latest_push
+from nexusdata.plots import PAIR_STATUS, book_summary, index_prices, png
 from nexusdata.sim import Simulator
 
 
@@ -48,7 +49,10 @@ def test_plot_depth_draws_the_latest_book_and_the_series(depth: pd.DataFrame) ->
     summary = book_summary(depth)
     assert np.allclose(mid_ax.get_lines()[0].get_ydata(), summary["mid"])
     assert np.allclose(spread_ax.get_lines()[0].get_ydata(), summary["spread"])
-    assert png(fig).startswith(b"\x89PNG") and fig._repr_png_().startswith(b"\x89PNG")
+    assert png(fig).startswith(b"\x89PNG")
+    picture, size = fig._repr_png_()  # drawn at twice the size it is shown at: sharp on any screen
+    assert picture.startswith(b"\x89PNG") and size == {"width": 720, "height": 600}
+    assert picture[16:24] == (1440).to_bytes(4, "big") + (1200).to_bytes(4, "big")  # the PNG header's width and height
 
 
 def test_plot_pair_weights_colours_pairs_by_status(v3: pd.DataFrame) -> None:
@@ -60,7 +64,10 @@ def test_plot_pair_weights_colours_pairs_by_status(v3: pd.DataFrame) -> None:
     for bar, (_, pair) in zip(bars, pairs.iterrows()):
         assert bar.get_width() == pytest.approx(pair["pair_weight"])
         assert to_hex(bar.get_facecolor()) == PAIR_STATUS[int(pair["pair_status"])][1]
-    legend = [t.get_text() for t in weights_ax.get_legend().get_texts()]
+    zero = [row for row, weight in enumerate(pairs["pair_weight"]) if not weight > 0]
+    assert [y for _, y in weights_ax.collections[0].get_offsets()] == zero  # a marker where a bar has no width
+    (figure_legend,) = fig.legends
+    legend = [t.get_text() for t in figure_legend.get_texts()]
     assert legend == [f"{code}: {meaning}" for code, (meaning, _) in PAIR_STATUS.items()]
     assert weights_ax.get_title() == "weights"
     assert np.allclose(price_ax.get_lines()[0].get_ydata(), index_prices(v3)["price"])
