@@ -1,10 +1,11 @@
-"""Render the pictures of the live charts in docs/notebooks.md, from the code itself.
+"""Render the pictures of the charts in docs/notebooks.md, from the code itself.
 
 Starts the embedded simulator, opens a live depth handle and a live ``pair_index_v3`` handle,
 lets their live charts redraw themselves from an asyncio event loop (as in a Jupyter kernel) for
-a few seconds, and writes the PNG each widget shows:
+a few seconds, and writes the PNG each widget shows; then collects a few seconds of a deeper
+book and draws its order-book heatmap:
 
-    python docs/make_images.py          # writes docs/images/live_depth.png, live_pair_weights.png
+    python docs/make_images.py          # writes docs/images/live_depth.png, live_pair_weights.png, depth_heatmap.png
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 from pathlib import Path
 
 import nexusdata as nd
+from nexusdata.plots import png
 from nexusdata.sim import Simulator
 
 IMAGES = Path(__file__).resolve().parent / "images"
@@ -35,5 +37,17 @@ async def render(seconds: float = 5.0) -> list[Path]:
     return written
 
 
+def render_heatmap(pushes: int = 400, depth: int = 20) -> Path:
+    """The order-book heatmap of ``pushes`` pushes of a ``depth``-level book; returns the file written."""
+    with Simulator(seed=0, rate=100) as sim:
+        book = nd.stream_depth("BTCUSDT", seconds=60, depth=depth, max_messages=pushes, progress=False, **sim.nexus)
+    IMAGES.mkdir(exist_ok=True)
+    path = IMAGES / "depth_heatmap.png"
+    path.write_bytes(png(nd.plot_depth_heatmap(book)))
+    print(f"{path}: {book['received_at'].nunique()} pushes, {len(book):,} rows, {path.stat().st_size:,} bytes")
+    return path
+
+
 if __name__ == "__main__":
     asyncio.run(render())
+    render_heatmap()

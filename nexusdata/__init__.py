@@ -36,6 +36,7 @@ from .replay import replay
 if TYPE_CHECKING:
     from .compaction import compact
     from .contact import check, format_transcript
+    from .heatmap import plot_depth_heatmap
     from .plots import plot_depth, plot_pair_weights
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "live_risk",
     "pair_weights",
     "plot_depth",
+    "plot_depth_heatmap",
     "plot_pair_weights",
     "read_recording",
     "record",
@@ -82,6 +84,10 @@ def __getattr__(name: str) -> Any:
         from . import plots
 
         return getattr(plots, name)
+    if name == "plot_depth_heatmap":
+        from . import heatmap
+
+        return heatmap.plot_depth_heatmap
     if name in ("check", "format_transcript"):
         from . import contact
 

@@ -30,6 +30,9 @@ from waiting import wait_until
 import nexusdata as nd
 from nexusdata.cli import EXIT_USAGE, main
 from nexusdata.errors import ArgumentError
+from nexusdata.frames import build_dataframe
+from nexusdata.heatmap import volume_grid
+from nexusdata.protocol import tables
 from nexusdata.sim import Simulator
 
 Conns = dict[str, Any]
@@ -138,6 +141,7 @@ def _own(
 
 
 N, C = "nexus", "chainext"
+NO_DEPTH = build_dataframe(tables.DEPTH, [])  # a depth DataFrame without rows, typed as collected
 SECONDS = [0, -1, math.nan, math.inf, "10", True, None]
 MAX_MESSAGES = [0, -1, 1.5, True, "3"]
 FLAGS = ["yes", 1, None]
@@ -211,6 +215,15 @@ OWN: list[Any] = [
     *_own("gap_log", lambda c, v: nd.gap_log(v), "source", [42, pd.DataFrame()]),
     *_own("plot_depth", lambda c, v: nd.plot_depth(v), "depth", [pd.DataFrame(), 42], "DataFrame"),
     *_own("plot_pair_weights", lambda c, v: nd.plot_pair_weights(v), "v3", [pd.DataFrame(), 42], "DataFrame"),
+    *_own("plot_depth_heatmap", lambda c, v: nd.plot_depth_heatmap(v), "depth", [pd.DataFrame(), 42], "DataFrame"),
+    *_own(
+        "plot_depth_heatmap",
+        lambda c, v: nd.plot_depth_heatmap(NO_DEPTH, price_bins=v),
+        "price_bins",
+        [0, 1.5, True, "120", 5000],
+    ),  # fmt: skip
+    *_own("plot_depth_heatmap", lambda c, v: nd.plot_depth_heatmap(NO_DEPTH, time_bins=v), "time_bins", [0, None]),
+    *_own("plot_depth_heatmap", lambda c, v: nd.plot_depth_heatmap(NO_DEPTH, symbol=v), "symbol", ["", 5]),
 ]
 CASES: list[Any] = [*_connection_cases(), *OWN]
 
@@ -358,6 +371,41 @@ GATHERED: list[Any] = [
         match="pair_index_v3 DataFrame.*pair_weight",
     ),  # fmt: skip
     Case("plot_depth", "a pair_index_v3 frame", lambda c: nd.plot_depth(c["v3"]), "side", match="depth DataFrame.*side"),
+    # the order-book heatmap (from test_heatmap.py): one symbol at a time, ranges that are ranges
+    Case(
+        "plot_depth_heatmap",
+        "two symbols, no symbol=",
+        lambda c: nd.plot_depth_heatmap(c["depth"]),
+        "BTCUSDT, ETHUSDT",
+        match="one symbol.*pass symbol=.*or filter",
+    ),  # fmt: skip
+    Case(
+        "plot_depth_heatmap",
+        "symbol='XRPUSDT', not in the frame",
+        lambda c: nd.plot_depth_heatmap(c["depth"], symbol="XRPUSDT"),
+        "XRPUSDT",
+        match=r"symbol must be one of the frame's symbols \(BTCUSDT, ETHUSDT\)",
+    ),  # fmt: skip
+    Case(
+        "plot_depth_heatmap",
+        "a pair_index_v3 frame",
+        lambda c: nd.plot_depth_heatmap(c["v3"]),
+        "side",
+        match="depth DataFrame.*side",
+    ),  # fmt: skip
+    *(
+        Case("heatmap.volume_grid", bad, lambda c, options=options: volume_grid(c["depth"], symbol="BTCUSDT", **options), word)
+        for bad, options, word in [
+            ("prices=(5, 1)", {"prices": (5, 1)}, "prices"),
+            ("prices=(1, nan)", {"prices": (1, math.nan)}, "prices"),
+            ("prices='wide'", {"prices": "wide"}, "prices"),
+            ("prices=(True, 2)", {"prices": (True, 2)}, "prices"),
+            ("times=(end, start)", {"times": ("2026-01-02", "2026-01-01")}, "times"),
+            ("times=('yesterday-ish', ...)", {"times": ("yesterday-ish", "2026-01-01")}, "times"),
+            ("times=(None, ...)", {"times": (None, "2026-01-01")}, "times"),
+            ("times=3", {"times": 3}, "times"),
+        ]
+    ),
 ]
 
 

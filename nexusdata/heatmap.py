@@ -1,0 +1,430 @@
+"""The order-book heatmap: resting volume by price and time, with the best bid and ask over it.
+
+:func:`volume_grid` bins a depth DataFrame into a price × time grid of resting volume with numpy
+alone, vectorized (a live chart calls it on every redraw); :func:`draw_depth_heatmap` draws a
+grid on an axes and returns the artists a live chart updates in place (:meth:`HeatmapArtists.update`);
+:func:`plot_depth_heatmap` (``nd.plot_depth_heatmap``) does both on a figure of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colorbar import Colorbar
+from matplotlib.colors import PowerNorm
+from matplotlib.dates import date2num
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import Normal, Stroke
+
+from .config import nonempty_str, positive_int
+from .errors import ArgumentError
+from .plots import SIDE_COLOURS, ChartFigure, time_axis
+
+PRICE_BINS = 120
+"""Price rows of the grid by default."""
+
+TIME_BINS = 600
+"""Time columns of the grid at most, by default: one per push up to this many, then equal-width
+bins each showing the last push in it."""
+
+MAX_BINS = 4096
+"""The most price or time bins: more than a picture has pixels across, and a grid of at most
+128 MiB."""
+
+MARGIN = 0.02
+"""The default price range is the data's lowest to highest price, widened by this share of
+that span on each side (so the outermost levels are not drawn on the frame)."""
+
+COLOURMAP = "magma"
+"""Perceptually uniform, from black (an empty price bin) to pale yellow (the largest volume)."""
+
+GAMMA = 0.5
+"""The colour scale is the square root of the volume (``PowerNorm(0.5)`` from 0 to the grid's
+largest volume): a level with 1% of the largest volume still gets a tenth of the colour range,
+so thin levels stay visible beside walls, and an empty bin (0) is the bottom colour. A
+logarithmic scale would need an arbitrary floor for the many zeros and makes dust as loud as a
+wall."""
+
+DEPTH_COLUMNS = ("received_at", "symbol", "side", "level", "price", "volume")
+"""The depth columns the heatmap reads."""
+
+_DEPTH = "a depth DataFrame"
+_SECOND = 1_000_000_000
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True, eq=False)
+class Best:
+    """The best bid and ask of every push up to the grid's end, oldest first: ``times``
+    (``datetime64[ns]``, UTC, when the push was received) and the level-0 prices ``bid`` and
+    ``ask`` (float64; NaN where a push had no level 0 on that side)."""
+
+    times: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """Resting volume on a price × time grid, for one symbol.
+
+    - ``times``: the time bin edges, ``datetime64[ns]`` in UTC (tz-naive numpy values), one more
+      than the columns; a column covers ``[times[j], times[j + 1])``.
+    - ``prices``: the price bin edges (float64), one more than the rows, lowest first; a row
+      covers ``[prices[i], prices[i + 1])``, the last one including its upper edge.
+    - ``volume``: float64 of shape (rows, columns) = (price bins, time bins): the volume resting
+      in each price bin as the book was last seen at or before the column's end (the last push
+      in the column, else the previous column's book); the levels in one price bin add up.
+      NaN where no book is known yet (before the first push); 0 where the book had nothing.
+    - ``best``: the best bid and ask of every push up to the grid's end (:class:`Best`).
+    - ``symbol``: the symbol shown, ``None`` for an empty frame.
+
+    With no push to show and no range given, ``times`` and ``prices`` have no edges and
+    ``volume`` no cells.
+    """
+
+    times: np.ndarray
+    prices: np.ndarray
+    volume: np.ndarray
+    best: Best
+    symbol: str | None = None
+
+
+def volume_grid(
+    depth: pd.DataFrame,
+    *,
+    price_bins: int = PRICE_BINS,
+    time_bins: int = TIME_BINS,
+    prices: tuple[float, float] | None = None,
+    times: tuple[Any, Any] | None = None,
+    symbol: str | None = None,
+) -> Grid:
+    """The resting volume of a depth DataFrame (one symbol) on a price × time :class:`Grid`.
+
+    Prices: ``price_bins`` equal rows over ``prices=(low, high)``, by default the span of the
+    prices shown widened by :data:`MARGIN` on each side. Levels outside a given range are
+    dropped, not clipped to its edge (that would pile far volume up on the border).
+
+    Times: by default from the first push to the last one plus the mean time between pushes, in
+    one column per push, or ``time_bins`` equal columns when there are more pushes. With
+    ``times=(start, end)`` (anything ``pd.Timestamp`` takes; naive times are UTC) the grid spans
+    that range in exactly ``time_bins`` columns: a push before ``start`` is the book at
+    ``start``, pushes from ``end`` on are left out. Each column shows the last push in it, else
+    the book of the column before; NaN volumes count as 0.
+
+    A frame holding several symbols needs ``symbol=`` (or filtering to one). The rows of a push
+    are those sharing a ``received_at``, in any order.
+    """
+    depth = depth_frame(depth, "depth")
+    rows = positive_int(price_bins, "price_bins", maximum=MAX_BINS)
+    most = positive_int(time_bins, "time_bins", maximum=MAX_BINS)
+    price_range = _price_range(prices)
+    time_range = _time_range(times)
+    depth, name = _one_symbol(depth, symbol)
+    if depth.attrs:  # every column read would deep-copy a collector's attrs (its gap and reply logs)
+        depth = pd.DataFrame(depth, copy=False)
+
+    received = _nanoseconds(depth["received_at"])
+    price = _floats(depth["price"], "price")
+    volume = _floats(depth["volume"], "volume")
+    level0 = depth["level"].to_numpy() == 0
+    order = None  # the rows in time order, when they are not already, and without NaT
+    if len(received) and received.min() == _NAT:
+        order = np.flatnonzero(received != _NAT)
+    if len(received) > 1:
+        times_in_order = received if order is None else received[order]
+        if not np.all(times_in_order[1:] >= times_in_order[:-1]):
+            order = np.argsort(received, kind="stable") if order is None else order[np.argsort(times_in_order, kind="stable")]
+    if order is not None:
+        received, price, volume, level0 = received[order], price[order], volume[order], level0[order]
+
+    # pushes: runs of one received_at, oldest first
+    opens = np.empty(len(received), dtype=bool)
+    opens[:1] = True
+    np.not_equal(received[1:], received[:-1], out=opens[1:])
+    starts = np.flatnonzero(opens)  # each push's first row
+    push_times = received[starts]
+
+    # time columns, and the push each one shows
+    if time_range is None:
+        if not len(push_times):
+            return _empty(rows, price_range, name)
+        start = int(push_times[0])
+        gap = (int(push_times[-1]) - start) // (len(push_times) - 1) if len(push_times) > 1 else _SECOND
+        end = int(push_times[-1]) + gap
+        columns = min(len(push_times), most)
+    else:
+        start, end = time_range
+        columns = most
+    kept = int(np.searchsorted(push_times, end))  # the pushes before the end, and their rows
+    cut = int(starts[kept]) if kept < len(starts) else len(received)
+    starts = starts[:kept]
+    column = _column_of(push_times[:kept] - start, end - start, columns)  # each push's column
+    last = np.ones(kept, dtype=bool)  # the last push in its column is the one it shows
+    last[:-1] = column[1:] != column[:-1]
+    sizes = np.diff(starts, append=cut)  # each push's rows
+    if last.all():
+        picked: slice | np.ndarray = slice(0, cut)
+        at = np.repeat(column, sizes)
+    else:  # the rows of the shown pushes only: ranges joined without a loop
+        shows, counts = np.flatnonzero(last), sizes[last]
+        before = np.cumsum(counts) - counts
+        picked = np.arange(int(counts.sum())) + np.repeat(starts[shows] - before, counts)
+        at = np.repeat(column[shows], counts)
+    shown_price, shown_volume = price[picked], volume[picked]
+
+    # price rows
+    if price_range is None:  # the shown prices' span, NaN left out
+        low, high = (float(f.reduce(shown_price)) if len(shown_price) else math.nan for f in (np.fmin, np.fmax))
+        if math.isnan(low):
+            low, high = 0.0, 1.0
+        else:
+            pad = (high - low) * MARGIN or max(abs(low) * 1e-4, 1e-9)
+            low, high = low - pad, high + pad
+    else:
+        low, high = price_range
+
+    # the shown rows scattered into the grid in one step, on a (time, price) layout so that the
+    # forward fill copies whole contiguous columns; transposed on the way out
+    inside = (shown_price >= low) & (shown_price <= high)  # NaN prices fail both
+    if not inside.all():
+        shown_price, shown_volume, at = shown_price[inside], shown_volume[inside], at[inside]
+    cell = np.minimum(((shown_price - low) * (rows / (high - low))).astype(np.int64), rows - 1)
+    cell += at * rows
+    missing = np.isnan(shown_volume)
+    weights = np.where(missing, 0.0, shown_volume) if missing.any() else shown_volume
+    grid = np.bincount(cell, weights=weights, minlength=columns * rows).astype(np.float64, copy=False)  # int when empty
+    grid = grid.reshape(columns, rows)
+    seen = np.full(columns, -1)
+    seen[column[last]] = column[last]
+    if (seen < 0).any():  # a column without a push shows the book of the one before, NaN before any
+        source = np.maximum.accumulate(seen)
+        grid = grid[np.maximum(source, 0)]
+        grid[source < 0] = np.nan
+
+    # the best bid and ask of each push: its level-0 rows
+    best = np.flatnonzero(level0[:cut])
+    side = _codes(depth["side"], ("bid", "ask"), best if order is None else order[best])
+    push = np.searchsorted(starts, best, side="right") - 1
+    best_bid, best_ask = np.full(kept, np.nan), np.full(kept, np.nan)
+    best_bid[push[side == 0]] = price[best[side == 0]]
+    best_ask[push[side == 1]] = price[best[side == 1]]
+    return Grid(
+        times=_edges(start, end, columns),
+        prices=np.linspace(low, high, rows + 1),
+        volume=grid.T,
+        best=Best(push_times[:kept].astype("datetime64[ns]"), best_bid, best_ask),
+        symbol=name,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class HeatmapArtists:
+    """What :func:`draw_depth_heatmap` drew, for a live chart to update in place with
+    :meth:`update`: the grid's ``image``, the ``bid`` and ``ask`` step lines and the ``colorbar``."""
+
+    image: AxesImage
+    bid: Line2D
+    ask: Line2D
+    colorbar: Colorbar
+
+    def update(self, grid: Grid, title: str | None = None) -> None:
+        """Show ``grid`` on the same artists: the image's data, extent and colour scale (the
+        colorbar follows), the best bid and ask lines, the axes' limits and the title. Each line
+        steps on from its last push to the grid's end."""
+        x0, x1 = date2num(grid.times[[0, -1]]) if len(grid.times) > 1 else (0.0, 1.0)
+        y0, y1 = (float(grid.prices[0]), float(grid.prices[-1])) if len(grid.prices) > 1 else (0.0, 1.0)
+        top = float(np.fmax.reduce(grid.volume, axis=None)) if grid.volume.size else math.nan  # NaN: no book at all
+        self.image.set_data(grid.volume if grid.volume.size else np.full((1, 1), np.nan))
+        self.image.set_extent((x0, x1, y0, y1))
+        self.image.set_clim(0.0, top if top > 0 else 1.0)
+        ends = np.append(date2num(grid.best.times), x1)
+        for line, prices in ((self.bid, grid.best.bid), (self.ask, grid.best.ask)):
+            line.set_data(ends if len(prices) else [], np.append(prices, prices[-1:]))
+        ax = self.image.axes
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        if title is None:
+            title = f"{grid.symbol} order book heatmap" if grid.symbol else "order book heatmap"
+            title += ": no data" if math.isnan(top) else ""
+        ax.set_title(title)
+
+
+def draw_depth_heatmap(ax: Axes, grid: Grid, title: str | None = None) -> HeatmapArtists:
+    """``grid`` on ``ax``: resting volume as an image (colour: :data:`COLOURMAP` on a square-root
+    scale, see :data:`GAMMA`; transparent where no book is known), a colorbar, the best bid and
+    ask as step lines over it, clock time on x, price on y, titled "SYMBOL order book heatmap"
+    unless ``title`` is given. Returns the artists, for :meth:`HeatmapArtists.update`."""
+    cmap = colormaps[COLOURMAP].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+    image = ax.imshow(
+        np.full((1, 1), np.nan),
+        cmap=cmap,
+        norm=PowerNorm(GAMMA, vmin=0.0, vmax=1.0),
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        extent=(0.0, 1.0, 0.0, 1.0),
+    )
+    outline = [Stroke(linewidth=2.6, foreground="white", alpha=0.9), Normal()]  # readable on black and on bright cells
+    bid, ask = (
+        ax.plot([], [], drawstyle="steps-post", color=SIDE_COLOURS[side], lw=1.2, label=f"best {side}", path_effects=outline)[0]
+        for side in ("bid", "ask")
+    )
+    colorbar = ax.figure.colorbar(image, ax=ax, label="resting volume", pad=0.01)
+    ax.set_ylabel("price")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    time_axis(ax)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.85)
+    artists = HeatmapArtists(image, bid, ask, colorbar)
+    artists.update(grid, title)
+    return artists
+
+
+def plot_depth_heatmap(
+    depth: pd.DataFrame,
+    title: str | None = None,
+    *,
+    symbol: str | None = None,
+    price_bins: int = PRICE_BINS,
+    time_bins: int = TIME_BINS,
+) -> ChartFigure:
+    """The order-book heatmap of a depth DataFrame: resting volume by price and time (colour),
+    with the best bid and ask over it; ``symbol=`` picks one symbol of several. The grid is
+    :func:`volume_grid`'s with ``price_bins`` and ``time_bins``."""
+    grid = volume_grid(depth, price_bins=price_bins, time_bins=time_bins, symbol=symbol)
+    fig = ChartFigure(figsize=(9.0, 5.0), dpi=100, layout="constrained")
+    draw_depth_heatmap(fig.add_subplot(), grid, title)
+    return fig
+
+
+def depth_frame(df: Any, argument: str) -> pd.DataFrame:
+    """``df`` if it is a DataFrame with the depth columns the heatmap reads, else an
+    :class:`ArgumentError` in the words of ``nd.plot_depth``'s."""
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentError(f"{argument} must be {_DEPTH}, got {type(df).__name__}")
+    missing = [name for name in DEPTH_COLUMNS if name not in df.columns]
+    if missing:
+        raise ArgumentError(f"{argument} must be {_DEPTH}; it lacks the columns {', '.join(missing)}")
+    return df
+
+
+def _one_symbol(depth: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, str | None]:
+    """The rows of one symbol and its name: ``symbol``'s, else the frame's only one."""
+    column = depth["symbol"]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.array.codes
+        if len(codes) and codes[0] >= 0 and codes.min() == codes.max():  # the usual case, without a scan of strings
+            only = str(column.array.categories[codes[0]])
+            if symbol is None or symbol == only:
+                return depth, only
+    present = [str(s) for s in pd.unique(column.dropna())]
+    if symbol is not None:
+        symbol = nonempty_str(symbol, "symbol")
+        if present and symbol not in present:
+            raise ArgumentError(f"symbol must be one of the frame's symbols ({', '.join(present)}), got {symbol!r}")
+        return (depth[column == symbol] if present else depth), symbol
+    if len(present) > 1:
+        raise ArgumentError(
+            f"depth must hold one symbol, got {len(present)} ({', '.join(present)}): pass symbol= to pick one,"
+            " or filter the frame to one symbol"
+        )
+    return depth, (present[0] if present else None)
+
+
+def _nanoseconds(column: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds since the epoch, UTC (NaT: the int64 minimum)."""
+    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
+        raise ArgumentError(f"depth's received_at must be times (datetime64), got dtype {column.dtype}")
+    times = column.array
+    if not isinstance(times, pd.arrays.DatetimeArray):  # Arrow-backed
+        times = pd.DatetimeIndex(column).array
+    return times.as_unit("ns").asi8
+
+
+def _floats(column: pd.Series, name: str) -> np.ndarray:
+    """A column of numbers as float64, NaN where missing."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    try:
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"depth's {name} must be numbers, got dtype {column.dtype}") from exc
+
+
+def _codes(column: pd.Series, values: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
+    """The position in ``values`` of each of the ``rows`` of ``column`` (int8), -1 for any other value."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # a lookup by code (a str Index's get_indexer is slow)
+        lookup = [values.index(c) if c in values else -1 for c in column.array.categories.tolist()]
+        return np.array([*lookup, -1], dtype=np.int8)[column.array.codes[rows]]  # code -1 (missing): the last
+    picked = column.to_numpy()[rows]
+    codes = np.full(len(picked), -1, dtype=np.int8)
+    for i, value in enumerate(values):
+        codes[picked == value] = i
+    return codes
+
+
+def _price_range(prices: Any) -> tuple[float, float] | None:
+    if prices is None:
+        return None
+    accepted = "prices must be a (low, high) pair of finite numbers with low < high"
+    if not isinstance(prices, Sequence) or isinstance(prices, str) or len(prices) != 2:
+        raise ArgumentError(f"{accepted}, got {prices!r}")
+    if any(isinstance(p, bool) or not isinstance(p, (int, float, np.number)) for p in prices):
+        raise ArgumentError(f"{accepted}, got {prices!r}")
+    low, high = float(prices[0]), float(prices[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ArgumentError(f"{accepted}, got {prices!r}")
+    return low, high
+
+
+def _time_range(times: Any) -> tuple[int, int] | None:
+    """``(start, end)`` as int64 nanoseconds since the epoch, UTC."""
+    if times is None:
+        return None
+    accepted = "times must be a (start, end) pair of times (naive ones are UTC) with start < end"
+    if not isinstance(times, Sequence) or isinstance(times, str) or len(times) != 2:
+        raise ArgumentError(f"{accepted}, got {times!r}")
+    try:
+        stamps = [pd.Timestamp(t) for t in times]
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"{accepted}, got {times!r}") from exc
+    if any(pd.isna(s) for s in stamps):
+        raise ArgumentError(f"{accepted}, got {times!r}")
+    start, end = (int((s.tz_localize("UTC") if s.tzinfo is None else s).as_unit("ns").value) for s in stamps)
+    if not start < end:
+        raise ArgumentError(f"{accepted}, got {times!r}")
+    return start, end
+
+
+def _column_of(offsets: np.ndarray, span: int, columns: int) -> np.ndarray:
+    """The column (``0..columns-1``) of each time ``offsets`` ns after the grid's start, in
+    integer arithmetic, so that a push exactly on an edge opens its column; before the start: 0."""
+    if span <= np.iinfo(np.int64).max // columns:
+        column = offsets * columns // span
+    else:  # a span of months: int64 would overflow, and floats are exact to a few microseconds
+        column = np.minimum(np.floor(offsets / span * columns).astype(np.int64), columns - 1)
+    return np.maximum(column, 0)
+
+
+def _edges(start: int, end: int, columns: int) -> np.ndarray:
+    """``columns`` + 1 equal-width time edges from ``start`` to ``end`` (ns), as datetime64[ns]:
+    edge ``j`` is the first nanosecond :func:`_column_of` puts in column ``j``, ``start +
+    ceil(j * span / columns)``, computed without overflow."""
+    whole, rest = divmod(end - start, columns)
+    steps = np.arange(columns + 1, dtype=np.int64)
+    return (start + whole * steps + (rest * steps + columns - 1) // columns).astype("datetime64[ns]")
+
+
+def _empty(rows: int, price_range: tuple[float, float] | None, name: str | None) -> Grid:
+    """The grid of a frame without a push: no time edges, and no price edges unless a range was given."""
+    edges = np.linspace(*price_range, rows + 1) if price_range else np.zeros(0)
+    nothing = np.zeros(0, dtype="datetime64[ns]")
+    return Grid(nothing, edges, np.zeros((max(len(edges) - 1, 0), 0)), Best(nothing, np.zeros(0), np.zeros(0)), name)
