@@ -17,11 +17,14 @@ from __future__ import annotations
 import io
 from collections.abc import Hashable
 
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from .plots import MUTED, Chart, ChartFigure, Scene, png
+from .errors import ArgumentError
+from .heatmap import HEATMAP_CHART
+from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, Chart, ChartFigure, Scene, png
 
 DEVICE_PIXEL_RATIO = 2.0
 """Device pixels per CSS pixel a live chart is drawn for by default: sharp on a high-resolution
@@ -31,6 +34,20 @@ JPEG_QUALITY = 90
 """JPEG quality of a live frame."""
 
 _UNSET = object()
+
+CHARTS: dict[str, Chart] = {"depth": DEPTH_CHART, "heatmap": HEATMAP_CHART, "pair_weights": PAIR_WEIGHTS_CHART}
+"""Every live chart by name; the first one of a table is that table's default."""
+
+
+def chart_of(table: str, name: str | None = None) -> Chart:
+    """The live chart ``name`` of ``table`` (its default if ``None``), or an
+    :class:`~nexusdata.errors.ArgumentError` naming the charts there are."""
+    charts = {n: c for n, c in CHARTS.items() if c.table == table}
+    if name is None and charts:
+        return next(iter(charts.values()))
+    if name not in charts:
+        raise ArgumentError(f"chart must be one of {', '.join(map(repr, charts))} for {table} data, got {name!r}")
+    return charts[name]
 
 
 class Animation:
@@ -66,6 +83,7 @@ class Animation:
             self.full_draws += 1
         else:
             self.canvas.restore_region(self._background)
+        self.scene.paint(np.asarray(self.canvas.buffer_rgba()))
         for artist in self.scene.animated:
             self.figure.draw_artist(artist)
         self.frames += 1

@@ -47,7 +47,7 @@ class Kind:
     """The column telling its subscriptions' rows apart (a recording's partition key comes from it)."""
     build: Build
     chart: bool = False
-    """Whether a live chart draws it (:data:`nexusdata.plots.CHARTS` has one under its name)."""
+    """Whether a live chart draws it (:data:`nexusdata.animation.CHARTS` has one of its table)."""
 
     def subscription(self, key: Any = None, depth: Any = 5) -> Subscription:
         """One checked subscription (see :data:`Build`)."""

@@ -155,20 +155,26 @@ class LiveHandle:
         """The reply log: the server's answers to every request (see :meth:`Feed.replies`)."""
         return self.feed.replies()
 
-    def plot(self, **options: Any) -> LivePlot:
-        """A live chart of this handle (depth and ``pair_index_v3``) that redraws itself in
-        Jupyter as data arrives; ``options`` go to :class:`~nexusdata.widgets.LivePlot`. A
-        handle has one chart: asking again (re-running the cell) closes the previous one."""
+    def plot(self, chart: str | None = None, **options: Any) -> LivePlot:
+        """A live chart of this handle that redraws itself in Jupyter as data arrives: for depth
+        the book and its mid and spread (``chart="depth"``, the default) or the order-book
+        heatmap (``chart="heatmap"``); for ``pair_index_v3`` the pair weights. ``options`` go to
+        :class:`~nexusdata.widgets.LivePlot`. A chart draws one symbol or id. A handle has one
+        chart: asking again (re-running the cell) closes the previous one."""
         if not self.subscribed.chart:
             charted = " and ".join(k.name for k in KINDS.values() if k.chart)
             raise ArgumentError(f"live charts draw {charted} data only; this handle collects {self.table.name}")
+        if len(self.feed.connection.subscriptions) > 1:
+            raise ArgumentError(
+                f"a live chart draws one {self.subscribed.key}; this handle has {self.label}: chart a handle of one of them"
+            )
         from .widgets import (
             LivePlot,  # matplotlib and ipywidgets are loaded only when a chart is made
         )
 
         if self._plot is not None:
             self._plot.close()
-        self._plot = LivePlot.of(self.feed, self.kind, self.subscribed.name, **options)
+        self._plot = LivePlot.of(self.feed, self.kind, self.subscribed.name, chart, **options)
         return self._plot
 
     def stop(self) -> None:

@@ -244,6 +244,11 @@ class Scene:
         the layout key."""
         raise NotImplementedError
 
+    def paint(self, pixels: np.ndarray) -> None:
+        """Write straight into a live frame's ``pixels`` (RGBA, top row first) before the
+        animated artists are drawn, where numpy is much cheaper than an artist; most scenes
+        have nothing to paint."""
+
     def animate(self, *artists: Artist) -> None:
         """Mark ``artists`` as the ones that change from frame to frame."""
         for artist in artists:
@@ -514,8 +519,6 @@ def png(fig: Figure, scale: float = 1.0) -> bytes:
 
 DEPTH_CHART = Chart("depth", DepthScene, (720, 600), rows=3, cols=1, ratios=(3, 1, 1))
 PAIR_WEIGHTS_CHART = Chart("pair_index_v3", PairWeightsScene, (960, 520), rows=1, cols=2, ratios=(3, 2))
-CHARTS: dict[str, Chart] = {c.table: c for c in (DEPTH_CHART, PAIR_WEIGHTS_CHART)}
-"""The chart of each table that has one."""
 
 
 def plot_depth(depth: pd.DataFrame, title: str | None = None) -> ChartFigure:

@@ -26,10 +26,10 @@ from typing import Any
 
 import ipywidgets
 
-from .animation import DEVICE_PIXEL_RATIO, Animation
+from .animation import DEVICE_PIXEL_RATIO, Animation, chart_of
 from .config import positive_int, positive_number
 from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
-from .plots import CHARTS, Chart
+from .plots import Chart
 
 log = logging.getLogger("nexusdata.widgets")
 
@@ -158,10 +158,10 @@ class LivePlot(ipywidgets.VBox):
         self._task = start_task(self._redraw_until_stopped)
 
     @classmethod
-    def of(cls, feed: Feed, kind: str, chart: str, **options: Any) -> LivePlot:
-        """A live chart of ``feed``'s pushes of ``kind``, drawn by the chart named ``chart`` (a
-        subscription kind's name: ``depth``, ``pair_index_v3``)."""
-        return cls(feed, kind, CHARTS[chart], **options)
+    def of(cls, feed: Feed, kind: str, table: str, chart: str | None = None, **options: Any) -> LivePlot:
+        """A live chart of ``feed``'s pushes of ``kind`` (rows of ``table``): the one named
+        ``chart`` (:data:`~nexusdata.animation.CHARTS`), else the table's default."""
+        return cls(feed, kind, chart_of(table, chart), **options)
 
     @property
     def status(self) -> str:
