@@ -489,14 +489,22 @@ def test_gathered_bad_argument_is_refused_before_connecting(
         ("live_depth", {"draw_share": 1.5}, "draw_share must be a positive number up to 1"),
         ("live_depth", {"draw_share": 0}, "draw_share must be a positive number up to 1"),
         ("live_depth", {"history": 0}, "history must be a whole number >= 1"),
-        ("live_depth", {"dpi": "80"}, "dpi must be a positive number of dots per inch"),
+        ("live_depth", {"device_pixel_ratio": "2"}, "device_pixel_ratio must be a positive number of device pixels per CSS pixel"),
+        ("live_depth", {"device_pixel_ratio": 8}, "device_pixel_ratio must be a positive number of device pixels per CSS pixel up to 4"),
+        ("live_depth", {"chart": "pie"}, "chart must be one of 'depth', 'heatmap' for depth data, got 'pie'"),
+        ("live_depth", {"chart": "pair_weights"}, "chart must be one of 'depth', 'heatmap' for depth data"),
+        ("live_depths", {}, "a live chart draws one symbol; this handle has BTCUSDT, ETHUSDT depth"),
         ("live_orders", {}, "depth and pair_index_v3"),  # no chart of orders
     ],
 )
 def test_bad_chart_options_are_refused(sim: Simulator, start: str, option: dict[str, Any], accepted: str) -> None:
     """A chart option that would fail later (a division by zero in the throttle, an empty
     chart) is refused when the chart is made, and the handle keeps collecting."""
-    handle = nd.live_depth("BTCUSDT", **sim.nexus) if start == "live_depth" else nd.live_orders(**sim.nexus)
+    handle = {
+        "live_depth": lambda: nd.live_depth("BTCUSDT", **sim.nexus),
+        "live_depths": lambda: nd.live_depth(["BTCUSDT", "ETHUSDT"], **sim.nexus),
+        "live_orders": lambda: nd.live_orders(**sim.nexus),
+    }[start]()
     with handle as live:
         with pytest.raises(nd.ArgumentError, match=accepted) as refused:
             live.plot(**option)

@@ -180,7 +180,7 @@ def test_the_chart_draws_the_grid_the_best_prices_and_a_labelled_colorbar() -> N
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best bid", "best ask"]
     assert colorbar_ax.get_ylabel() == "resting volume"
     assert ax.get_ylabel() == "price" and ax.get_title() == "BTCUSDT order book heatmap"
-    assert png(fig).startswith(b"\x89PNG") and fig._repr_png_().startswith(b"\x89PNG")
+    assert png(fig).startswith(b"\x89PNG") and fig._repr_png_()[0].startswith(b"\x89PNG")
     assert nd.plot_depth_heatmap(THREE, "my title").axes[0].get_title() == "my title"
 
 
