@@ -9,7 +9,7 @@ grid on an axes and returns the artists a live chart updates in place (:meth:`He
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from matplotlib.ticker import AutoLocator, ScalarFormatter
 from .config import nonempty_str, positive_int
 from .errors import ArgumentError
 from .feed import clock
-from .plots import AGO, SIDE_COLOURS, WAITING, Chart, ChartFigure, Range, Scene, Window, time_axis
+from .plots import AGO, SIDE_COLOURS, WAITING, Chart, ChartFigure, Layout, Range, Scene, Window, push_starts, time_axis
 
 PRICE_BINS = 120
 """Price rows of the grid by default."""
@@ -466,7 +466,7 @@ class HeatmapScene(Scene):
         self.times, self.prices, self.volumes = Window(), Range(0.1), Range(0.1, zero=True)
         self.animate(self.artists.bid, self.artists.ask)
 
-    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         if rows.attrs:  # as in volume_grid: no deep copy of a collector's attrs per column read
             rows = pd.DataFrame(rows, copy=False)
         received = _nanoseconds(rows["received_at"])
@@ -478,7 +478,7 @@ class HeatmapScene(Scene):
             self.caption = self._caption(grid)
             return None
         newest = int(received.max()) if has_data else 0
-        seconds = self.times.fit((newest - int(received.min())) / _SECOND if has_data else 0.0, now)
+        seconds = self.window(self.times, received[push_starts(received)], now)
         low, high = self.prices.fit(*_finite_extent(_floats(rows["price"], "price")), now)
         artists = self.artists
         symbol = None
@@ -503,7 +503,7 @@ class HeatmapScene(Scene):
         if title is None:
             title = f"{symbol} order book heatmap" if symbol else "order book heatmap"
         self.ax.set_title(title)
-        return title, seconds, (low, high), clim
+        return Layout(title, (seconds, (low, high), clim))
 
     def paint(self, pixels: np.ndarray) -> None:
         """Write the live grid's cells into ``pixels`` (the canvas's RGBA, top row first),

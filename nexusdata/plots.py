@@ -73,7 +73,7 @@ def date_numbers(index: pd.DatetimeIndex) -> np.ndarray:
 @dataclass
 class Range:
     """An axis range that follows the data with hysteresis: it expands at once (with ``margin``
-    of the data's span on each side) when data leaves it, and shrinks only once the data has
+    of the larger of the data's span and its own on each side) when data leaves it, and shrinks only once the data has
     fitted in less than ``shrink`` of it for ``patience`` seconds. A live chart's limits, and
     the full redraw a change costs, thus change rarely. ``zero`` keeps 0 as the lower limit of
     data that is never negative (volumes, weights)."""
@@ -89,9 +89,14 @@ class Range:
         """The limits for data from ``low`` to ``high`` at ``now`` (seconds on any clock)."""
         if not (math.isfinite(low) and math.isfinite(high)):
             return self.limits or (0.0, 1.0)
-        wanted = self._padded(low, high)
+        wanted = self._padded(low, high, 0.0)
         if self.limits is None or low < self.limits[0] or high > self.limits[1]:
-            self.limits, self._tight_since = wanted, None
+            # padded by a share of the larger of the data's span and the old limits': data that
+            # keeps drifting out meets limits growing geometrically, so it seldom does
+            self.limits, self._tight_since = (
+                self._padded(low, high, self.limits[1] - self.limits[0] if self.limits else 0.0),
+                None,
+            )
         elif wanted[1] - wanted[0] < self.shrink * (self.limits[1] - self.limits[0]):
             if self._tight_since is None:
                 self._tight_since = now
@@ -101,8 +106,8 @@ class Range:
             self._tight_since = None
         return self.limits
 
-    def _padded(self, low: float, high: float) -> tuple[float, float]:
-        span = high - low if high > low else (abs(high) * 1e-3 or 1.0)
+    def _padded(self, low: float, high: float, least: float) -> tuple[float, float]:
+        span = max(high - low, least) or (abs(high) * 1e-3 or 1.0)
         return (0.0 if self.zero and low >= 0 else low - self.margin * span, high + self.margin * span)
 
 
@@ -223,12 +228,24 @@ def step_polygon(prices: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
     return np.column_stack([xs, ys])
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a live scene's static parts show: the ``structure`` (titles, the pairs listed; a
+    change lays the figure out again) and the axes' ``limits`` (a change redraws the ticks in
+    the same layout, unless their labels no longer fit)."""
+
+    structure: Hashable
+    limits: Hashable
+
+
 class Scene:
     """The artists of one chart on its figure, set in place from rows. ``live`` scenes mark
     what changes from push to push as animated (drawn over the saved background) and keep
     their limits by :class:`Range`; static ones fit the limits to the data."""
 
     animated: list[Artist]
+    pushes: int | None = None
+    """The most pushes a live scene is given (its chart's ``history``), if known."""
     caption: str
     """What the newest push shows in words (a live chart shows it beside the figure: text is
     the costliest thing to draw, and the browser draws it sharper)."""
@@ -239,9 +256,9 @@ class Scene:
         self.animated = []
         self.caption = WAITING
 
-    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         """Set every artist from ``rows`` (the newest pushes, oldest first) at ``now``; return
-        the layout key."""
+        the layout key of a live scene (None for a static one)."""
         raise NotImplementedError
 
     def paint(self, pixels: np.ndarray) -> None:
@@ -284,8 +301,13 @@ class Scene:
         return low, high
 
     def window(self, window: Window, times: np.ndarray, now: float) -> float:
-        """The live time axis's seconds for pushes at ``times`` (ns)."""
-        return window.fit((times[-1] - times[0]) / 1e9 if len(times) else 0.0, now)
+        """The live time axis's seconds for pushes at ``times`` (ns, one per push). While fewer
+        than :attr:`pushes` have arrived, the span they will take at the rate so far: the axis
+        is laid out once for the chart's whole history, not again at every 1-2-5 step."""
+        span = (times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0
+        if self.pushes is not None and 1 < len(times) < self.pushes:
+            span *= (self.pushes - 1) / (len(times) - 1)
+        return window.fit(span, now)
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:
@@ -324,7 +346,7 @@ class DepthScene(Scene):
         self.times, self.mids, self.spreads = Window(), Range(), Range()
         self.animate(*self.steps.values(), *self.fills.values(), self.mid, self.spread)
 
-    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         top, mid, spread = self.axes
         books = Books.of(rows)
         centre = books.centre if self.live else 0.0  # a live book is drawn around its mid: its axis then stays put
@@ -359,7 +381,7 @@ class DepthScene(Scene):
         x = self.prices.fit(*_extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)])), now)
         y = self.volumes.fit(0.0, _extent(np.concatenate([c for _, c in both] or [np.empty(0)]))[1], now)
         self.limits(top, x, y)
-        return title, x, y, window, series
+        return Layout(title, (x, y, window, series))
 
 
 def pair_labels(exchanges: Iterable[object], symbols: Iterable[object]) -> tuple[str, ...]:
@@ -401,7 +423,7 @@ class PairWeightsScene(Scene):
         self.weights, self.times, self.prices = Range(0.1, zero=True), Window(), Range()
         self.animate(self.price, self.zeros)
 
-    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Hashable:
+    def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         left, right = self.axes
         received = nanoseconds(rows["received_at"])
         starts = push_starts(received)
@@ -443,7 +465,7 @@ class PairWeightsScene(Scene):
             return None
         x = self.weights.fit(0.0, high, now)
         self.limits(left, x, None)
-        return title, labels, x, window, series
+        return Layout((title, labels), (x, window, series))
 
     def lay_out(self, labels: tuple[str, ...]) -> None:
         """Bars and tick labels for the pairs ``labels`` (a new set of pairs)."""

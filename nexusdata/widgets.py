@@ -53,12 +53,14 @@ then has room, and the chart moves more often."""
 CALM_WAITING = 0.5
 """Share of the time the connection thread waits for data above which ingestion counts as calm."""
 
-COST_WEIGHT = 0.2
-"""Weight of the newest redraw in the running mean of a redraw's cost that paces the next one
-(a rare full draw, with its layout, does not stall the chart; a string of them slows it)."""
+CREDIT = 0.1
+"""CPU seconds of drawing a chart may save up while it has nothing to draw: a redraw is allowed
+while its credit, earned at the drawing share in force, is not negative, and costs its CPU time.
+In the long run drawing takes no more than the share; a rare full draw is paid for by the
+redraws after it, not by a running mean that slows every later one."""
 
 FIRST_LAYOUTS = 2
-"""Full draws at the start (the empty chart, the first push) that do not pace the redraws."""
+"""Layouts at the start (the empty chart, the first push) that are not charged to the credit."""
 
 STATUS_EVERY = 1.0
 """Seconds between updates of a displayed live handle's status."""
@@ -138,7 +140,7 @@ class LivePlot(ipywidgets.VBox):
         self.kind = kind
         self.title = title
         self.redraws = 0
-        self.animation = Animation(chart, device_pixel_ratio=ratio)
+        self.animation = Animation(chart, device_pixel_ratio=ratio, history=self.history)
         self.figure = self.animation.figure
         width, _ = chart.size
         self.header = ipywidgets.HTML()
@@ -150,7 +152,9 @@ class LivePlot(ipywidgets.VBox):
         self._finished = False
         self._seen = -1  # pushes the buffer had taken at the last redraw
         self._next_at = 0.0
-        self._cost: float | None = None  # running mean of a redraw's CPU seconds
+        self._credit = 0.0  # CPU seconds drawing may take now: earned at `share` a second, spent by redraws
+        self._credited_at = time.monotonic()
+        self._drawing = 0.0  # CPU seconds the last redraw took
         self._ingestion = (time.monotonic(), feed.connection.waiting_seconds)  # when, and the connection's waiting then
         self.share = self.draw_share
         """The share of the time drawing may take until the next redraw, by how busy ingestion was."""
@@ -173,27 +177,26 @@ class LivePlot(ipywidgets.VBox):
         the throttle allows it (``force`` ignores the throttle); the header follows the status
         either way. Call it on the main thread only. Returns whether it drew a frame."""
         started, cpu = time.monotonic(), time.thread_time()
-        if not force and started < self._next_at:
+        self._credit = min(CREDIT, self._credit + (started - self._credited_at) * self.share)
+        self._credited_at = started
+        if not force and (started < self._next_at or self._credit < 0):
             return False
         buffer = self.feed.buffers[self.kind]
         if buffer.pushes == self._seen and self.redraws:
             self.header.value = self._header()
             return False
         self._seen = buffer.pushes
-        full_draws = self.animation.full_draws
+        layouts = self.animation.layouts
         self.animation.draw(buffer.tail(self.history), self.title, started)
         self.image.value = self.animation.jpeg()
         self.header.value = self._header()
         self.redraws += 1
         cost = time.thread_time() - cpu
-        if self.animation.full_draws > full_draws and self.animation.full_draws <= FIRST_LAYOUTS:
-            pass  # the layouts of the empty chart and of the first push: not what redraws cost
-        elif self._cost is None:
-            self._cost = cost
-        else:
-            self._cost = (1 - COST_WEIGHT) * self._cost + COST_WEIGHT * cost
+        if not (self.animation.layouts > layouts and self.animation.layouts <= FIRST_LAYOUTS):
+            self._credit -= cost  # the layouts of the empty chart and of the first push are not charged
         self._measure_ingestion(started)
-        self._next_at = started + max(1 / self.max_fps, (self._cost or 0.0) / self.share)
+        self._drawing = cost
+        self._next_at = started + 1 / self.max_fps
         return True
 
     def finish(self) -> None:
@@ -220,10 +223,13 @@ class LivePlot(ipywidgets.VBox):
 
     def _measure_ingestion(self, now: float) -> None:
         """Set :attr:`share`: more than ``draw_share`` if the connection thread has mostly been
-        waiting for data since the last redraw (a calm feed), else ``draw_share``."""
+        waiting for data since the last redraw (a calm feed), else ``draw_share``. The time that
+        redraw took is left out: while the chart holds the GIL the thread cannot wait for data,
+        even on a calm feed."""
         then, waited = self._ingestion
         self._ingestion = (now, self.feed.connection.waiting_seconds)
-        calm = now > then and (self._ingestion[1] - waited) / (now - then) > CALM_WAITING
+        span = now - then - self._drawing
+        calm = span > 0 and (self._ingestion[1] - waited) / span > CALM_WAITING
         self.share = max(self.draw_share, CALM_SHARE) if calm else self.draw_share
 
     def close(self) -> None:
@@ -237,7 +243,7 @@ class LivePlot(ipywidgets.VBox):
     async def _redraw_until_stopped(self) -> None:
         try:
             while not self.feed.finished.is_set():
-                await asyncio.sleep(max(1 / self.max_fps, self._next_at - time.monotonic()))
+                await asyncio.sleep(1 / self.max_fps)
                 self.refresh()
             self.finish()
         except Exception:  # a failing redraw must not vanish as an unretrieved task exception

@@ -489,8 +489,16 @@ def test_gathered_bad_argument_is_refused_before_connecting(
         ("live_depth", {"draw_share": 1.5}, "draw_share must be a positive number up to 1"),
         ("live_depth", {"draw_share": 0}, "draw_share must be a positive number up to 1"),
         ("live_depth", {"history": 0}, "history must be a whole number >= 1"),
-        ("live_depth", {"device_pixel_ratio": "2"}, "device_pixel_ratio must be a positive number of device pixels per CSS pixel"),
-        ("live_depth", {"device_pixel_ratio": 8}, "device_pixel_ratio must be a positive number of device pixels per CSS pixel up to 4"),
+        (
+            "live_depth",
+            {"device_pixel_ratio": "2"},
+            "device_pixel_ratio must be a positive number of device pixels per CSS pixel",
+        ),
+        (
+            "live_depth",
+            {"device_pixel_ratio": 8},
+            "device_pixel_ratio must be a positive number of device pixels per CSS pixel up to 4",
+        ),
         ("live_depth", {"chart": "pie"}, "chart must be one of 'depth', 'heatmap' for depth data, got 'pie'"),
         ("live_depth", {"chart": "pair_weights"}, "chart must be one of 'depth', 'heatmap' for depth data"),
         ("live_depths", {}, "a live chart draws one symbol; this handle has BTCUSDT, ETHUSDT depth"),
