@@ -5,8 +5,9 @@ approach in a fresh process of its own (:mod:`benchmarks.measure`), alternating 
 round by round so that drift in the machine's load hits them alike, and prints messages/s,
 rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
 round of each): the bare loop, the naive concat loop, the collector, a live handle and the
-recorder. Then, per feed, a live chart's cost to a live handle, from alternating windows with and
-without it in one run (:mod:`benchmarks.plot_cost`), the frame-latency check of a
+recorder. Then, per feed, each live chart's cost to a live handle, from alternating windows with and
+without it in one run, with its redraws a second and CPU a redraw under the flood
+(:mod:`benchmarks.plot_cost`); the same on a calm feed (:mod:`benchmarks.redraw`); the frame-latency check of a
 1-million-row buffer and what ``import nexusdata`` costs after pandas (:mod:`benchmarks.import_time`).
 """
 
@@ -20,9 +21,12 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from . import import_time, plot_cost
+from . import import_time, plot_cost, redraw
 from .flood_server import running
 from .stats import mean_and_margin
+
+CHARTS = {"depth": ("depth", "heatmap"), "pair_index_v3": ("pair_weights",)}
+"""The live charts measured under the flood, per feed."""
 
 
 def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any]:
@@ -36,9 +40,9 @@ def measure(approach: str, feed: str, port: int, messages: int) -> dict[str, Any
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def chart_cost(feed: str, port: int, pairs: int, seconds: float) -> dict[str, float]:
+def chart_cost(feed: str, port: int, pairs: int, seconds: float, chart: str | None = None) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.plot_cost", feed, str(port), str(pairs), str(seconds)],
+        [sys.executable, "-m", "benchmarks.plot_cost", feed, str(port), str(pairs), str(seconds), *([chart] if chart else [])],
         capture_output=True,
         text=True,
         timeout=600 + 4 * pairs * seconds,
@@ -73,6 +77,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
     parser.add_argument("--chart-pairs", type=int, default=40, help="pairs of windows with and without a live chart")
     parser.add_argument("--chart-seconds", type=float, default=3.0, help="length of each of those windows")
+    parser.add_argument("--calm-seconds", type=float, default=20.0, help="seconds each chart redraws on a calm feed")
     args = parser.parse_args()
     print(
         f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}"
@@ -110,13 +115,17 @@ def main() -> None:
                 f" {mean:.2f} (95% CI {mean - margin:.2f} to {mean + margin:.2f}) over {len(paired)} rounds:"
                 f" {', '.join(f'{x:.2f}' for x in paired)}"
             )
-            chart = chart_cost(feed, port, args.chart_pairs, args.chart_seconds)
-            print(
-                f"{feed:<14} a live chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
-                f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
-                f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows with it,"
-                f" {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy)"
-            )
+            for chart_name in CHARTS[feed]:
+                chart = chart_cost(feed, port, args.chart_pairs, args.chart_seconds, chart_name)
+                print(
+                    f"{feed:<14} a live {chart_name} chart costs a live handle {chart['cost']:.1%} of its pushes/s (95% CI"
+                    f" {chart['low']:.1%} to {chart['high']:.1%}, median {chart['median']:.1%}) over {chart['pairs']:.0f}"
+                    f" pairs of {args.chart_seconds:g} s windows; drawing took {chart['drawing_share']:.1%} of the windows"
+                    f" with it: {chart['redraws']:.0f} redraws ({chart['busy']:.0f} finding ingestion busy),"
+                    f" {chart['redraws_per_second']:.1f} a second, {chart['cpu_per_redraw'] * 1000:.1f} ms of CPU each"
+                )
+    for result in map(redraw.measure, redraw.CHARTS, [args.calm_seconds] * len(redraw.CHARTS)):
+        print(redraw.line(result))
     print(f"TableBuffer.dataframe() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
     import_time.main()
 

@@ -24,6 +24,8 @@ from nexusdata.sim import Simulator
 RATE = 20
 """Pushes a second of the calm feed."""
 
+CHARTS = ("depth", "heatmap", "pair_weights")
+
 
 def measure(chart: str, seconds: float) -> dict[str, Any]:
     """Redraw ``chart`` (``depth``, ``heatmap`` or ``pair_weights``) on a calm feed for ``seconds``."""
@@ -37,7 +39,7 @@ def measure(chart: str, seconds: float) -> dict[str, Any]:
             deadline = time.monotonic() + 30
             while not handle.feed.accepted and time.monotonic() < deadline:
                 time.sleep(0.01)  # the first push: the chart's frames from then on are measured
-            plot = handle.plot(chart="heatmap") if chart == "heatmap" else handle.plot()
+            plot = handle.plot(chart="heatmap") if chart == "heatmap" else handle.plot()  # older versions: no chart=
             pause = 1 / plot.max_fps
             costs: list[float] = []
             start = time.monotonic()
@@ -70,9 +72,7 @@ def line(result: dict[str, Any]) -> str:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-    import nexusdata.animation as animation  # noqa: F401  (only to fail early where charts are missing)
-
-    for chart in ("depth", "heatmap", "pair_weights"):
+    for chart in CHARTS:
         print(line(measure(chart, seconds)), flush=True)
 
 
