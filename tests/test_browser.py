@@ -147,8 +147,8 @@ CELL = ".jp-Notebook .jp-Cell"
 PROMPT = ".jp-InputPrompt"  # "[ ]:", "[*]:" while running, "[3]:" when done
 OUTPUT = ".jp-OutputArea"
 PROGRESS = ".jupyter-widgets.widget-hprogress"  # tqdm.auto's FloatProgress
-CHART = ".jupyter-widgets.widget-vbox"  # a LivePlot: status line and image
-CHART_IMAGE = "img.widget-image"
+CHART = ".jp-OutputArea-output > .jupyter-widgets"  # a LivePlot, whatever its layout (a box today)
+CHART_IMAGE = ".jp-OutputArea-output img.widget-image"  # its image, the chart itself
 INTERRUPT = ".jp-NotebookPanel-toolbar jp-button[data-command='notebook:interrupt-kernel']"
 KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 KERNEL_NAME = ".jp-KernelName"
@@ -485,7 +485,9 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
         session.outputs[name] = page.finished(name)
         charts[name] = page.wait(lambda n=name: page.find(CHART, page.cell(n)), f"the {name} chart's widget did not show")[0]
     page.idle()
-    images = [page.wait(lambda c=chart: page.find(CHART_IMAGE, c), "a chart has no image")[0] for chart in charts.values()]
+    images = [
+        page.wait(lambda n=name: page.find(CHART_IMAGE, page.cell(n)), f"the {name} chart has no image")[0] for name in charts
+    ]
 
     # The measured behaviour: how often each image changes while both charts run together.
     measuring = time.monotonic()
