@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -141,6 +140,10 @@ print(f"live handles left: {len(nd.live_handles())}")""",
 INDEX = {name: i for i, name in enumerate(CELLS)}
 
 NOTEBOOK = "live_charts.ipynb"
+
+PAGE_PICTURE = "browser_notebook.png"
+CHART_PICTURES = {"depth": "browser_depth.png", "v3": "browser_pair_weights.png"}
+"""The screenshots' file names, those of docs/images."""
 
 # The DOM this relies on (JupyterLab 4, ipywidgets 8):
 CELL = ".jp-Notebook .jp-Cell"
@@ -498,10 +501,10 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     session.window = float(result["elapsed"])
     session.timings["measured window"] = time.monotonic() - measuring
     page.driver.execute_script(f"document.querySelector({SCROLLER!r}).scrollTo(0, 0)")
-    page.driver.save_screenshot(str(session.shots / "browser_notebook.png"))  # the top: both charts running
+    page.driver.save_screenshot(str(session.shots / PAGE_PICTURE))  # the top: both charts running
     for name, chart in charts.items():
         page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)  # clear of the status bar
-        chart.screenshot(str(session.shots / f"browser_{'depth' if name == 'depth' else 'pair_weights'}.png"))
+        chart.screenshot(str(session.shots / CHART_PICTURES[name]))
 
     firsts = page.wait(
         lambda: (f := page.driver.execute_script("return window.nexusdataFirst")) and all(e["size"] for e in f) and f,
