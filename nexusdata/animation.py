@@ -112,9 +112,11 @@ class Animation:
         for ax in self.figure.axes:
             for axis in (ax.xaxis, ax.yaxis):
                 label = axis.label.get_window_extent(renderer) if axis.label.get_visible() and axis.label.get_text() else None
-                for tick in axis.get_ticklabels():
-                    if not tick.get_visible() or not tick.get_text():
-                        continue
+                low, high = sorted(axis.get_view_interval())
+                span = (high - low) * 1e-9
+                for at, tick in zip(axis.get_majorticklocs(), axis.get_ticklabels()):
+                    if not low - span <= at <= high + span or not tick.get_visible() or not tick.get_text():
+                        continue  # the locator's ticks beyond the limits are not drawn
                     box = tick.get_window_extent(renderer)
                     inside = figure.x0 <= box.x0 and box.x1 <= figure.x1 and figure.y0 <= box.y0 and box.y1 <= figure.y1
                     if not inside or (label is not None and box.overlaps(label)):
