@@ -90,8 +90,10 @@ class Range:
         if not (math.isfinite(low) and math.isfinite(high)):
             return self.limits or (0.0, 1.0)
         wanted = self._padded(low, high)
-        if self.limits is None or low < self.limits[0] or high > self.limits[1]:
+        if self.limits is None:
             self.limits, self._tight_since = wanted, None
+        elif low < self.limits[0] or high > self.limits[1]:  # the side left grows; the other shrinks only with patience
+            self.limits, self._tight_since = (min(wanted[0], self.limits[0]), max(wanted[1], self.limits[1])), None
         elif wanted[1] - wanted[0] < self.shrink * (self.limits[1] - self.limits[0]):
             if self._tight_since is None:
                 self._tight_since = now
