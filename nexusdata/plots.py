@@ -90,13 +90,14 @@ class Range:
         if not (math.isfinite(low) and math.isfinite(high)):
             return self.limits or (0.0, 1.0)
         wanted = self._padded(low, high, 0.0)
-        if self.limits is None or low < self.limits[0] or high > self.limits[1]:
-            # padded by a share of the larger of the data's span and the old limits': data that
-            # keeps drifting out meets limits growing geometrically, so it seldom does
-            self.limits, self._tight_since = (
-                self._padded(low, high, self.limits[1] - self.limits[0] if self.limits else 0.0),
-                None,
-            )
+        if self.limits is None:
+            self.limits, self._tight_since = wanted, None
+        elif low < self.limits[0] or high > self.limits[1]:
+            # the side the data left grows, by a share of the larger of the data's span and the
+            # limits' own (data that keeps drifting out meets limits growing geometrically); the
+            # other side stays, and shrinks only with patience
+            grown = self._padded(low, high, self.limits[1] - self.limits[0])
+            self.limits, self._tight_since = (min(grown[0], self.limits[0]), max(grown[1], self.limits[1])), None
         elif wanted[1] - wanted[0] < self.shrink * (self.limits[1] - self.limits[0]):
             if self._tight_since is None:
                 self._tight_since = now
