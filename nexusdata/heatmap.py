@@ -285,7 +285,8 @@ def draw_depth_heatmap(ax: Axes, grid: Grid, title: str | None = None) -> Heatma
     ax.set_ylabel("price")
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     time_axis(ax)
-    ax.legend(loc="upper left", fontsize="small", framealpha=0.85)
+    # above the cells, right of the title: nothing of the book hidden, and a live frame paints the cells freely
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize="small", frameon=False, borderaxespad=0.2)
     artists = HeatmapArtists(image, bid, ask, colorbar)
     artists.update(grid, title)
     return artists
