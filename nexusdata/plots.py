@@ -50,6 +50,9 @@ WAITING = "waiting for the first push"
 """What a chart shows until its first push arrives."""
 
 AGO = "seconds before the newest push"
+
+AHEAD = 10.0
+"""How many times the pushes' span so far a live time axis may span while its history fills."""
 """The live charts' time axis: relative, so its ticks stay put while the data moves."""
 
 
@@ -303,11 +306,12 @@ class Scene:
 
     def window(self, window: Window, times: np.ndarray, now: float) -> float:
         """The live time axis's seconds for pushes at ``times`` (ns, one per push). While fewer
-        than :attr:`pushes` have arrived, the span they will take at the rate so far: the axis
-        is laid out once for the chart's whole history, not again at every 1-2-5 step."""
+        than :attr:`pushes` have arrived, the span they will take at the rate so far, up to
+        :data:`AHEAD` times the span so far: the axis is laid out again a few times while the
+        history fills, not at every 1-2-5 step, and the data never fills less than a tenth of it."""
         span = (times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0
         if self.pushes is not None and 1 < len(times) < self.pushes:
-            span *= (self.pushes - 1) / (len(times) - 1)
+            span *= min((self.pushes - 1) / (len(times) - 1), AHEAD)
         return window.fit(span, now)
 
 

@@ -1,6 +1,7 @@
 """The one progress bar of the blocking calls (collectors and ``record``): ``tqdm.auto``, shown
 only where someone can see it, in a Jupyter kernel (as a widget) or on a terminal (as text on
-stderr)."""
+stderr). In a kernel the widget is replaced, when the run ends, by its final line as text: a
+saved notebook keeps that, where a widget would show "Error displaying widget" on reopening."""
 
 from __future__ import annotations
 
@@ -55,7 +56,17 @@ class RunProgress:
         else:
             total, counter = seconds, "{n:.1f}/{total:g} s"
         meter = "{percentage:3.0f}%|{bar}| " if total else ""  # without an end, a count alone
-        self._bar = tqdm(total=total, desc=label, bar_format="{desc}: " + meter + counter + "{postfix}")
+        kernel = in_kernel()
+        options: dict[str, Any] = {"display": False} if kernel else {}
+        self._bar = tqdm(total=total, desc=label, bar_format="{desc}: " + meter + counter + "{postfix}", **options)
+        self._display_id: str | None = None
+        if kernel and hasattr(self._bar, "container"):  # the notebook's widget: shown here, so it can be replaced at the end
+            import uuid
+
+            from IPython.display import display
+
+            self._display_id = uuid.uuid4().hex
+            display(self._bar.container, display_id=self._display_id)
 
     @property
     def shown(self) -> bool:
@@ -91,3 +102,12 @@ class RunProgress:
             bar.refresh()
         bar.close()
         self._bar = None
+        if self._display_id is not None:  # widgets do not outlive the kernel: a saved notebook keeps this line
+            import html
+
+            from IPython.display import update_display
+
+            colour = "inherit" if completed else "#e76f51"  # as the widget: red when interrupted or failed
+            line = str(bar)
+            page = f"<pre style='margin:0;color:{colour}'>{html.escape(line)}</pre>"
+            update_display({"text/plain": line, "text/html": page}, raw=True, display_id=self._display_id)

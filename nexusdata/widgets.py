@@ -144,10 +144,11 @@ class LivePlot(ipywidgets.VBox):
         self.figure = self.animation.figure
         width, _ = chart.size
         self.header = ipywidgets.HTML()
-        self.image = ipywidgets.Image(
-            format="jpeg", layout=ipywidgets.Layout(width=f"{width}px", max_width="100%", height="auto")
-        )
-        super().__init__([self.header, self.image])
+        self.image = ipywidgets.Image(format="jpeg", layout=ipywidgets.Layout(width="100%", height="auto"))
+        # the chart's size in CSS pixels, or the page's width where that is less; a box scrolls what
+        # overflows it, and the image's margins would (a scroll bar under every chart)
+        box = ipywidgets.Layout(width=f"{width}px", max_width="100%", overflow="hidden")
+        super().__init__([self.header, self.image], layout=box)
         self._kept = Kept()
         self._finished = False
         self._seen = -1  # pushes the buffer had taken at the last redraw

@@ -143,6 +143,7 @@ NOTEBOOK = "live_charts.ipynb"
 
 PAGE_PICTURE = "browser_notebook.png"
 CHART_PICTURES = {"depth": "browser_depth.png", "v3": "browser_pair_weights.png"}
+KEPT_PICTURE = "browser_kept.png"
 """The screenshots' file names, those of docs/images."""
 
 # The DOM this relies on (JupyterLab 4, ipywidgets 8):
@@ -152,6 +153,8 @@ OUTPUT = ".jp-OutputArea"
 PROGRESS = ".jupyter-widgets.widget-hprogress"  # tqdm.auto's FloatProgress
 CHART = ".jp-OutputArea-output > .jupyter-widgets"  # a LivePlot, whatever its layout (a box today)
 CHART_IMAGE = ".jp-OutputArea-output img.widget-image"  # its image, the chart itself
+KEPT = ".jp-OutputArea-output.jp-RenderedImage img"  # an image output: a stopped chart's kept picture
+DIRTY = ".jp-NotebookPanel.jp-mod-dirty"  # a notebook with unsaved changes (its tab's dot)
 INTERRUPT = ".jp-NotebookPanel-toolbar jp-button[data-command='notebook:interrupt-kernel']"
 KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 KERNEL_NAME = ".jp-KernelName"
@@ -348,6 +351,9 @@ class Session:
     """From the click on the stop button to the interrupted cell's end, in the browser's clock."""
     page_text: str = ""
     toasts: int = 0
+    reopened: dict[str, int] = field(default_factory=dict)
+    """Pictures each chart's cell shows once the saved notebook is opened again."""
+    reopened_text: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     def printed(self, cell: str, label: str) -> str:
@@ -407,6 +413,15 @@ class Page:
 
     def output(self, name: str) -> str:
         return "\n".join(str(o.text) for o in self.find(OUTPUT, self.cell(name)))
+
+    def save(self) -> None:
+        """Save the notebook (Ctrl+S) and wait until the server has written it."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        self.find(PROMPT, self.find(CELL)[0])[0].click()
+        ActionChains(self.driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+        self.wait(lambda: not self.find(DIRTY), "the notebook was not saved")
 
     def idle(self) -> None:
         self.wait(lambda: self.find(KERNEL_IDLE), "the kernel did not become idle")
@@ -479,8 +494,12 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     page.run("setup")
     session.outputs["setup"] = page.finished("setup")
     page.run("progress")
+    session.progress_widgets = len(
+        page.wait(lambda: page.find(PROGRESS, page.cell("progress")), "no progress widget while it ran")
+    )
     session.outputs["progress"] = page.finished("progress")
-    session.progress_widgets = len(page.find(PROGRESS, page.cell("progress")))
+    page.wait(lambda: not page.find(PROGRESS, page.cell("progress")), "the finished bar stayed a widget")
+    session.outputs["progress"] = page.output("progress")  # the bar's final line, kept as text
 
     charts: dict[str, Any] = {}
     for name in ("depth", "v3"):
@@ -535,7 +554,24 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     session.outputs["cleanup"] = page.finished("cleanup")
     session.page_text = page.text()
     session.toasts = len(page.find(TOAST))
+    # stopped charts are replaced by a picture of their last state, which the saved notebook keeps
+    for name in charts:
+        page.wait(
+            lambda n=name: page.find(KEPT, page.cell(n)) and not page.find(CHART, page.cell(n)),
+            f"the {name} chart was not kept as a picture",
+        )
+    page.driver.execute_script(f"document.querySelector({SCROLLER!r}).scrollTo(0, 0)")
+    page.driver.save_screenshot(str(session.shots / KEPT_PICTURE))
     session.timings["notebook run"] = time.monotonic() - started
+
+    # saved and opened again, as a user coming back to it: the pictures, not widget errors
+    page.save()
+    page.driver.refresh()
+    page.wait(lambda: len(page.find(CELL)) == len(CELLS), "the saved notebook's cells did not show again")
+    page.wait(lambda: all(page.find(KEPT, page.cell(n)) for n in charts), "the reopened notebook shows no chart pictures")
+    session.reopened = {name: len(page.find(KEPT, page.cell(name))) for name in charts}
+    session.reopened_text = page.text()
+    session.timings["saved and reopened"] = time.monotonic() - started
 
 
 def shut_down_kernels(lab: Lab, page: Page) -> None:
@@ -632,6 +668,15 @@ def test_the_kernel_runs_the_checkout_under_test(session: Session) -> None:
 def test_a_collectors_progress_bar_renders_as_a_widget(session: Session) -> None:
     assert session.progress_widgets == 1, f"progress widgets in the cell's output: {session.progress_widgets}"
     assert re.search(r"progress cell: [1-9]\d* rows", session.outputs["progress"])
+    assert "BTCUSDT depth: 100%" in session.outputs["progress"]  # the finished bar, kept as its final line
+
+
+def test_a_saved_notebook_reopens_with_pictures_not_widget_errors(session: Session) -> None:
+    """Stopped charts became pictures; saved and opened again, the notebook shows them, and no
+    widget error anywhere (the progress bars became text too)."""
+    assert session.reopened == {"depth": 1, "v3": 1}, session.reopened
+    assert "Error displaying widget" not in session.reopened_text
+    assert "BTCUSDT depth: 100%" in session.reopened_text
 
 
 @pytest.mark.parametrize("chart", ["depth", "v3"])
@@ -650,11 +695,13 @@ def test_chart_labels_are_present_from_the_first_frame(session: Session) -> None
     that names what it shows (the symbol, the exchange pairs). A label counts only if it lies
     inside the figure: one that a stale layout pushed off the canvas is not in the image."""
     depth, v3 = session.first_frames["depth"], session.first_frames["v3"]
-    assert "price" in depth["shown"]["inside"], f"the depth chart's first image: {depth['shown']}"
+    assert "price − mid" in depth["shown"]["inside"], f"the depth chart's first image: {depth['shown']}"
     assert "pair weight" in v3["shown"]["inside"], f"the v3 chart's first image: {v3['shown']}"
     assert depth["first_redraw"] is not None and v3["first_redraw"] is not None, "a chart never redrew"
     shows = depth["first_redraw"]["inside"]
-    assert "price" in shows and any("BTCUSDT" in t for t in shows), f"the depth chart's first redraw: {depth['first_redraw']}"
+    assert "price − mid" in shows and any("BTCUSDT" in t for t in shows), (
+        f"the depth chart's first redraw: {depth['first_redraw']}"
+    )
     shows = v3["first_redraw"]["inside"]
     pairs = any(exchange in t for t in shows for exchange in EXCHANGES)
     assert "pair weight" in shows and pairs, f"the v3 chart's first redraw shows no exchange pair: {v3['first_redraw']}"
