@@ -1,11 +1,12 @@
 """Render the pictures of the charts in docs/notebooks.md, from the code itself.
 
-Starts the embedded simulator, opens a live depth handle and a live ``pair_index_v3`` handle,
-lets their live charts redraw themselves from an asyncio event loop (as in a Jupyter kernel) for
-a few seconds, and writes the PNG each widget shows; then collects a few seconds of a deeper
-book and draws its order-book heatmap:
+Starts the embedded simulator, opens a live depth handle with its live order-book heatmap, lets
+the chart redraw itself from an asyncio event loop (as in a Jupyter kernel) for a few seconds and
+writes the frame the widget shows (a JPEG, as sent to the page); then collects a few seconds of a
+deeper book and draws its static order-book heatmap. The pictures of the other live charts, in
+JupyterLab, come from the browser test (``NEXUSDATA_SCREENSHOTS=docs/images pytest -m browser``):
 
-    python docs/make_images.py          # writes docs/images/live_depth.png, live_pair_weights.png, depth_heatmap.png
+    python docs/make_images.py          # writes docs/images/live_heatmap.jpg, depth_heatmap.png
 """
 
 from __future__ import annotations
@@ -20,21 +21,18 @@ from nexusdata.sim import Simulator
 IMAGES = Path(__file__).resolve().parent / "images"
 
 
-async def render(seconds: float = 5.0) -> list[Path]:
-    """Run both live charts for ``seconds`` and save what they show; returns the files written."""
+async def render(seconds: float = 8.0) -> Path:
+    """Run the live heatmap of a 20-level book for ``seconds`` and save its last frame."""
     with Simulator(seed=0, rate=20) as sim:
-        with nd.live_depth("BTCUSDT", **sim.nexus) as depth, nd.live_index("pair_index_v3", 1, **sim.chainext) as v3:
-            charts = {"live_depth.png": depth.plot(dpi=100), "live_pair_weights.png": v3.plot(dpi=100)}
-            await asyncio.sleep(seconds)  # the charts redraw from this loop while data flows
+        with nd.live_depth("BTCUSDT", depth=20, **sim.nexus) as depth:
+            chart = depth.plot(chart="heatmap")
+            await asyncio.sleep(seconds)  # the chart redraws from this loop while data flows
+    chart.refresh(force=True)  # everything that arrived before the stop
     IMAGES.mkdir(exist_ok=True)
-    written = []
-    for name, chart in charts.items():
-        chart.refresh(force=True)  # everything that arrived before the stop
-        path = IMAGES / name
-        path.write_bytes(bytes(chart.image.value))
-        print(f"{path}: {chart.redraws} redraws, {path.stat().st_size:,} bytes")
-        written.append(path)
-    return written
+    path = IMAGES / "live_heatmap.jpg"
+    path.write_bytes(bytes(chart.image.value))
+    print(f"{path}: {chart.redraws} frames, {chart.animation.full_draws} full, {path.stat().st_size:,} bytes")
+    return path
 
 
 def render_heatmap(pushes: int = 400, depth: int = 20) -> Path:

@@ -222,17 +222,18 @@ class Feed:
             span = now - reads[0].received_ns / 1e9  # older reads of the window were not kept
         return sum(r.pushes for r in inside) / span if span > 0 else 0.0
 
-    def status(self, kind: str) -> dict[str, Any]:
+    def status(self, kind: str, *, rows: bool = True) -> dict[str, Any]:
         """The counters with the ``state``, the push ``rate`` of ``kind`` (per second), the
-        ``rows`` held, the number of ``subscriptions``, the ``last_update`` and the newest
-        ``warning``."""
+        ``rows`` held (unless ``rows`` is false: counting them types the pending pushes, under
+        the lock ingestion waits for), the number of ``subscriptions``, the ``last_update`` and
+        the newest ``warning``."""
         last = self.last_push_at
         warnings = self.warnings()
         return {
             "state": self.state,
             **self.stats(),
             "rate": self.rate(kind),
-            "rows": self.buffers[kind].rows,
+            **({"rows": self.buffers[kind].rows} if rows else {}),
             "subscriptions": len(self.connection.subscriptions),
             "last_update": None if last is None else pd.Timestamp(last, unit="s", tz="UTC"),
             "warning": warnings[-1] if warnings else None,
@@ -242,7 +243,7 @@ class Feed:
         """The status as one short line: state, messages, rate, rows held (unless ``rows`` is
         false: a collector's chart outlives its buffer, which the result took), reconnects,
         problems, last update, warning."""
-        status = self.status(kind)
+        status = self.status(kind, rows=rows)
         parts = [status["state"], f"{status['messages']:,} messages", f"{status['rate']:,.1f}/s"]
         if rows:
             parts.append(f"{status['rows']:,} rows")

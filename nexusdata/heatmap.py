@@ -449,6 +449,8 @@ class HeatmapScene(Scene):
     :meth:`paint` writes the grid's colours into the canvas's pixels itself, nearest cell per
     pixel as the image would draw them, in a few milliseconds."""
 
+    columns = DEPTH_COLUMNS
+
     def __init__(self, figure: Figure, live: bool) -> None:
         super().__init__(figure, live)
         (ax,) = figure.axes
@@ -464,7 +466,7 @@ class HeatmapScene(Scene):
             for line in (self.artists.bid, self.artists.ask):
                 line.set_path_effects([])  # an outline doubles a line's cost; on the cells the colours suffice
         self.waiting = self.waiting_text(ax)
-        self.times, self.prices, self.volumes = Window(), Range(0.1), Range(0.1, zero=True)
+        self.times, self.prices, self.volumes = Window(), Range(0.25), Range(0.5, zero=True)
         self.animate(self.artists.bid, self.artists.ask)
 
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:

@@ -118,8 +118,9 @@ class Range:
 @dataclass
 class Window:
     """How many seconds a live chart's time axis shows before the newest push: the smallest
-    1-2-5 step that holds the data, growing at once and shrinking (to a step that holds the data
-    at most half) only after ``patience`` seconds."""
+    1-2-5 step that holds the data, growing at once and shrinking (to a step at most a quarter of
+    the window: a span that wavers around a step does not flip it) only after ``patience``
+    seconds."""
 
     patience: float = 5.0
     seconds: float | None = None
@@ -130,7 +131,7 @@ class Window:
         wanted = nice_step(span)
         if self.seconds is None or span > self.seconds:
             self.seconds, self._tight_since = wanted, None
-        elif wanted * 2 <= self.seconds:
+        elif wanted * 4 <= self.seconds:
             if self._tight_since is None:
                 self._tight_since = now
             elif now - self._tight_since >= self.patience:
@@ -248,6 +249,8 @@ class Scene:
     their limits by :class:`Range`; static ones fit the limits to the data."""
 
     animated: list[Artist]
+    columns: tuple[str, ...] | None = None
+    """The columns :meth:`update` reads (a live chart builds only these), if not all."""
     pushes: int | None = None
     """The most pushes a live scene is given (its chart's ``history``), if known."""
     caption: str
@@ -324,6 +327,8 @@ class DepthScene(Scene):
     """The order book as cumulative depth (step lines over filled areas) above the mid price
     and the spread over time."""
 
+    columns = ("received_at", "symbol", "side", "level", "price", "volume")
+
     def __init__(self, figure: Figure, live: bool) -> None:
         super().__init__(figure, live)
         top, mid, spread = figure.axes
@@ -347,7 +352,7 @@ class DepthScene(Scene):
             time_axis(spread)
         mid.sharex(spread)
         self.waiting = self.waiting_text(top)
-        self.prices, self.volumes = Range(0.1), Range(0.15, zero=True)
+        self.prices, self.volumes = Range(0.25), Range(0.5, zero=True)
         self.times, self.mids, self.spreads = Window(), Range(), Range()
         self.animate(*self.steps.values(), *self.fills.values(), self.mid, self.spread)
 
@@ -404,6 +409,17 @@ class PairWeightsScene(Scene):
     """Each exchange pair's weight in the newest push as a horizontal bar coloured by its status
     (the legend says what each status means), beside the index price over time."""
 
+    columns = (
+        "received_at",
+        "price",
+        "underlying_symbol",
+        "quote_symbol",
+        "exchange",
+        "pair_symbol",
+        "pair_weight",
+        "pair_status",
+    )
+
     def __init__(self, figure: Figure, live: bool) -> None:
         super().__init__(figure, live)
         left, right = figure.axes
@@ -425,7 +441,7 @@ class PairWeightsScene(Scene):
         self.pairs: tuple[str, ...] | None = None
         self.bars: list[Rectangle] = []
         self.zeros = left.scatter([], [], marker="D", s=40, clip_on=False, zorder=3, edgecolors="white")
-        self.weights, self.times, self.prices = Range(0.1, zero=True), Window(), Range()
+        self.weights, self.times, self.prices = Range(0.25, zero=True), Window(), Range()
         self.animate(self.price, self.zeros)
 
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:

@@ -53,11 +53,17 @@ then has room, and the chart moves more often."""
 CALM_WAITING = 0.5
 """Share of the time the connection thread waits for data above which ingestion counts as calm."""
 
-CREDIT = 0.1
-"""CPU seconds of drawing a chart may save up while it has nothing to draw: a redraw is allowed
+CREDIT = 0.04
+"""CPU seconds of drawing a chart may save up while it has nothing to draw (two frames' worth or
+so: more would be spent in one burst when data comes back): a redraw is allowed
 while its credit, earned at the drawing share in force, is not negative, and costs its CPU time.
 In the long run drawing takes no more than the share; a rare full draw is paid for by the
 redraws after it, not by a running mean that slows every later one."""
+
+DEBT = 0.1
+"""The most CPU seconds a chart's credit may owe: after a full draw (0.2-0.4 s) a busy feed's chart
+waits at most 2 s at a twentieth, not the 4-8 s the draw cost; full draws are rare (limits
+change with hysteresis), so the share holds over a longer run."""
 
 FIRST_LAYOUTS = 2
 """Layouts at the start (the empty chart, the first push) that are not charged to the credit."""
@@ -115,7 +121,7 @@ class LivePlot(ipywidgets.VBox):
     calm; ``share`` is the share in force. The image is drawn for ``device_pixel_ratio`` device
     pixels per CSS pixel and shown at the chart's size in CSS pixels. ``redraws`` counts the
     redraws, ``animation.full_draws`` those that redrew the whole figure; ``figure`` is the
-    matplotlib figure drawn.
+    matplotlib figure drawn and :meth:`picture` a PNG of the chart's state to keep.
     """
 
     _task: asyncio.Task[None] | None = None  # also for a chart refused by its options (closed when collected)
@@ -156,6 +162,7 @@ class LivePlot(ipywidgets.VBox):
         self._credit = 0.0  # CPU seconds drawing may take now: earned at `share` a second, spent by redraws
         self._credited_at = time.monotonic()
         self._drawing = 0.0  # CPU seconds the last redraw took
+        self._calm = True  # whether the connection thread mostly waited for data since the last redraw
         self._ingestion = (time.monotonic(), feed.connection.waiting_seconds)  # when, and the connection's waiting then
         self.share = self.draw_share
         """The share of the time drawing may take until the next redraw, by how busy ingestion was."""
@@ -188,13 +195,20 @@ class LivePlot(ipywidgets.VBox):
             return False
         self._seen = buffer.pushes
         layouts = self.animation.layouts
-        self.animation.draw(buffer.tail(self.history), self.title, started)
+        # a busy feed types its own pushes, a chunk at a time, soon: the chart need not (under
+        # the lock ingestion waits for); a calm one may take long to fill a chunk, and a stopped
+        # one never will
+        busy = not self._calm and self.redraws and not self.feed.finished.is_set()
+        rows = buffer.tail(self.history, pending=not busy, columns=self.animation.scene.columns)
+        self.animation.draw(rows, self.title, started)
         self.image.value = self.animation.jpeg()
         self.header.value = self._header()
         self.redraws += 1
         cost = time.thread_time() - cpu
         if not (self.animation.layouts > layouts and self.animation.layouts <= FIRST_LAYOUTS):
-            self._credit -= cost  # the layouts of the empty chart and of the first push are not charged
+            # the layouts of the empty chart and of the first push are not charged, and a debt stops
+            # at DEBT: a rare full draw must not freeze a busy feed's chart for seconds
+            self._credit = max(self._credit - cost, -DEBT)
         self._measure_ingestion(started)
         self._drawing = cost
         self._next_at = started + 1 / self.max_fps
@@ -210,10 +224,16 @@ class LivePlot(ipywidgets.VBox):
             return
         self._finished = True
         width, height = self.animation.chart.size
+        self._kept.keep(lambda: Image(self.picture(), width=width, height=height))
+
+    def picture(self) -> bytes:
+        """A PNG of the chart's state now, to keep (``open("now.png", "wb").write(chart.picture())``):
+        the static chart of the pushes shown (clock times, the newest values in the titles) with
+        the status line, at the chart's resolution. The live frames' figure draws its changing
+        parts over a saved background, so it cannot be saved with ``savefig`` as a whole."""
         colour = STATE_COLOURS.get(self.feed.state, OTHER_STATE_COLOUR)
         rows = self.feed.buffers[self.kind].tail(self.history)
-        status = self.feed.status_line(self.kind, rows=False)
-        self._kept.keep(lambda: Image(self.animation.picture(rows, self.title, status, colour), width=width, height=height))
+        return self.animation.picture(rows, self.title, self.feed.status_line(self.kind, rows=False), colour)
 
     def _ipython_display_(self) -> None:
         self._kept.show(self)
@@ -230,8 +250,8 @@ class LivePlot(ipywidgets.VBox):
         then, waited = self._ingestion
         self._ingestion = (now, self.feed.connection.waiting_seconds)
         span = now - then - self._drawing
-        calm = span > 0 and (self._ingestion[1] - waited) / span > CALM_WAITING
-        self.share = max(self.draw_share, CALM_SHARE) if calm else self.draw_share
+        self._calm = span > 0 and (self._ingestion[1] - waited) / span > CALM_WAITING
+        self.share = max(self.draw_share, CALM_SHARE) if self._calm else self.draw_share
 
     def close(self) -> None:
         """Stop redrawing and close the widgets."""

@@ -144,21 +144,24 @@ def test_nice_step_is_the_smallest_1_2_5_step_holding_the_span(span: float, step
     assert nice_step(span) >= span * (1 - 1e-9)
 
 
-def test_window_grows_at_once_and_shrinks_after_patience_to_at_most_half() -> None:
+def test_window_grows_at_once_and_shrinks_after_patience_to_at_most_a_quarter() -> None:
     window = Window(patience=5.0)
     assert window.fit(0.3, now=0.0) == 0.5
     assert window.fit(0.7, now=0.1) == pytest.approx(1.0)  # more than the window: at once
     assert window.fit(3.0, now=0.2) == pytest.approx(5.0)
-    # 3.0 s of data in 5 s: its step (5) is not at most half the window, so never tighter
+    # 3.0 s of data in 5 s: its step (5) is not at most a quarter of the window, so never tighter;
+    # nor is 1.5 s (step 2): a span wavering around a step must not flip the window
     assert window.fit(3.0, now=100.0) == pytest.approx(5.0)
-    assert window.fit(0.6, now=101.0) == pytest.approx(5.0)  # its step (1) is at most half: tight since 101
+    assert window.fit(1.5, now=100.5) == pytest.approx(5.0)
+    assert window.fit(1.5, now=100.8) == pytest.approx(5.0)
+    assert window.fit(0.6, now=101.0) == pytest.approx(5.0)  # its step (1) is at most a quarter: tight since 101
     assert window.fit(0.6, now=104.0) == pytest.approx(5.0)
     assert window.fit(3.0, now=105.0) == pytest.approx(5.0)  # wide again: the timer stops
     assert window.fit(0.6, now=106.0) == pytest.approx(5.0)  # tight since 106
     assert window.fit(0.6, now=110.9) == pytest.approx(5.0)  # 4.9 s: not yet
     shrunk = window.fit(0.6, now=111.0)
     assert shrunk == pytest.approx(1.0)  # the data's own step
-    assert shrunk <= 5.0 / 2
+    assert shrunk <= 5.0 / 4
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import ctypes.util
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -98,12 +98,17 @@ class TableBuffer:
             chunks = list(self._chunks)
         return build_dataframe(self.table, chunks)
 
-    def tail(self, pushes: int) -> pd.DataFrame:
+    def tail(self, pushes: int, *, pending: bool = True, columns: Collection[str] | None = None) -> pd.DataFrame:
         """The rows of the newest ``pushes`` pushes held, as a DataFrame: what a live chart
-        draws, as cheap however much the buffer holds (no push is typed twice)."""
+        draws, as cheap however much the buffer holds (no push is typed twice). ``pending=False``
+        leaves the frames not yet typed to the connection's thread (which types them once a
+        chunk's worth has arrived) instead of typing them here, under the lock that thread waits
+        for: a chart of a flood then shows the pushes up to the last chunk typed. Only ``columns``
+        are built, if named (those a chart reads)."""
         picked: list[Chunk] = []
         with self._lock:
-            self._seal()
+            if pending:
+                self._seal()
             count = 0
             for chunk in reversed(self._chunks):
                 if count >= pushes:
@@ -117,7 +122,7 @@ class TableBuffer:
                     held = pushes - count
                 picked.append(chunk)
                 count += held
-        return build_dataframe(self.table, picked[::-1])
+        return build_dataframe(self.table, picked[::-1], columns=columns)
 
     def take_dataframe(self) -> pd.DataFrame:
         """Everything held, as a DataFrame, emptying the buffer (for a collector's result: no
@@ -213,13 +218,17 @@ class TableBuffer:
                 self._rows -= excess
 
 
-def build_dataframe(table: Table, chunks: Sequence[Chunk], *, consume: bool = False) -> pd.DataFrame:
+def build_dataframe(
+    table: Table, chunks: Sequence[Chunk], *, consume: bool = False, columns: Collection[str] | None = None
+) -> pd.DataFrame:
     """Join typed chunks into the table's DataFrame (also for zero chunks: right columns and
-    dtypes, no rows). With ``consume`` each chunk column is released once joined (and the
-    freed heap handed back to the system), so building costs about one column above the result
-    instead of a second copy of everything."""
+    dtypes, no rows), or into those of its ``columns`` named. With ``consume`` each chunk
+    column is released once joined (and the freed heap handed back to the system), so building
+    costs about one column above the result instead of a second copy of everything."""
     data: dict[str, Any] = {}
     for name, kind in schema(table):
+        if columns is not None and name not in columns:
+            continue
         parts = [c.columns.pop(name) if consume else c.columns[name] for c in chunks]
         data[name] = _join(name, kind, parts)
         if consume:
