@@ -6,7 +6,7 @@ blitting (:mod:`nexusdata.animation`). It runs where matplotlib and widget outpu
 a task on the Jupyter kernel's own asyncio loop (live handles), or from a blocking collector's
 wait loop (``plot=True``), both on the main thread. Frames are drawn only when data arrived, at
 most ``max_fps`` times a second and with at most about a twentieth of the time spent drawing
-while ingestion is busy (a quarter while it is calm).
+while ingestion is busy (about a third while it is calm).
 
 Widgets live only as long as the kernel: a saved notebook holds no widget state, and a widget
 output reopened without it shows an error. So a chart or status displayed here replaces its
@@ -45,7 +45,7 @@ time (what drawing takes from ingestion: the GIL it holds and a core; waiting fo
 nothing): slow machines redraw less often, and a feed at full speed keeps its throughput
 (``python -m benchmarks`` measures it)."""
 
-CALM_SHARE = 0.25
+CALM_SHARE = 0.35
 """The share of the time drawing may take while ingestion is calm (the connection thread spent
 more than :data:`CALM_WAITING` of the time since the last redraw waiting for data): the feed
 then has room, and the chart moves more often."""
