@@ -29,7 +29,21 @@ from matplotlib.ticker import AutoLocator, ScalarFormatter
 from .config import nonempty_str, positive_int
 from .errors import ArgumentError
 from .feed import clock
-from .plots import AGO, SIDE_COLOURS, WAITING, Chart, ChartFigure, Layout, Range, Scene, Window, push_starts, time_axis
+from .plots import (
+    AGO,
+    SIDE_COLOURS,
+    WAITING,
+    Chart,
+    ChartFigure,
+    Layout,
+    Range,
+    Scene,
+    Window,
+    extent,
+    nanoseconds,
+    push_starts,
+    time_axis,
+)
 
 PRICE_BINS = 120
 """Price rows of the grid by default."""
@@ -135,7 +149,7 @@ def volume_grid(
     if depth.attrs:  # every column read would deep-copy a collector's attrs (its gap and reply logs)
         depth = pd.DataFrame(depth, copy=False)
 
-    received = _nanoseconds(depth["received_at"])
+    received = nanoseconds(depth["received_at"])
     price = _floats(depth["price"], "price")
     volume = _floats(depth["volume"], "volume")
     level0 = depth["level"].to_numpy() == 0
@@ -343,16 +357,6 @@ def _one_symbol(depth: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, 
     return depth, (present[0] if present else None)
 
 
-def _nanoseconds(column: pd.Series) -> np.ndarray:
-    """Times as int64 nanoseconds since the epoch, UTC (NaT: the int64 minimum)."""
-    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
-        raise ArgumentError(f"depth's received_at must be times (datetime64), got dtype {column.dtype}")
-    times = column.array
-    if not isinstance(times, pd.arrays.DatetimeArray):  # Arrow-backed
-        times = pd.DatetimeIndex(column).array
-    return times.as_unit("ns").asi8
-
-
 def _floats(column: pd.Series, name: str) -> np.ndarray:
     """A column of numbers as float64, NaN where missing."""
     if column.dtype == np.float64:
@@ -472,7 +476,7 @@ class HeatmapScene(Scene):
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         if rows.attrs:  # as in volume_grid: no deep copy of a collector's attrs per column read
             rows = pd.DataFrame(rows, copy=False)
-        received = _nanoseconds(rows["received_at"])
+        received = nanoseconds(rows["received_at"])
         has_data = bool(len(received))
         self.waiting.set_visible(not has_data)
         if not self.live:
@@ -482,7 +486,7 @@ class HeatmapScene(Scene):
             return None
         newest = int(received.max()) if has_data else 0
         seconds = self.window(self.times, received[push_starts(received)], now)
-        low, high = self.prices.fit(*_finite_extent(_floats(rows["price"], "price")), now)
+        low, high = self.prices.fit(*extent(_floats(rows["price"], "price")), now)
         artists = self.artists
         symbol = None
         if has_data:
@@ -534,11 +538,6 @@ class HeatmapScene(Scene):
             return WAITING
         when = clock(pd.Timestamp(best.times[-1]).tz_localize("UTC"))
         return f"{grid.symbol} at {when}: best bid {best.bid[-1]:,.6g}, best ask {best.ask[-1]:,.6g}"
-
-
-def _finite_extent(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    return (float(finite.min()), float(finite.max())) if len(finite) else (math.nan, math.nan)
 
 
 _EMPTY_DEPTH = pd.DataFrame(

@@ -16,6 +16,7 @@ import io
 import math
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -153,9 +154,15 @@ def push_starts(received_ns: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, received_ns[1:] != received_ns[:-1]]) if len(received_ns) else np.empty(0, np.int64)
 
 
-def nanoseconds(column: pd.Series) -> np.ndarray:
-    """A ``received_at`` column as int64 nanoseconds since the epoch, without a copy per value."""
-    return column.to_numpy(dtype="datetime64[ns]").view(np.int64) if len(column) else np.empty(0, np.int64)
+def nanoseconds(column: pd.Series, frame: str = "depth") -> np.ndarray:
+    """A time column of a ``frame`` DataFrame as int64 nanoseconds since the epoch, UTC, without
+    a copy per value (NaT: the int64 minimum)."""
+    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
+        raise ArgumentError(f"{frame}'s {column.name} must be times (datetime64), got dtype {column.dtype}")
+    times = column.array
+    if not isinstance(times, pd.arrays.DatetimeArray):  # Arrow-backed
+        times = pd.DatetimeIndex(column).array
+    return cast(np.ndarray, times.as_unit("ns").asi8)
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,7 @@ class Scene:
                 ax.autoscale_view()
             return None
         line.set_data((times - times[-1]) / 1e9 if len(times) else np.empty(0), values)
-        low, high = limits.fit(*_extent(values), now)
+        low, high = limits.fit(*extent(values), now)
         self.limits(ax, (-window, window * 0.02), (low, high))
         return low, high
 
@@ -318,7 +325,8 @@ class Scene:
         return window.fit(span, now)
 
 
-def _extent(values: np.ndarray) -> tuple[float, float]:
+def extent(values: np.ndarray) -> tuple[float, float]:
+    """The lowest and highest finite value (NaN, NaN if none)."""
     finite = values[np.isfinite(values)]
     return (float(finite.min()), float(finite.max())) if len(finite) else (math.nan, math.nan)
 
@@ -388,8 +396,8 @@ class DepthScene(Scene):
                 top.autoscale_view()
             return None
         both = [books.book[side] for side in SIDE_COLOURS if side in books.book]
-        x = self.prices.fit(*_extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)])), now)
-        y = self.volumes.fit(0.0, _extent(np.concatenate([c for _, c in both] or [np.empty(0)]))[1], now)
+        x = self.prices.fit(*extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)])), now)
+        y = self.volumes.fit(0.0, extent(np.concatenate([c for _, c in both] or [np.empty(0)]))[1], now)
         self.limits(top, x, y)
         return Layout(title, (x, y, window, series))
 
@@ -446,7 +454,7 @@ class PairWeightsScene(Scene):
 
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         left, right = self.axes
-        received = nanoseconds(rows["received_at"])
+        received = nanoseconds(rows["received_at"], "v3")
         starts = push_starts(received)
         newest = int(starts[-1]) if len(starts) else 0
         push = rows.iloc[newest:]
@@ -480,7 +488,7 @@ class PairWeightsScene(Scene):
         right.set_title(f"index price {prices[-1]:,.8g}" if len(prices) and not self.live else "index price")
         window = self.window(self.times, times, now)
         series = self.time_series(right, self.price, times, prices, window, self.prices, now)
-        high = _extent(weights)[1]
+        high = extent(weights)[1]
         if not self.live:
             left.set_xlim(0.0, high * 1.1 if high > 0 else 1.0)
             return None

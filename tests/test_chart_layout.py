@@ -120,12 +120,12 @@ def test_range_keeps_its_limits_for_data_without_finite_extent(low: float, high:
 
 def test_range_of_an_empty_series_keeps_the_old_limits() -> None:
     """What a scene hands ``fit`` for a series with no finite value: the extent of nothing."""
-    from nexusdata.plots import _extent
+    from nexusdata.plots import extent
 
     limits = Range()
     before = limits.fit(-1.0, 1.0, now=0.0)
-    assert limits.fit(*_extent(np.empty(0)), now=1.0) == before
-    assert limits.fit(*_extent(np.array([math.nan, math.nan])), now=100.0) == before
+    assert limits.fit(*extent(np.empty(0)), now=1.0) == before
+    assert limits.fit(*extent(np.array([math.nan, math.nan])), now=100.0) == before
 
 
 @pytest.mark.parametrize("value", [0.0, 100.0, -5.0, 48_000.0, 1e-6])
