@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 from typing import Any
 
@@ -41,8 +42,13 @@ TOKEN = "WHZWUFAxWlV0bzdMMzl5N1dmYy1z"
 API_KEY = "fuzz-key"
 API_SECRET = "fuzz-secret-9f8e7d"
 
+EXAMPLES = int(os.environ.get("NEXUSDATA_FUZZ_EXAMPLES", "1500"))
+"""Examples per fuzz test: enough for every run (a new random seed each time) to keep the default
+suite under 5 minutes; ``NEXUSDATA_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz_protocol.py`` digs
+deeper."""
+
 FUZZ = settings(
-    max_examples=3000,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -453,7 +459,7 @@ def _reference_rows(table: tables.Table, envelope: str, frame: bytes) -> int | N
 READ_AT = 1_000  # ns: the read's time; its n-th frame is stamped n ns later
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=max(EXAMPLES // 3, 1))
 @given(which=st.integers(0, 2**16), batch=st.lists(seeds, min_size=1, max_size=6))
 # frames/columns.py converts absurd epoch values (1e308) with numpy warnings, then drops them: noise.
 @pytest.mark.filterwarnings("ignore:overflow encountered in multiply:RuntimeWarning")
