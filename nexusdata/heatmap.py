@@ -29,6 +29,7 @@ from matplotlib.ticker import AutoLocator, ScalarFormatter
 from .config import nonempty_str, positive_int
 from .errors import ArgumentError
 from .feed import clock
+from .frames import frame_with
 from .plots import (
     AGO,
     SIDE_COLOURS,
@@ -326,12 +327,7 @@ def plot_depth_heatmap(
 def depth_frame(df: Any, argument: str) -> pd.DataFrame:
     """``df`` if it is a DataFrame with the depth columns the heatmap reads, else an
     :class:`ArgumentError` in the words of ``nd.plot_depth``'s."""
-    if not isinstance(df, pd.DataFrame):
-        raise ArgumentError(f"{argument} must be {_DEPTH}, got {type(df).__name__}")
-    missing = [name for name in DEPTH_COLUMNS if name not in df.columns]
-    if missing:
-        raise ArgumentError(f"{argument} must be {_DEPTH}; it lacks the columns {', '.join(missing)}")
-    return df
+    return frame_with(df, argument, _DEPTH, DEPTH_COLUMNS)
 
 
 def _one_symbol(depth: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, str | None]:

@@ -31,7 +31,7 @@ from matplotlib.text import Text
 
 from .errors import ArgumentError
 from .feed import clock
-from .frames import schema
+from .frames import frame_with, schema
 from .protocol import tables
 
 PAIR_STATUS = {
@@ -545,11 +545,7 @@ class Chart:
 
     def plot(self, df: pd.DataFrame, title: str | None = None, argument: str = "df") -> ChartFigure:
         """The chart of a whole DataFrame of the chart's table (``argument`` names it in errors)."""
-        if not isinstance(df, pd.DataFrame):
-            raise ArgumentError(f"{argument} must be a {self.table} DataFrame, got {type(df).__name__}")
-        missing = [name for name, _ in schema(tables.TABLES[self.table]) if name not in df.columns]
-        if missing:
-            raise ArgumentError(f"{argument} must be a {self.table} DataFrame; it lacks the columns {', '.join(missing)}")
+        frame_with(df, argument, f"a {self.table} DataFrame", [name for name, _ in schema(tables.TABLES[self.table])])
         fig = self.figure()
         self.scene(fig, False).update(df, title, 0.0)
         return fig

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ..frames import Chunk, build_dataframe
+from ..frames import Chunk, build_dataframe, frame_with
 from ..frames.columns import STR_DTYPE
 from ..protocol import tables
-from .checks import categorical, datetimes, floats, frame_with, positive_int, whole_numbers
+from .checks import categorical, datetimes, floats, positive_int, whole_numbers
 
 SIDES = ("bid", "ask")
 FIELDS = ("price", "volume", "cp", "time")

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-
-
-def frame_with(df: Any, argument: str, what: str, columns: Iterable[str]) -> pd.DataFrame:
-    """``df`` if it is a DataFrame holding ``columns``, else an :class:`ArgumentError` naming the
-    ``argument``, ``what`` it must be and the columns it lacks (the check of ``nd.plot_depth``)."""
-    if not isinstance(df, pd.DataFrame):
-        raise ArgumentError(f"{argument} must be {what}, got {type(df).__name__}")
-    missing = [name for name in columns if name not in df.columns]
-    if missing:
-        raise ArgumentError(f"{argument} must be {what}; it lacks the columns {', '.join(missing)}")
-    return df
 
 
 def datetimes(column: pd.Series, label: str) -> pd.DatetimeIndex:

@@ -13,7 +13,7 @@ import ctypes.util
 import logging
 import threading
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -22,6 +22,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from ..errors import ArgumentError
 from ..protocol.tables import Kind, Table
 from .arrow_json import read_frames
 from .columns import CONVERTERS, Array, NotColumnar, concat, to_arrow, to_series_values
@@ -307,3 +308,14 @@ def latest_push(df: pd.DataFrame) -> pd.DataFrame:
         return df
     newest: pd.DataFrame = df[df["received_at"] == df["received_at"].iloc[-1]]
     return newest
+
+
+def frame_with(df: Any, argument: str, what: str, columns: Iterable[str]) -> pd.DataFrame:
+    """``df`` if it is a DataFrame holding ``columns``, else an :class:`ArgumentError` naming the
+    ``argument``, ``what`` it must be and the columns it lacks (the check every chart and analytics function makes of its DataFrame)."""
+    if not isinstance(df, pd.DataFrame):
+        raise ArgumentError(f"{argument} must be {what}, got {type(df).__name__}")
+    missing = [name for name in columns if name not in df.columns]
+    if missing:
+        raise ArgumentError(f"{argument} must be {what}; it lacks the columns {', '.join(missing)}")
+    return df
