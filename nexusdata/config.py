@@ -12,6 +12,7 @@ from typing import Any, Literal
 from .errors import ArgumentError
 from .protocol import ChaiNextSession, NexusSession, Session
 from .protocol.urls import chainext_url, check_ws_url, nexus_url, redact
+from .protocol.websocket import MAX_MESSAGE
 
 Service = Literal["nexus", "chainext"]
 """The two services nexusdata speaks to: the Nexus broker and the ChaiNext indices."""
@@ -45,6 +46,8 @@ class Options:
       with jitter.
     - ``connect_timeout``: seconds for the TCP/TLS/websocket handshake.
     - ``ca_file``: a CA bundle (PEM) to verify ``wss://`` servers with, e.g. a private CA.
+    - ``max_message``: bytes a message may hold (its fragments together); a server sending a
+      larger one is cut off with close code 1009 and reconnected to.
     """
 
     ping_interval: float = 30.0
@@ -55,12 +58,14 @@ class Options:
     backoff_cap: float = 30.0
     connect_timeout: float = 10.0
     ca_file: str | None = None
+    max_message: int = MAX_MESSAGE
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "stall_timeout", "pong_timeout", "backoff_base", "backoff_cap", "connect_timeout"):
             positive_number(getattr(self, name), name)
         if self.max_failures is not None:
             positive_int(self.max_failures, "max_failures")
+        positive_int(self.max_message, "max_message")
         if self.ca_file is not None and not os.path.isfile(self.ca_file):
             raise ArgumentError(f"ca_file must be the path of a PEM CA bundle; no file at {self.ca_file!r}")
 

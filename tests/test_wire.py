@@ -118,20 +118,47 @@ def test_close_after_the_peer_left_does_not_raise(pair) -> None:
 
 
 @pytest.mark.parametrize(
-    "data, reason",
+    "data, code, reason",
     [
-        (b"\x81\x85abcdhello", "masked"),
-        (b"\xc1\x01x", "reserved"),
-        (b"\x80\x01x", "continuation"),
-        (b"\x83\x00", "opcode"),
-        (b"\x81\x7f" + (MAX_MESSAGE + 1).to_bytes(8, "big"), "limit"),
+        (b"\x81\x85abcdhello", 1002, "protocol error: masked frame from the server"),
+        (b"\xc1\x01x", 1002, "protocol error: reserved bits"),
+        (b"\x80\x01x", 1002, "protocol error: continuation frame"),
+        (b"\x83\x00", 1002, "protocol error: unknown data opcode 3"),
+        (b"\x81\x02\xc3\x28", 1007, "invalid UTF-8: text is not UTF-8"),
+        (b"\x81\x7f" + (MAX_MESSAGE + 1).to_bytes(8, "big"), 1009, "message too big: "),
     ],
 )
-def test_protocol_errors_end_the_connection(pair, data: bytes, reason: str) -> None:
+def test_a_broken_rule_is_answered_with_its_close_code_after_the_messages_before_it(
+    pair, data: bytes, code: int, reason: str
+) -> None:
     client, server = pair
-    server.sendall(data)
-    with pytest.raises(ConnectionLost, match=f"^protocol error: .*{reason}"):
-        Wire(client).read(WAIT)
+    server.sendall(server_bytes(Frame(Opcode.TEXT, b"before")) + data)
+    wire = Wire(client)
+    assert wire.read(WAIT) == [(TEXT, b"before")]
+    assert wire.failure is not None and str(wire.failure).startswith(reason) and wire.failure.code == code
+    [close] = client_frames(server, 1)  # sent at once, before the transport closes
+    assert close.opcode is Opcode.CLOSE and int.from_bytes(close.data[:2], "big") == code
+    wire.close()
+    assert server.recv(10) == b""  # no second close frame
+
+
+def test_a_server_close_is_echoed_once(pair) -> None:
+    client, server = pair
+    server.sendall(server_bytes(Frame(Opcode.CLOSE, (4001).to_bytes(2, "big") + b"maintenance")))
+    wire = Wire(client)
+    assert wire.read(WAIT) == [(CLOSE, (4001).to_bytes(2, "big") + b"maintenance")]
+    wire.close()
+    [close] = client_frames(server, 1)
+    assert (close.opcode, close.data) == (Opcode.CLOSE, (4001).to_bytes(2, "big") + b"maintenance")
+    assert server.recv(10) == b""
+
+
+def test_max_message_is_the_wires_limit(pair) -> None:
+    client, server = pair
+    server.sendall(server_bytes(Frame(Opcode.TEXT, b"x" * 101)))
+    wire = Wire(client, max_message=100)
+    assert wire.read(WAIT) == []
+    assert str(wire.failure) == "message too big: 101-byte frame > 100"
 
 
 def test_end_of_stream_without_close_frame(pair) -> None:

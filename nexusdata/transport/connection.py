@@ -260,7 +260,7 @@ class Connection:
         was healthy (delivered data or stayed up past the stall timeout)."""
         self.number += 1
         assert ws.sock is not None, "create_connection returns an open connection"
-        wire = Wire(ws.sock)
+        wire = Wire(ws.sock, self.options.max_message)
         with self._changing:  # the changes so far are in the set this session starts with
             session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
             self._changes.clear()
@@ -287,6 +287,8 @@ class Connection:
                     deadlines.on_frame(now)
                     if not self._deliver(wire, session, messages, deadlines.closing):
                         return self._end_session(session)
+                if wire.failure is not None:  # after the pushes before the bad frame
+                    raise ConnectionLost(f"{wire.failure} (closed with {wire.failure.code})")
                 if not deadlines.closing:
                     if session.ready != self.ready.is_set():
                         if session.ready:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 
-from ..protocol.websocket import ClientFrames, Message, ProtocolError
+from ..protocol.websocket import MAX_MESSAGE, ClientFrames, Message, ProtocolError
 
 _CHUNK = 1 << 18  # bytes asked of the socket per read
 _MIN_WAIT = 0.001  # a read's shortest wait: poll() counts milliseconds, and 0 would unblock the socket
@@ -25,15 +25,17 @@ class ConnectionLost(Exception):
 class Wire:
     """One open websocket connection's frames: read in batches, written as soon as queued."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, max_message: int = MAX_MESSAGE) -> None:
         self._sock = sock
-        self._frames = ClientFrames()
+        self._frames = ClientFrames(max_message=max_message)
         self._closed = False
 
     def read(self, timeout: float) -> list[Message] | None:
         """The complete messages that arrived (possibly none yet), or ``None`` when ``timeout``
         seconds passed without any byte. Control frames are returned too (a ``PING`` is
-        answered already); fragmented messages are joined."""
+        answered already, a ``CLOSE`` echoed); fragmented messages are joined. When the server
+        broke a rule, the messages before the bad frame are returned and :attr:`failure` says
+        why (the close frame with its code is sent already)."""
         sock = self._sock
         sock.settimeout(max(timeout, _MIN_WAIT))
         try:
@@ -42,12 +44,14 @@ class Wire:
             return None
         if not data:
             raise ConnectionLost("connection closed without a close frame")
-        try:
-            messages = self._frames.receive_data(data)
-        except ProtocolError as exc:
-            raise ConnectionLost(str(exc)) from exc
+        messages = self._frames.receive_data(data)
         self._write()
         return messages
+
+    @property
+    def failure(self) -> ProtocolError | None:
+        """The rule of RFC 6455 the server broke (the connection is then over), or ``None``."""
+        return self._frames.failure
 
     def send_text(self, text: str) -> None:
         self._frames.send_text(text)
@@ -58,12 +62,13 @@ class Wire:
         self._write()
 
     def close(self) -> None:
-        """Send a normal close frame if still possible (without waiting for the reply: a
-        flooding server may take long to answer) and release the socket."""
+        """Send a normal close frame unless one went out already (the echo of the server's, or
+        the code of a broken rule), without waiting for the reply (a flooding server may take
+        long to answer), and release the socket."""
         try:
             if not self._closed:
                 self._closed = True
-                self._frames.send_close(1000)
+                self._frames.send_close()
                 self._write()
         except OSError:
             pass  # the peer is already gone
