@@ -8,7 +8,8 @@ round of each): the bare loop, the naive concat loop, the collector, a live hand
 recorder. Then, per feed, each live chart's cost to a live handle, from alternating windows with and
 without it in one run, with its redraws a second and CPU a redraw under the flood
 (:mod:`benchmarks.plot_cost`); the same on a calm feed (:mod:`benchmarks.redraw`); the frame-latency check of a
-1-million-row buffer and what ``import nexusdata`` costs after pandas (:mod:`benchmarks.import_time`).
+1-million-row buffer, the CPU a websocket frame costs to split (:mod:`benchmarks.framing`) and what
+``import nexusdata`` costs after pandas (:mod:`benchmarks.import_time`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from . import import_time, plot_cost, redraw
+from . import framing, import_time, plot_cost, redraw
 from .flood_server import running
 from .stats import mean_and_margin
 
@@ -127,6 +128,7 @@ def main() -> None:
     for result in map(redraw.measure, redraw.CHARTS, [args.calm_seconds] * len(redraw.CHARTS)):
         print(redraw.line(result))
     print(f"TableBuffer.dataframe() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
+    framing.main()
     import_time.main()
 
 
