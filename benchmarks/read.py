@@ -6,7 +6,7 @@ cluster, before and after compaction.
 Writes a depth recording of ``--rows`` rows (4 symbols, 10 rows a push, ``--rate`` pushes a
 second per symbol) on a closed day, as a recorder flushing every ``--flush-seconds`` would leave
 it: one small file per symbol per flush, written by the recorder's own
-:class:`~nexusdata.record.DatasetWriter`. The pushes are made by the simulator's generators
+:class:`~nexusdata.recording.writer.DatasetWriter`. The pushes are made by the simulator's generators
 (:class:`~nexusdata.sim.market.Market`, its clock set to the simulated time) and typed by the
 frames layer as a connection's would be, so nothing waits for a simulator.
 
@@ -64,12 +64,12 @@ def generate(root: Path, rows: int, rate: float, flush_seconds: float, pool: int
     clock set to the simulated time), typed once by the frames layer as a connection's pushes
     are; each file then takes the next pushes of its symbol's pool in turn, stamped with their
     simulated arrival (the books' own times moved with them). Each symbol has its own
-    :class:`~nexusdata.record.DatasetWriter`, writing in a thread of its own as a recorder does.
+    :class:`~nexusdata.recording.writer.DatasetWriter`, writing in a thread of its own as a recorder does.
     """
     from nexusdata.frames import TableBuffer, build_table
     from nexusdata.protocol import nexus, tables
     from nexusdata.protocol.session import dumps
-    from nexusdata.record import DatasetWriter
+    from nexusdata.recording.writer import DatasetWriter
     from nexusdata.sim import market as market_module
 
     started = time.perf_counter()
@@ -195,7 +195,7 @@ def _warm_up() -> None:
     import pyarrow.dataset  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    import nexusdata.reader  # noqa: F401
+    import nexusdata.recording.reader  # noqa: F401
 
 
 def _reset_peak() -> None:

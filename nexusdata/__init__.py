@@ -29,15 +29,15 @@ from .live import (
     live_risk,
     stop_live,
 )
-from .reader import read_recording
-from .record import record
+from .recording.reader import read_recording
+from .recording.writer import record
 from .replay import replay
 
 if TYPE_CHECKING:
-    from .compaction import compact
     from .contact import check, format_transcript
     from .heatmap import plot_depth_heatmap
     from .plots import plot_depth, plot_pair_weights
+    from .recording.compaction import compact
 
 __all__ = [
     "ArgumentError",
@@ -93,7 +93,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(contact, name)
     if name == "compact":
-        from . import compaction
+        from .recording import compaction
 
         return compaction.compact
     if name == "__version__":

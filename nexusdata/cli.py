@@ -165,7 +165,7 @@ def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
 def _record(args: argparse.Namespace) -> int:
     """Record; 130 when interrupted, 1 when the server refused some subscriptions (the others
     were recorded)."""
-    from .record import check_shard, record, select_shard
+    from .recording.writer import check_shard, record, select_shard
 
     feed, keys = _what_to_record(args)
     rows = args.rows if feed == "orders" else None
@@ -236,7 +236,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _read(args: argparse.Namespace) -> int:
-    from .reader import read_recording, summary
+    from .recording.reader import read_recording, summary
 
     if args.feed is None and args.csv is None and not any((args.rows, args.symbol, args.id, args.start, args.end)):
         table = summary(args.path)
@@ -269,7 +269,7 @@ def _read(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     """Compact; 0 also when partitions still being written were skipped (the summary lists them)."""
-    from .compaction import compact
+    from .recording.compaction import compact
 
     if not 2**-20 <= args.target_size < math.inf:
         raise ArgumentError(f"--target-size must be a positive number of MiB, got {args.target_size:g}")
@@ -290,7 +290,7 @@ def _filters(args: argparse.Namespace) -> str:
 
 def _holdings(path: str, feed: str | None) -> str:
     """What a recording holds (of ``feed``, if given): each symbol or id with its rows and times."""
-    from .reader import summary
+    from .recording.reader import summary
 
     table = summary(path)
     if feed is not None:

@@ -30,11 +30,11 @@ import nexusdata as nd
 from nexusdata.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from nexusdata.frames import build_dataframe
 from nexusdata.protocol import tables
-from nexusdata.reader import file_schema
-from nexusdata.record import DatasetWriter
+from nexusdata.recording.layout import file_schema
+from nexusdata.recording.writer import DatasetWriter
 from nexusdata.sim import Simulator
 
-compaction = importlib.import_module("nexusdata.compaction")
+compaction = importlib.import_module("nexusdata.recording.compaction")
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -539,7 +539,7 @@ def test_a_kill_between_the_two_renames_of_a_swap_without_exchange_is_finished(
 def test_a_read_whose_files_vanish_under_it_lists_them_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A compaction's swap between a read's listing and its reading: the reader lists again and
     reads the new files (here: a file renamed away right after the first listing)."""
-    import nexusdata.reader as reader
+    import nexusdata.recording.reader as reader
 
     with Simulator(seed=31, rate=50) as sim:
         nd.record(tmp_path, "depth", "BTCUSDT", max_messages=20, flush_rows=50, progress=False, **sim.nexus)

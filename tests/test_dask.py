@@ -24,7 +24,7 @@ from dask.distributed import Client, LocalCluster
 
 import nexusdata as nd
 from nexusdata.protocol import TABLES
-from nexusdata.record import DatasetWriter
+from nexusdata.recording.writer import DatasetWriter
 from nexusdata.sim import Simulator
 
 # dask 2026.8 calls DataFrame.reset_index(inplace=True), which pandas 3.1 deprecates

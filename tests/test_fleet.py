@@ -20,7 +20,7 @@ from test_record import _recorded_pushes, _sent_pushes
 import nexusdata as nd
 from nexusdata.cli import EXIT_USAGE, main
 from nexusdata.kinds import KINDS
-from nexusdata.record import select_shard, shard_of
+from nexusdata.recording.writer import select_shard, shard_of
 from nexusdata.sim import SYMBOLS, Simulator
 
 pytestmark = pytest.mark.timeout(90)
@@ -45,7 +45,7 @@ def test_the_shard_of_a_key_is_a_stable_hash() -> None:
     """The same in another interpreter with another hash seed (unlike hash()); the shards of a
     list partition it, in the order given; a thousand ids spread evenly."""
     assert {symbol: shard_of(symbol, 3) for symbol in SYMBOLS} == SHARDS
-    code = "from nexusdata.record import shard_of; print([shard_of(s, 3) for s in %r])" % list(SYMBOLS)
+    code = "from nexusdata.recording.writer import shard_of; print([shard_of(s, 3) for s in %r])" % list(SYMBOLS)
     other = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "12345"},
                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert other.stdout.strip() == str(list(SHARDS.values())), other.stderr

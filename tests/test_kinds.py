@@ -11,8 +11,8 @@ import pytest
 import nexusdata as nd
 from nexusdata.kinds import KINDS, ORDER_VIEWS, keyword_only, order_view, with_rows
 from nexusdata.protocol import TABLES, chainext
-from nexusdata.reader import PARTITIONS
-from nexusdata.record import FEEDS
+from nexusdata.recording.layout import PARTITIONS
+from nexusdata.recording.writer import FEEDS
 from nexusdata.sim import Simulator
 
 

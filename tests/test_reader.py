@@ -17,7 +17,8 @@ import pytest
 import nexusdata as nd
 from nexusdata.frames import build_dataframe
 from nexusdata.protocol import TABLES
-from nexusdata.reader import file_schema, summary
+from nexusdata.recording.layout import file_schema
+from nexusdata.recording.reader import summary
 from nexusdata.sim import Simulator
 
 FEEDS = ("depth", "pair_index_v3", "orders")

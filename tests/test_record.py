@@ -25,8 +25,8 @@ import nexusdata as nd
 from nexusdata.frames import build_dataframe
 from nexusdata.kinds import ORDER_VIEWS
 from nexusdata.protocol import TABLES, chainext, tables
-from nexusdata.reader import file_schema
-from nexusdata.record import DatasetWriter
+from nexusdata.recording.layout import file_schema
+from nexusdata.recording.writer import DatasetWriter
 from nexusdata.sim import Simulator
 
 Collect = Callable[[Simulator, int], pd.DataFrame]

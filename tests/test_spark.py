@@ -18,7 +18,7 @@ import pytest
 
 import nexusdata as nd
 from nexusdata.protocol import TABLES
-from nexusdata.reader import file_schema
+from nexusdata.recording.layout import file_schema
 from nexusdata.sim import Simulator
 
 

@@ -29,7 +29,8 @@ from ..protocol import TABLES, Table, chainext, nexus
 from ..protocol.session import dumps
 from ..protocol.tables import Field, Level
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH
-from ..reader import PARTITIONS, read_recording, recorded_feeds, recorded_keys
+from ..recording.layout import PARTITIONS, recorded_feeds, recorded_keys
+from ..recording.reader import read_recording
 from .chainext_handler import ChaiNextService
 from .nexus_handler import BadRequest, NexusService, UnknownSymbol
 

@@ -5,7 +5,7 @@ A :class:`~nexusdata.feed.Feed` fills its buffers in the background; every ``flu
 (a recorder needs no DataFrame) and writes one small, closed Parquet file per partition (temp
 name, then an atomic rename). Memory stays flat however long it runs, and a recorder killed
 outright loses at most the last interval while every file already written stays readable. The
-layout is described in :mod:`nexusdata.reader`.
+layout is :mod:`nexusdata.recording.layout`'s.
 """
 
 from __future__ import annotations
@@ -13,32 +13,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import positive_int, positive_number, split_conn
-from .errors import ArgumentError
-from .feed import Feed
-from .frames import build_table
-from .kinds import KINDS, Kind, Subscription, check_flag, with_rows
-from .progress import RunProgress
-from .protocol import Table
-from .reader import PARTITIONS, file_schema, partition_dir
-from .run import run
-
-if TYPE_CHECKING:
-    import pyarrow.parquet as pq
+from ..config import positive_int, positive_number, split_conn
+from ..errors import ArgumentError
+from ..feed import Feed
+from ..frames import build_table
+from ..kinds import KINDS, Kind, Subscription, check_flag, with_rows
+from ..progress import RunProgress
+from ..protocol import Table
+from ..run import run
+from .layout import PARTITIONS, file_schema, parquet_file, partition_dir
 
 log = logging.getLogger("nexusdata.record")
 
@@ -111,10 +106,10 @@ class DatasetWriter:
             groups = np.split(order, np.flatnonzero(np.diff(partition[order])) + 1)
         for rows in groups:
             code = codes[rows[0]]
-            date = str(received[rows[0]].astype("datetime64[D]"))
+            day = received[rows[0]].astype("datetime64[D]").item()
             first = int(received[rows[0]].astype(np.int64))
             name = f"part-{first:020d}-{self.run}-{self.files:06d}.parquet"
-            path = self.root / partition_dir(self.table.name, values[code] if code >= 0 else None, date) / name
+            path = self.root / partition_dir(self.table.name, values[code] if code >= 0 else None, day) / name
             _write_file(data if len(groups) == 1 else data.take(rows), path)
             self.files += 1
             self.rows += len(rows)
@@ -135,31 +130,6 @@ def _write_file(data: pa.Table, path: Path) -> None:
     :func:`parquet_file`)."""
     with parquet_file(path, data.schema) as writer:
         writer.write_table(data)
-
-
-@contextmanager
-def parquet_file(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """A writer of the Parquet file at ``path``, in the recording's format, that appears complete
-    or not at all: written under a hidden temporary name (which readers skip), synced, then
-    renamed into place when the block ends without an error. Recorder and compaction both write
-    through it, so their files have the same options.
-
-    Arrow writes the file itself (a Python file object would make it take the GIL for every
-    write, each time waiting for the connection thread). Without the Arrow schema stored, a
-    dictionary-encoded column is a plain string column to every reader (Parquet
-    dictionary-encodes strings anyway), and its values are not decoded to be written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    import pyarrow.parquet as pq  # loaded by what writes, not by import nexusdata
-
-    with pq.ParquetWriter(str(temporary), schema, compression="zstd", store_schema=False) as writer:
-        yield writer
-    descriptor = os.open(temporary, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, path)
 
 
 def shard_of(value: str, count: int) -> int:

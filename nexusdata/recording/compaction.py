@@ -7,7 +7,7 @@ given day and nothing written in it for a while) as follows, one partition at a 
 
 1. The partition's small files (under half the target size) are merged, sorted by
    ``received_at``, into new files written with the recorder's own writer
-   (:func:`nexusdata.record.parquet_file`) into a staging directory,
+   (:func:`nexusdata.recording.layout.parquet_file`) into a staging directory,
    ``DIR/.compact/feed=…/<key>=…/date=D/swap/``, next to hard links of the partition's other
    files: the staging directory is the partition as it will be.
 2. ``plan.json`` beside it records the files merged and written, whole or not at all.
@@ -43,17 +43,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from datetime import time as clock_time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from .errors import ArgumentError, NexusDataError
-from .protocol import TABLES, Table
-from .reader import PARTITIONS, file_schema, recorded_feeds, recording_root
-from .record import parquet_file
+from ..errors import ArgumentError, NexusDataError
+from ..protocol import TABLES, Table
+from .layout import day_argument, file_schema, parquet_file, partitions, recorded_feeds, recording_root, sync, write_whole
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -142,7 +140,7 @@ def compact(
     """
     root = recording_root(path)
     feeds = _feeds(root, feed)
-    cutoff = (datetime.now(timezone.utc).date() if before is None else _day(before, "before")).isoformat()
+    cutoff = datetime.now(timezone.utc).date() if before is None else day_argument(before, "before")
     if isinstance(target_size, bool) or not isinstance(target_size, int) or target_size < 1:
         raise ArgumentError(f"target_size must be a whole number of bytes >= 1, got {target_size!r}")
     if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < math.inf:
@@ -153,7 +151,7 @@ def compact(
         resumed = [_resume(root, work) for work in _interrupted(root)]
         for name in feeds:
             table = TABLES[name]
-            for partition in _closed_partitions(root, name, cutoff):
+            for partition in partitions(root, name, last=cutoff - timedelta(days=1)):  # the days before cutoff
                 totals.closed += 1
                 _compact_partition(root, partition, table, target_size, idle, totals)
     summary = CompactionSummary(
@@ -196,40 +194,6 @@ def _feeds(root: Path, feed: object) -> list[str]:
     if feed not in feeds:
         raise ArgumentError(f"feed must be one of the recorded feeds ({', '.join(feeds) or 'none'}), got {feed!r}")
     return [str(feed)]
-
-
-def _day(value: object, name: str) -> date:
-    """``value`` as a day: ``YYYY-MM-DD``, a date, or a datetime at midnight (UTC if naive)."""
-    if isinstance(value, datetime):  # pandas.Timestamp too
-        moment = value.astimezone(timezone.utc) if value.tzinfo is not None else value
-        if moment.time() == clock_time(0):
-            return moment.date()
-    elif isinstance(value, date):
-        return value
-    elif isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ArgumentError(f"{name} must be a day, YYYY-MM-DD (partitions of the days before it are compacted), got {value!r}")
-
-
-def _closed_partitions(root: Path, feed: str, cutoff: str) -> Iterator[Path]:
-    """The partition directories of ``feed`` dated before ``cutoff`` (``YYYY-MM-DD``), sorted."""
-    key, _ = PARTITIONS[feed]
-    folder = root / f"feed={feed}"
-    for keyed in sorted(folder.glob(f"{key}=*")):
-        for dated in sorted(keyed.glob("date=*")):
-            day = dated.name[len("date=") :]
-            if dated.is_dir() and _is_day(day) and day < cutoff:
-                yield dated
-
-
-def _is_day(text: str) -> bool:
-    try:
-        return date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
 
 
 @contextmanager
@@ -292,9 +256,9 @@ def _compact_partition(root: Path, partition: Path, table: Table, target: int, i
         return
     for name in kept:
         _link(partition / name, staging / name)
-    _sync(staging)
+    sync(staging)
     plan = {"partition": relative, "inputs": inputs, "kept": kept, "outputs": outputs, "rows": rows}
-    _write_plan(work / "plan.json", plan)
+    write_whole(work / "plan.json", json.dumps(plan, indent=1).encode())
     _step("planned")
     if sorted(os.listdir(partition)) != sorted(inputs + kept):
         _undo(work)  # a writer came back: the partition is not closed
@@ -420,44 +384,19 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def _sync(folder: Path) -> None:
-    """Make a directory's entries durable (where the system allows opening a directory)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def _write_plan(path: Path, plan: dict[str, Any]) -> None:
-    """Write ``plan`` as JSON at ``path``, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as file:
-        file.write(json.dumps(plan, indent=1).encode())
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _sync(path.parent)
-
-
 def _swap(partition: Path, work: Path) -> bool:
     """Put the staging directory in the partition's place and the partition's old directory at
     ``work/swap`` (one atomic exchange) or ``work/old`` (two renames, where the file system has
     no exchange: False)."""
     staging = work / "swap"
     if _exchange(staging, partition):
-        _sync(partition.parent)
+        sync(partition.parent)
         return True
     log.warning("%s: no atomic directory exchange here; swapping with two renames", partition)
     os.rename(partition, work / "old")
     _step("moved-aside")
     os.rename(staging, partition)
-    _sync(partition.parent)
+    sync(partition.parent)
     return False
 
 
@@ -471,7 +410,7 @@ def _finish(partition: Path, work: Path, plan: dict[str, Any]) -> None:
             if _is_part(name) and name not in known:
                 log.warning("%s: %s arrived during the compaction; moved into the compacted partition", plan["partition"], name)
                 os.replace(old / name, partition / name)
-        _sync(partition)
+        sync(partition)
         shutil.rmtree(old)
     _step("cleaned")
     (work / "plan.json").unlink()

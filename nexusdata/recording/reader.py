@@ -1,12 +1,8 @@
-"""Recordings on disk: the Hive-partitioned Parquet layout the recorder writes, and reading it back
-as the collectors' DataFrames.
+"""Reading a recording back as the collectors' DataFrames, with pandas or Dask.
 
-A recording is ``DIR/feed=<table>/<key>=<value>/date=YYYY-MM-DD/part-*.parquet``: the feed is the
-table's name (``depth``, ``orders``, ``pair_index_v3``, ...), the key ``symbol`` for Nexus tables
-(the column then lives in the path only, as Hive tools expect) or ``id`` for ChaiNext topics (the
-coin or index id; the data keeps its own id column), and the date is the UTC day of
-``received_at``. Filters on the key, the dates and ``received_at`` are pushed down to pyarrow, or
-to Dask's ``read_parquet`` with ``engine="dask"`` (Dask is imported only then).
+Filters on the key (symbol or id), the dates and ``received_at`` are pushed down to pyarrow, or
+to Dask's ``read_parquet`` with ``engine="dask"`` (Dask is imported only then). The layout is
+:mod:`nexusdata.recording.layout`'s.
 """
 
 from __future__ import annotations
@@ -15,68 +11,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .errors import ArgumentError
-from .frames import Chunk, build_dataframe, schema
-from .frames.columns import ARROW_CONVERTERS, ARROW_TYPES, CONVERTERS, STR_DTYPE
-from .kinds import KINDS, ORDER_VIEWS, with_rows
-from .protocol import TABLES, Table
+from ..errors import ArgumentError
+from ..frames import Chunk, build_dataframe, schema
+from ..frames.columns import ARROW_CONVERTERS, ARROW_TYPES, CONVERTERS, STR_DTYPE
+from ..kinds import ORDER_VIEWS, with_rows
+from ..protocol import TABLES, Table
+from .layout import NULL_PARTITION, PARTITIONS, day_of, file_schema, keyed_value, partitions, recorded_feeds, recording_root
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     import pyarrow.dataset as ds
 
-PARTITIONS: dict[str, tuple[str, str]] = {
-    kind.name: ("symbol" if kind.service == "nexus" else "id", kind.column) for kind in KINDS.values()
-}
-"""Per feed (subscription kind): the partition key in the path and the column its value comes from."""
-
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-"""The path value of a missing key, as Hive, Spark and pyarrow write and read it."""
-
 ENGINES = ("pandas", "dask")
 """What :func:`read_recording` reads with: ``pandas`` (a DataFrame in memory, the default) or
 ``dask`` (a lazy Dask DataFrame, ``pip install "nexusdata[dask]"``)."""
-
-
-def file_schema(table: Table) -> pa.Schema:
-    """The Arrow schema of a recording's files for ``table`` (without a path-only column)."""
-    key, column = PARTITIONS[table.name]
-    return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema(table) if name != key or column != key])
-
-
-def partition_dir(feed: str, value: str | None, date: str) -> Path:
-    """The directory of one partition, relative to the recording's root (values URI-encoded)."""
-    key, _ = PARTITIONS[feed]
-    segment = quote(value, safe="") if value else NULL_PARTITION
-    return Path(f"feed={feed}", f"{key}={segment}", f"date={date}")
-
-
-def recording_root(path: str | Path) -> Path:
-    """``path`` as a directory that holds a recording, else an :class:`ArgumentError`."""
-    root = Path(path)
-    if not root.is_dir():
-        raise ArgumentError(f"path must be a recording directory; no directory at {str(root)!r}")
-    return root
-
-
-def recorded_feeds(path: str | Path) -> list[str]:
-    """The feeds (table names) present in the recording at ``path``, sorted."""
-    root = recording_root(path)
-    return sorted(d.name[5:] for d in root.glob("feed=*") if d.is_dir() and d.name[5:] in PARTITIONS)
-
-
-def recorded_keys(path: str | Path, feed: str) -> list[str]:
-    """The symbols (Nexus feeds) or ids (ChaiNext topics) recorded for ``feed``, sorted."""
-    key, _ = PARTITIONS[feed]
-    folder = recording_root(path) / f"feed={feed}"
-    prefix = f"{key}="
-    return sorted(unquote(d.name[len(prefix) :]) for d in folder.glob(f"{prefix}*") if d.is_dir())
 
 
 @overload
@@ -221,7 +175,7 @@ def summary(path: str | Path) -> pd.DataFrame:
                 ("connection", "max"),
             ]
         )
-        files = pd.Series([_key_of(f, key) for f in dataset.files], dtype=object).value_counts()
+        files = pd.Series([keyed_value(f, key) for f in dataset.files], dtype=object).value_counts()
         frame = pd.DataFrame(
             {
                 "feed": feed,
@@ -238,15 +192,6 @@ def summary(path: str | Path) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["feed", "key", "rows", "pushes", "first", "last", "connections", "files"])
     return pd.concat(parts, ignore_index=True).sort_values(["feed", "key"], ignore_index=True)
-
-
-def _key_of(file: str, key: str) -> str | None:
-    """The decoded key value of a file's path."""
-    for part in Path(file).parts:
-        if part.startswith(f"{key}="):
-            value = part[len(key) + 1 :]
-            return None if value == NULL_PARTITION else unquote(value)
-    return None
 
 
 @dataclass(frozen=True)
@@ -294,18 +239,13 @@ def _expression(chosen: _Selection) -> ds.Expression | None:
     if chosen.values is not None:
         conditions.append(ds.field(chosen.key).isin(chosen.values))
     if chosen.start is not None:
-        conditions += [ds.field("date") >= _day(chosen.start), ds.field("received_at") >= _scalar(chosen.start)]
+        conditions += [ds.field("date") >= day_of(chosen.start).isoformat(), ds.field("received_at") >= _scalar(chosen.start)]
     if chosen.end is not None:
-        conditions += [ds.field("date") <= _day(chosen.end), ds.field("received_at") < _scalar(chosen.end)]
+        conditions += [ds.field("date") <= day_of(chosen.end).isoformat(), ds.field("received_at") < _scalar(chosen.end)]
     filters = None
     for condition in conditions:
         filters = condition if filters is None else filters & condition
     return filters
-
-
-def _day(stamp: pd.Timestamp) -> str:
-    """The ``date=`` value of the day holding ``stamp`` (UTC)."""
-    return stamp.strftime("%Y-%m-%d")
 
 
 # Reading with Dask ----------------------------------------------------------------------------
@@ -325,18 +265,11 @@ def _partition_files(chosen: _Selection) -> list[Path]:
     from ``start``'s day to ``end``'s), sorted by path: key, date, then file name, which begins
     with the file's first ``received_at``. Hidden and temporary files are left out, as every
     reader leaves them out; nothing in another partition is opened."""
-    folder = chosen.root / f"feed={chosen.feed}"
-    wanted = None if chosen.values is None else {quote(v, safe="") for v in chosen.values}
-    first = None if chosen.start is None else f"date={_day(chosen.start)}"
-    last = None if chosen.end is None else f"date={_day(chosen.end)}"
+    first = None if chosen.start is None else day_of(chosen.start)
+    last = None if chosen.end is None else day_of(chosen.end)
     files = []
-    for key_dir in sorted(folder.glob(f"{chosen.key}=*")):
-        if not key_dir.is_dir() or (wanted is not None and key_dir.name.split("=", 1)[1] not in wanted):
-            continue
-        for date_dir in sorted(key_dir.glob("date=*")):
-            if (first is not None and date_dir.name < first) or (last is not None and date_dir.name > last):
-                continue
-            files += sorted(f for f in date_dir.glob("*.parquet") if not f.name.startswith((".", "_")) and f.is_file())
+    for partition in partitions(chosen.root, chosen.feed, chosen.values, first, last):
+        files += sorted(f for f in partition.glob("*.parquet") if not f.name.startswith((".", "_")) and f.is_file())
     return files
 
 
@@ -365,9 +298,9 @@ def _read_dask(dask_dataframe: Any, chosen: _Selection) -> dd.DataFrame:
     # Arrow microsecond scalar: bounds widened to whole microseconds keep every row that belongs,
     # and each partition then applies the exact nanosecond bounds itself.
     if chosen.start is not None:
-        filters += [("date", ">=", _day(chosen.start)), ("received_at", ">=", chosen.start.floor("us"))]
+        filters += [("date", ">=", day_of(chosen.start).isoformat()), ("received_at", ">=", chosen.start.floor("us"))]
     if chosen.end is not None:
-        filters += [("date", "<=", _day(chosen.end)), ("received_at", "<", chosen.end.ceil("us"))]
+        filters += [("date", "<=", day_of(chosen.end).isoformat()), ("received_at", "<", chosen.end.ceil("us"))]
     partitions = pa.schema([(chosen.key, pa.string()), ("date", pa.string())])
     raw = dask_dataframe.read_parquet(
         [str(f) for f in files],
