@@ -219,12 +219,27 @@ def test_a_cursor_reads_every_row_once_across_chunks_and_pending_pushes() -> Non
             assert got.dropped == 0 and got.next == cursor + len(got.frame)
             parts.append(got.frame)
             cursor = got.next
-    parts.append(buffer.since(cursor).frame)
-    assert buffer.since(buffer.end).frame.empty
+    last = buffer.since(cursor)
+    parts.append(last.frame)
+    assert buffer.since(last.next).frame.empty
     whole = buffer.dataframe()
     assert all(list(part.dtypes.astype(str)) == list(whole.dtypes.astype(str)) for part in parts)
     pd.testing.assert_frame_equal(uncategorised(pd.concat(parts, ignore_index=True)), uncategorised(whole))
-    assert buffer.end == len(whole) == 400
+    assert last.next == len(whole) == 400
+
+
+def test_holds_counts_rows_from_a_cursor_typing_pending_pushes_only_when_they_would_make_the_count() -> None:
+    frames = sim_frames(tables.DEPTH, 40)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=100)
+    assert not buffer.holds(1, since=0)
+    buffer.extend(frames[:2], 1_000, 1)
+    assert buffer.holds(20, since=0) and not buffer.holds(21, since=0)  # nothing typed before: typed to count
+    buffer.extend(frames[2:4], 2_000, 1)
+    assert (
+        not buffer.holds(41, since=0) and buffer.tail(10, pending=False).shape[0] == 20
+    )  # 2 pending pushes make 40 at most: not typed
+    assert buffer.holds(40, since=0) and buffer.tail(10, pending=False).shape[0] == 40  # they make it: typed
+    assert buffer.holds(10, since=30) and not buffer.holds(11, since=30)
 
 
 def uncategorised(df: pd.DataFrame) -> pd.DataFrame:

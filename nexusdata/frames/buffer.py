@@ -155,13 +155,21 @@ class TableBuffer:
         with self._lock:
             return self._first
 
-    @property
-    def end(self) -> int:
-        """The number the next row will get: rows typed so far, dropped ones included (pending
-        pushes are typed first)."""
+    def holds(self, rows: int, since: int) -> bool:
+        """Whether at least ``rows`` rows numbered ``since`` and after are held. Pending pushes
+        are typed only when, at the rows per push typed so far, they would make up the count: a
+        reader waiting for a batch of rows asks after every socket read, and typing each read
+        alone would cost a flood the Arrow reader's batching."""
         with self._lock:
+            if self._first + self._rows - since >= rows:
+                return True
+            if not self._frames:
+                return False
+            typed = self.pushes - len(self._frames)
+            if typed and self._first + self._rows - since + len(self._frames) * (self._first + self._rows) / typed < rows:
+                return False
             self._seal()
-            return self._first + self._rows
+            return self._first + self._rows - since >= rows
 
     def since(self, row: int) -> Since:
         """The rows numbered ``row`` and after, as a DataFrame (pending pushes are typed first),
