@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
 import subprocess
 import sys
 import threading
@@ -144,6 +145,34 @@ def test_cancelling_stops_the_feed_cleanly_and_leaves_no_thread(fresh_sim: Simul
         asyncio.run(main())
     assert fresh_sim.connections_total == 1 and wait_until(lambda: fresh_sim.connection_count == 0)
     assert threading.active_count() == threads
+
+
+CHILD = """
+import asyncio, logging, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job inherits SIGINT ignored
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(message)s")
+import nexusdata as nd
+asyncio.run(nd.astream_depth("BTCUSDT", seconds=60, progress=False, url=sys.argv[1], token=sys.argv[2]))
+"""
+
+
+def test_ctrl_c_under_asyncio_run_stops_the_feed_cleanly(fresh_sim: Simulator, tmp_path: Path) -> None:
+    """A script's Ctrl-C: asyncio.run cancels the main task, the call closes its connection as a
+    stop does (the connection's log says so) and the script ends with KeyboardInterrupt at once."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, fresh_sim.nexus["url"], fresh_sim.nexus["token"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert fresh_sim.wait_for_sent(5, timeout=WAIT)
+        with well_before(60):
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=WAIT)
+    finally:
+        child.kill()
+    assert child.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert "closed (connection 1): stopped by the caller" in out, out
+    assert wait_until(lambda: fresh_sim.connection_count == 0)
 
 
 def test_async_with_and_async_for_a_live_handle(sim: Simulator, no_thread_leak: None) -> None:

@@ -530,6 +530,29 @@ def test_bad_chart_options_are_refused(sim: Simulator, start: str, option: dict[
         assert wait_until(lambda: live.feed.accepted > drawn)
 
 
+# -- a live handle's batch options, refused on a handle that goes on collecting (from
+# test_batches.py) --------------------------------------------------------------------------------
+
+BAD_BATCH_OPTIONS: list[tuple[Callable[[nd.LiveHandle], Any], str]] = [
+    (lambda live: live.batches(every=0), "every must be a positive number of seconds, got 0"),
+    (lambda live: live.batches(every=None), "give every= .* or rows= .*, or both"),
+    (lambda live: live.batches(rows=0), "rows must be a whole number >= 1, got 0"),
+    (lambda live: live.batches(rows=2.5), "rows must be a whole number >= 1, got 2.5"),
+    (lambda live: live.on_batch(42), "fn must be a function taking a DataFrame, got int"),
+    (lambda live: live.on_batch(print, every="1"), "every must be a positive number of seconds, got '1'"),
+]
+
+
+@pytest.mark.parametrize("call, accepted", BAD_BATCH_OPTIONS)
+def test_bad_batch_options_are_refused_on_a_handle_that_goes_on(
+    sim: Simulator, call: Callable[[nd.LiveHandle], Any], accepted: str, no_thread_leak: None
+) -> None:
+    with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+        with pytest.raises(nd.ArgumentError, match=accepted):
+            call(live)
+        assert live.callbacks == [] and live.running
+
+
 # -- the command line: usage errors exit with status 2 (from test_cli.py and test_check.py) --------
 
 

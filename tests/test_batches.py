@@ -10,7 +10,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -186,23 +185,3 @@ def test_several_readers_of_one_handle_each_read_every_row(sim: Simulator, no_th
 def uncategorised(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its categories as strings: batches with different categories concatenate so."""
     return df.astype({name: str for name in df.columns if isinstance(df[name].dtype, pd.CategoricalDtype)})
-
-
-BAD_OPTIONS: list[tuple[Callable[[nd.LiveHandle], Any], str]] = [
-    (lambda live: live.batches(every=0), "every must be a positive number of seconds, got 0"),
-    (lambda live: live.batches(every=None), "give every= .* or rows= .*, or both"),
-    (lambda live: live.batches(rows=0), "rows must be a whole number >= 1, got 0"),
-    (lambda live: live.batches(rows=2.5), "rows must be a whole number >= 1, got 2.5"),
-    (lambda live: live.on_batch(42), "fn must be a function taking a DataFrame, got int"),
-    (lambda live: live.on_batch(print, every="1"), "every must be a positive number of seconds, got '1'"),
-]
-
-
-@pytest.mark.parametrize("call, accepted", BAD_OPTIONS)
-def test_bad_batch_options_are_refused_on_a_handle_that_goes_on(
-    sim: Simulator, call: Callable[[nd.LiveHandle], Any], accepted: str, no_thread_leak: None
-) -> None:
-    with nd.live_depth("BTCUSDT", **sim.nexus) as live:
-        with pytest.raises(nd.ArgumentError, match=accepted):
-            call(live)
-        assert live.callbacks == [] and live.running
