@@ -68,10 +68,10 @@ def test_the_loop_ticks_while_astream_depth_collects_what_stream_depth_collects(
         )
     with Simulator(seed=5, rate=20) as sim:
         blocking = nd.stream_depth("BTCUSDT", seconds=30, max_messages=20, progress=False, **sim.nexus)
-    assert took > 0.5 and ticks >= took / TICK / 2, (ticks, took)  # 20 pushes at 20/s: about 10 ticks
-    assert list(df.columns) == list(blocking.columns) and list(df.dtypes) == list(blocking.dtypes)
+    assert took > 0.5 and ticks >= int(took / TICK) // 2, (ticks, took)  # 20 pushes at 20/s: about 10 ticks
+    assert list(df.columns) == list(blocking.columns) and list(df.dtypes.astype(str)) == list(blocking.dtypes.astype(str))
     assert len(df) == len(blocking) == 200
-    pd.testing.assert_frame_equal(contents(df), contents(blocking))
+    pd.testing.assert_frame_equal(contents(df), contents(blocking), check_categorical=False)  # category order: as typed
     ours, theirs = df.attrs["nexusdata"], blocking.attrs["nexusdata"]
     assert ours.keys() == theirs.keys() and ours["messages"] == theirs["messages"] == 20
     assert ours["subscriptions"][0]["pushes"] == 20 and not ours["interrupted"]
@@ -105,7 +105,7 @@ def test_each_asyncio_collector_returns_what_its_blocking_call_returns(
         ours, theirs = {name: ours}, {name: theirs}
     for topic in theirs:
         assert list(ours[topic].columns) == list(theirs[topic].columns), topic
-        assert list(ours[topic].dtypes) == list(theirs[topic].dtypes), topic
+        assert list(ours[topic].dtypes.astype(str)) == list(theirs[topic].dtypes.astype(str)), topic
         assert ours[topic].attrs["nexusdata"].keys() == theirs[topic].attrs["nexusdata"].keys()
     assert sum(df.attrs["nexusdata"]["messages"] for df in ours.values()) == 4 * len(ours)  # each its max_messages
 
@@ -182,19 +182,19 @@ def test_async_with_and_async_for_a_live_handle(sim: Simulator, no_thread_leak: 
     async def main() -> tuple[list[pd.DataFrame], pd.DataFrame]:
         async with nd.live_depth("BTCUSDT", **sim.nexus) as live:
             batches = []
-            async for batch in live.batches(rows=30):
+            async for batch in live.batches(rows=50):
                 batches.append(batch)
-                if len(batches) == 3:
+                if len(batches) == 6:
                     break
             held = live.frame()
         assert not live.running and not nexusdata_threads()
         return batches, held
 
     (batches, held), ticks, took = asyncio.run(ticking(main()))
-    assert ticks >= took / TICK / 2, (ticks, took)
-    assert [len(b) >= 30 for b in batches] == [True] * 3
-    assert all(list(b.dtypes) == list(held.dtypes) for b in batches)
-    assert [b.attrs["nexusdata"]["first_row"] for b in batches] == [0, len(batches[0]), len(batches[0]) + len(batches[1])]
+    assert took > 0.3 and ticks >= int(took / TICK) // 2, (ticks, took)  # 6 batches of 5 pushes at 50/s: about 6 ticks
+    assert [len(b) >= 50 for b in batches] == [True] * 6
+    assert all(list(b.dtypes.astype(str)) == list(held.dtypes.astype(str)) for b in batches)
+    assert [b.attrs["nexusdata"]["first_row"] for b in batches] == [sum(len(b) for b in batches[:i]) for i in range(6)]
 
 
 def test_the_example_script_runs(tmp_path: Path) -> None:
