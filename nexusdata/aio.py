@@ -126,7 +126,13 @@ async def run(
 
 async def collect(collection: Collection) -> Any:
     """Run a collector's call on the running loop; its result, as the blocking call returns it."""
-    return collection.result(await run(collection.feed, collection.seconds, bar=collection.bar, **collection.ticking))
+    try:
+        outcome = await run(collection.feed, collection.seconds, bar=collection.bar, **collection.ticking)
+    except asyncio.CancelledError:
+        if collection.chart is not None:
+            collection.chart.finish()  # its last state stays on screen, as when a run ends
+        raise
+    return collection.result(outcome)
 
 
 @keyword_only(1, "seconds")

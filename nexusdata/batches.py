@@ -59,7 +59,7 @@ class Batches:
         self._due = time.monotonic() + (self.every or 0)
         self._wake: Listener | None = None
         self._closed = False
-        self.batches = 0
+        self.count = 0
         """Batches handed out so far."""
         self.dropped = 0
         """Rows this reader lost because it fell more than the handle's ``max_rows`` behind."""
@@ -140,10 +140,10 @@ class Batches:
         self._cursor = got.next
         if got.frame.empty:
             return None
-        self.batches += 1
-        got.frame.attrs["nexusdata"] = {"number": self.batches, "first_row": first, "dropped": self._unreported}
+        self.count += 1
+        got.frame.attrs["nexusdata"] = {"number": self.count, "first_row": first, "dropped": self._unreported}
         if self._unreported:
-            log.warning("a batch reader fell behind: %d rows dropped before batch %d (max_rows)", self._unreported, self.batches)
+            log.warning("a batch reader fell behind: %d rows dropped before batch %d (max_rows)", self._unreported, self.count)
         self._unreported = 0
         return got.frame
 
