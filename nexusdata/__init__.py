@@ -3,6 +3,7 @@
 >>> import nexusdata as nd
 >>> df = nd.stream_depth("BTCUSDT", seconds=60)          # doctest: +SKIP
 >>> idx = nd.collect_index("pair_index_v3", 1, seconds=30)  # doctest: +SKIP
+>>> df = await nd.astream_depth("BTCUSDT", seconds=60)     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .analytics import bars, pair_weights, tidy_depth, top_of_book, wide
+from .batches import BatchCallback, Batches
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
 from .errors import (
     ArgumentError,
@@ -34,6 +36,7 @@ from .recording.writer import record
 from .replay import replay
 
 if TYPE_CHECKING:
+    from .aio import acollect_index, acollect_orders, acollect_risk, astream_depth
     from .contact import check, format_transcript
     from .heatmap import plot_depth_heatmap
     from .plots import plot_depth, plot_pair_weights
@@ -42,12 +45,18 @@ if TYPE_CHECKING:
 __all__ = [
     "ArgumentError",
     "AuthenticationError",
+    "BatchCallback",
+    "Batches",
     "ConnectionFailedError",
     "LiveHandle",
     "NexusDataError",
     "ServerError",
     "SubscriptionError",
     "__version__",
+    "acollect_index",
+    "acollect_orders",
+    "acollect_risk",
+    "astream_depth",
     "bars",
     "check",
     "collect_index",
@@ -77,9 +86,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The static charts, the first-contact check, compaction and ``__version__``, found on first
-    use: matplotlib, the check's transcript, the compactor and the package metadata are loaded by
-    what needs them, not by ``import nexusdata``."""
+    """The static charts, the first-contact check, compaction, the asyncio collectors and
+    ``__version__``, found on first use: matplotlib, the check's transcript, the compactor,
+    asyncio and the package metadata are loaded by what needs them, not by ``import nexusdata``."""
+    if name in ("astream_depth", "acollect_orders", "acollect_risk", "acollect_index"):
+        from . import aio
+
+        return getattr(aio, name)
     if name in ("plot_depth", "plot_pair_weights"):
         from . import plots
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -32,12 +33,16 @@ from .kinds import (
     order_view,
 )
 from .progress import RunProgress, in_kernel
-from .run import TICK, raise_feed_error, run, run_attrs
+from .run import TICK, Outcome, raise_feed_error, run, run_attrs
 
 if TYPE_CHECKING:
     from .widgets import LivePlot
 
 log = logging.getLogger("nexusdata")
+
+
+Plan = Mapping[Kind, tuple[Subscription, ...]]
+"""What one call collects on one connection: the subscriptions of each kind."""
 
 
 @keyword_only(1, "seconds")
@@ -55,8 +60,7 @@ def stream_depth(
     connection): one row per price level per push, with ``symbol``, ``side`` ("bid"/"ask") and
     ``level`` (0 = best). ``plot=True`` shows the live depth chart of one symbol in Jupyter while
     it collects."""
-    kind = KINDS["depth"]
-    return _collect_one(kind, kind.subscriptions(keys(symbol), depth), seconds, max_messages, conn, progress, plot)
+    return Collection.of(depth_plan(symbol, depth), seconds, max_messages, conn, progress, plot).run()
 
 
 def collect_orders(
@@ -70,8 +74,7 @@ def collect_orders(
     """Collect the account's order results: one row per parent order update, or with
     ``rows="cp_orders"`` one per child order, ``rows="executions"`` one per execution (each
     carrying its parent's ``client_order_id`` and ``parent_order_id``)."""
-    kind = order_view(rows)
-    return _collect_one(kind, kind.subscriptions([]), seconds, max_messages, conn, progress, False)
+    return Collection.of(orders_plan(rows), seconds, max_messages, conn, progress, False).run()
 
 
 def collect_risk(
@@ -85,9 +88,7 @@ def collect_risk(
 ) -> pd.DataFrame:
     """Collect the risk position of ``symbol`` (or of each symbol of a list) in ``book``: one row
     per position row pushed."""
-    kind = KINDS["risk"]
-    pairs = [(one, book) for one in keys(symbol)]
-    return _collect_one(kind, kind.subscriptions(pairs), seconds, max_messages, conn, progress, False)
+    return Collection.of(risk_plan(symbol, book), seconds, max_messages, conn, progress, False).run()
 
 
 def collect_index(
@@ -107,22 +108,46 @@ def collect_index(
 
     Several topics at once: ``collect_index({"coin_index": ["1", "2"], "pair_index_v3": "1"})``
     subscribes to all of them on one connection and returns a dict of one DataFrame per topic."""
+    return Collection.of(
+        index_plan(topic, id), seconds, max_messages, conn, progress, plot, several=isinstance(topic, Mapping)
+    ).run()
+
+
+def depth_plan(symbol: Any, depth: Any) -> Plan:
+    """The checked plan of :func:`stream_depth`."""
+    kind = KINDS["depth"]
+    return {kind: kind.subscriptions(keys(symbol), depth)}
+
+
+def orders_plan(rows: Any) -> Plan:
+    """The checked plan of :func:`collect_orders`."""
+    kind = order_view(rows)
+    return {kind: kind.subscriptions([])}
+
+
+def risk_plan(symbol: Any, book: Any) -> Plan:
+    """The checked plan of :func:`collect_risk`."""
+    kind = KINDS["risk"]
+    return {kind: kind.subscriptions([(one, book) for one in keys(symbol)])}
+
+
+def index_plan(topic: Any, id: Any) -> Plan:
+    """The checked plan of :func:`collect_index`: one topic's ids, or a mapping of topics to ids."""
     if isinstance(topic, Mapping):
         if id is not None:
             raise ArgumentError("give the ids in the mapping ({topic: ids}), not as id=")
         if not topic:
             raise ArgumentError("the mapping must name at least one topic: {topic: ids}")
-        plan = {kinds.topic(name): kinds.topic(name).subscriptions(keys(ids)) for name, ids in topic.items()}
-        return _collect(plan, seconds, max_messages, conn, progress, plot)
+        return {kinds.topic(name): kinds.topic(name).subscriptions(keys(ids)) for name, ids in topic.items()}
     kind = kinds.topic(topic)
     if id is None:
         raise ArgumentError(
             f"id must be a coin or index id of {kind.name} (string or whole number >= 0) or a list of them, got None"
         )
-    return _collect_one(kind, kind.subscriptions(keys(id)), seconds, max_messages, conn, progress, plot)
+    return {kind: kind.subscriptions(keys(id))}
 
 
-def wants_chart(plan: Mapping[Kind, Sequence[Subscription]], plot: object) -> bool:
+def wants_chart(plan: Plan, plot: object) -> bool:
     """Whether ``plot=True`` asks for a live chart: one must exist for the one kind and one
     subscription collected, and be drawn from the main thread."""
     if not check_flag(plot, "plot"):
@@ -138,50 +163,72 @@ def wants_chart(plan: Mapping[Kind, Sequence[Subscription]], plot: object) -> bo
     return True
 
 
-def _collect_one(kind: Kind, subscriptions: tuple[Subscription, ...], *args: Any) -> pd.DataFrame:
-    frames: dict[str, pd.DataFrame] = _collect({kind: subscriptions}, *args)
-    return frames[kind.name]
+@dataclass
+class Collection:
+    """One collector's call: its plan checked, its feed, progress bar and chart made (nothing
+    started), and how its DataFrames are made once it ran. The blocking collectors run it with
+    :func:`nexusdata.run.run`, their asyncio forms (:mod:`nexusdata.aio`) on the event loop."""
 
+    plan: Plan
+    feed: Feed
+    seconds: float
+    label: str
+    bar: RunProgress
+    chart: LivePlot | None
+    several: bool
+    """Whether the result is a dict of one DataFrame per kind (a mapping of topics)."""
 
-def _collect(
-    plan: Mapping[Kind, tuple[Subscription, ...]],
-    seconds: Any,
-    max_messages: Any,
-    conn: dict[str, Any],
-    progress: Any,
-    plot: Any,
-) -> dict[str, pd.DataFrame]:
-    """Collect every subscription of ``plan`` on one connection; one DataFrame per kind."""
-    seconds, limit = check_run(seconds, max_messages)
-    services = {kind.service for kind in plan}
-    endpoint, options, _ = split_conn(services.pop(), conn)
-    charted = wants_chart(plan, plot)
-    label = "; ".join(kind.labels(subs) for kind, subs in plan.items())
-    subscriptions = [sub for subs in plan.values() for sub in subs]
-    push_kinds = {kind: subs[0].kind for kind, subs in plan.items()}
-    tables = {push: kind.table for kind, push in push_kinds.items()}
-    feed = Feed(endpoint, subscriptions, tables, options, max_messages=limit, arrivals=LIVE_READS if charted else 1)
-    bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
-    kind = next(iter(plan))
-    chart = _show_chart(feed, push_kinds[kind], kind) if charted else None
-    if chart is None:
-        outcome = run(feed, seconds, bar=bar)
-    else:  # ticks as often as the chart may redraw; its throttle decides
-        outcome = run(feed, seconds, bar=bar, on_tick=chart.refresh, tick=min(TICK, 1 / chart.max_fps))
-    if chart is not None:
-        chart.finish()  # the final state stays on screen, as a picture a saved notebook keeps
-    frames = {kind.name: feed.take_dataframe(push) for kind, push in push_kinds.items()}  # no second copy on the way out
-    for kind, subs in plan.items():
-        rows = frames[kind.name]
-        rows.attrs["nexusdata"] = {
-            **run_attrs(feed, outcome.interrupted),
-            "subscriptions": subscription_counts(kind, subs, rows, feed),
-        }
-    first = next(iter(frames.values()))
-    raise_feed_error(feed, first if len(frames) == 1 else None)
-    for name, rows in frames.items():
-        explain_empty(feed, rows, seconds, label if len(frames) == 1 else name)
-    return frames
+    @classmethod
+    def of(
+        cls, plan: Plan, seconds: Any, max_messages: Any, conn: dict[str, Any], progress: Any, plot: Any, *, several: bool = False
+    ) -> Collection:
+        """Check the run's arguments and make the feed of every subscription of ``plan`` on one
+        connection."""
+        seconds, limit = check_run(seconds, max_messages)
+        services = {kind.service for kind in plan}
+        endpoint, options, _ = split_conn(services.pop(), conn)
+        charted = wants_chart(plan, plot)
+        label = "; ".join(kind.labels(subs) for kind, subs in plan.items())
+        subscriptions = [sub for subs in plan.values() for sub in subs]
+        tables = {subs[0].kind: kind.table for kind, subs in plan.items()}
+        feed = Feed(endpoint, subscriptions, tables, options, max_messages=limit, arrivals=LIVE_READS if charted else 1)
+        bar = RunProgress(label, seconds, limit, enabled=check_flag(progress, "progress"))
+        kind, subs = next(iter(plan.items()))
+        chart = _show_chart(feed, subs[0].kind, kind) if charted else None
+        return cls(plan, feed, seconds, label, bar, chart, several)
+
+    @property
+    def ticking(self) -> dict[str, Any]:
+        """The run loop's ``on_tick`` and ``tick``: with a chart, as often as it may redraw (its
+        throttle decides)."""
+        if self.chart is None:
+            return {}
+        return {"on_tick": self.chart.refresh, "tick": min(TICK, 1 / self.chart.max_fps)}
+
+    def run(self) -> Any:
+        """Run it, blocking until it ends; its result."""
+        return self.result(run(self.feed, self.seconds, bar=self.bar, **self.ticking))
+
+    def result(self, outcome: Outcome) -> Any:
+        """The DataFrame (or the dict of one per topic) of a run that ended with ``outcome``;
+        raises the error that ended the feed, if any."""
+        if self.chart is not None:
+            self.chart.finish()  # the final state stays on screen, as a picture a saved notebook keeps
+        feed = self.feed
+        frames = {
+            kind.name: feed.take_dataframe(subs[0].kind) for kind, subs in self.plan.items()
+        }  # no second copy on the way out
+        for kind, subs in self.plan.items():
+            rows = frames[kind.name]
+            rows.attrs["nexusdata"] = {
+                **run_attrs(feed, outcome.interrupted),
+                "subscriptions": subscription_counts(kind, subs, rows, feed),
+            }
+        first = next(iter(frames.values()))
+        raise_feed_error(feed, first if len(frames) == 1 else None)
+        for name, rows in frames.items():
+            explain_empty(feed, rows, self.seconds, self.label if len(frames) == 1 else name)
+        return frames if self.several else first
 
 
 def subscription_counts(

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any, NamedTuple
 
@@ -58,6 +58,40 @@ def gap_frame(events: Iterable[ConnectionEvent | Mapping[str, Any]]) -> pd.DataF
     )
 
 
+Listener = Callable[[], object]
+"""Called with no arguments on the thread where something happened; quick (it sets an event)."""
+
+
+class Signal(threading.Event):
+    """A :class:`threading.Event` that also calls its listeners, on the thread that sets it: how
+    an asyncio loop or a batch reader learns that a feed finished without a thread of its own
+    waiting for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listeners: list[Listener] = []
+        self._guard = threading.Lock()
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` when this is set (at once if it is); returns what removes it."""
+        with self._guard:
+            self._listeners.append(listener)
+        if self.is_set():
+            listener()
+        return lambda: self._remove(listener)
+
+    def _remove(self, listener: Listener) -> None:
+        with self._guard:
+            self._listeners = [known for known in self._listeners if known is not listener]
+
+    def set(self) -> None:
+        super().set()
+        with self._guard:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
 class Read(NamedTuple):
     """The newest socket read's pushes of one kind, as :attr:`Feed.latest` keeps them."""
 
@@ -78,7 +112,8 @@ class Feed:
     """Pushes of the subscribed kinds accumulate in :attr:`buffers` (kind → TableBuffer).
 
     ``max_messages`` stops accepting pushes after that many and sets :attr:`finished`, which is
-    also set when the connection thread ends (stopped or failed).
+    also set when the connection thread ends (stopped or failed), as :attr:`ended` is.
+    :meth:`watch` tells a listener of every socket read's pushes.
     """
 
     def __init__(
@@ -103,8 +138,13 @@ class Feed:
         self.unexpected = 0
         self.started_at: float | None = None
         self.last_push_at: float | None = None
-        self.finished = threading.Event()
-        self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.finished, trace=trace)
+        self.finished = Signal()
+        self.ended = Signal()
+        """Set when the connection thread has ended: joining it then returns at once."""
+        self.ended.listen(self.finished.set)
+        self._watchers: tuple[Listener, ...] = ()
+        self._watching = threading.Lock()
+        self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.ended, trace=trace)
 
     def _on_pushes(self, kinds: list[str], frames: list[bytes], received_ns: int, connection: int) -> None:
         """Route one socket read's pushes to their buffers, up to ``max_messages``."""
@@ -133,6 +173,20 @@ class Feed:
         if limit is not None and self.accepted >= limit:
             self.connection.stop_soon()  # from this thread: no wait for the caller to wake up
             self.finished.set()
+        for watcher in self._watchers:
+            watcher()
+
+    def watch(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on the connection's thread after each socket read's pushes were
+        added to the buffers; returns what removes it."""
+        with self._watching:
+            self._watchers = (*self._watchers, listener)
+
+        def remove() -> None:
+            with self._watching:
+                self._watchers = tuple(known for known in self._watchers if known is not listener)
+
+        return remove
 
     def start(self) -> Feed:
         self.started_at = time.time()

@@ -11,6 +11,7 @@ one table in :mod:`nexusdata.protocol.tables` (docs/architecture.md shows one).
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -225,14 +226,26 @@ def keyword_only(positional: int, name: str) -> Callable[[F], F]:
     :class:`DeprecationWarning` asking for ``name=``."""
 
     def decorate(function: F) -> F:
-        @functools.wraps(function)
-        def checked(*args: Any, **kwargs: Any) -> Any:
+        def check(args: tuple[Any, ...]) -> None:
             if len(args) > positional:
                 warnings.warn(
                     f"{function.__name__}: pass {name}= by keyword (a number in position {positional + 1} is deprecated)",
                     DeprecationWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
+
+        if inspect.iscoroutinefunction(function):  # the asyncio forms: still a coroutine function
+
+            @functools.wraps(function)
+            async def awaited(*args: Any, **kwargs: Any) -> Any:
+                check(args)
+                return await function(*args, **kwargs)
+
+            return awaited  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check(args)
             return function(*args, **kwargs)
 
         return checked  # type: ignore[return-value]

@@ -2,7 +2,9 @@
 
 ``live = nd.live_depth("BTCUSDT")`` returns at once; ``live.frame()`` is everything so far (the
 collectors' schema), ``live.latest`` the newest push, ``live.stats()`` the counters,
-``live.plot()`` a live chart and ``live.stop()`` (or a ``with`` block) ends it. Memory stays
+``live.plot()`` a live chart and ``live.stop()`` (or a ``with`` block, or ``async with``) ends it.
+``live.batches(every=1.0)`` iterates what arrives, batch by batch (``for`` or ``async for``), and
+``live.on_batch(fn)`` calls a function with each batch in a worker thread. Memory stays
 bounded: a handle keeps its newest ``max_rows`` rows. Creating a handle for the same
 subscription on the same endpoint again (re-running its cell) stops the previous one first, so a
 notebook never leaks connections.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import kinds
+from .batches import CALLBACK_WAIT, EVERY, BatchCallback, Batches
 from .config import Endpoint, positive_int, split_conn
 from .errors import ArgumentError
 from .feed import (
@@ -80,6 +83,7 @@ class LiveHandle:
         self._key = key
         self._plot: LivePlot | None = None
         self._status: LiveStatus | None = None  # what displaying the handle shows in Jupyter
+        self._callbacks: list[BatchCallback] = []
 
     @property
     def label(self) -> str:
@@ -144,8 +148,35 @@ class LiveHandle:
 
     def stats(self) -> dict[str, Any]:
         """``state``, ``messages``, ``rate`` (pushes/s over the last 10 s), ``rows`` held,
-        ``connection``, ``reconnects``, ``malformed``, ``unknown`` and ``last_update``."""
-        return self.feed.status(self.kind)
+        ``connection``, ``reconnects``, ``malformed``, ``unknown``, ``last_update`` and
+        ``callback_errors`` (exceptions raised by :meth:`on_batch` functions)."""
+        return {**self.feed.status(self.kind), "callback_errors": sum(c.errors for c in self._callbacks)}
+
+    def batches(self, every: float | None = EVERY, rows: int | None = None) -> Batches:
+        """What arrives, batch by batch: ``for batch in live.batches(every=1.0)`` (or ``async
+        for``) gets a DataFrame (the columns and dtypes of :meth:`frame`) of the rows that arrived
+        since the last batch, every ``every`` seconds or as soon as ``rows`` rows arrived. Nothing
+        is lost or repeated between batches unless the reader falls more than ``max_rows`` rows
+        behind (then the oldest are dropped and counted in ``batch.attrs["nexusdata"]``). The
+        first batch starts with the oldest row held; iteration ends when the handle stops. See
+        :mod:`nexusdata.batches`."""
+        return Batches(self.feed, self.kind, every, rows)
+
+    def on_batch(
+        self, fn: Callable[[pd.DataFrame], object], every: float | None = EVERY, rows: int | None = None
+    ) -> BatchCallback:
+        """Call ``fn(batch)`` in a worker thread with each batch (as :meth:`batches`) until the
+        handle stops (after a last batch) or ``callback.remove()``. An exception in ``fn`` is
+        logged as a warning and counted (``callback.errors``, ``stats()["callback_errors"]``),
+        and the feed goes on."""
+        callback = BatchCallback(self.batches(every, rows), fn, self.label)
+        self._callbacks.append(callback)
+        return callback
+
+    @property
+    def callbacks(self) -> list[BatchCallback]:
+        """The :meth:`on_batch` callbacks, removed ones included."""
+        return list(self._callbacks)
 
     def events(self) -> pd.DataFrame:
         """The gap log: connects, disconnects, stalls and failed attempts with times and reasons."""
@@ -184,12 +215,30 @@ class LiveHandle:
             if _running.get(self._key) is self:
                 del _running[self._key]
         self.feed.stop()
+        for callback in self._callbacks:  # each takes the last batch first
+            if not callback.join(CALLBACK_WAIT):
+                log.warning("%r still running %gs after the handle stopped", callback, CALLBACK_WAIT)
 
     def __enter__(self) -> LiveHandle:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None) -> None:
         self.stop()
+
+    async def __aenter__(self) -> LiveHandle:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        """Stop as :meth:`stop` does, awaiting the connection thread and the callbacks instead
+        of blocking the event loop."""
+        from .aio import stop_feed, wait_signal
+
+        await stop_feed(self.feed)
+        for callback in self._callbacks:
+            await wait_signal(callback.done, CALLBACK_WAIT)
+        self.stop()  # both ended: this returns at once
 
     def __repr__(self) -> str:
         return f"<LiveHandle {self.label} {self.feed.connection.endpoint.display_url}: {self.feed.status_line(self.kind)}>"

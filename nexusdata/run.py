@@ -62,9 +62,7 @@ def run(
     deadline = started + seconds
 
     def show() -> None:
-        if bar is not None:
-            said = feed.warnings()
-            bar.update(time.monotonic() - started, feed.accepted, said[-1] if said else None, more() if more else "")
+        show_progress(feed, bar, started, more)
 
     feed.start()
     completed = interrupted = False
@@ -89,6 +87,14 @@ def run(
             show()
             bar.close(completed)
     return Outcome(completed, interrupted, time.monotonic() - started)
+
+
+def show_progress(feed: Feed, bar: RunProgress | None, started: float, more: Callable[[], str] | None = None) -> None:
+    """Bring ``bar`` up to date with ``feed``: seconds since ``started`` (monotonic), messages,
+    ``more()`` and the newest warning."""
+    if bar is not None:
+        said = feed.warnings()
+        bar.update(time.monotonic() - started, feed.accepted, said[-1] if said else None, more() if more else "")
 
 
 def interrupt_once(what: str) -> None:

@@ -14,6 +14,7 @@ the simulator's own arguments.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -61,11 +62,13 @@ NEXUS_CALLS: dict[str, Callable[[Conns, dict[str, Any]], Any]] = {
     "live_orders": lambda c, kw: nd.live_orders(**kw),
     "live_risk": lambda c, kw: nd.live_risk("BTCUSDT", "A", **kw),
     'record("depth")': lambda c, kw: nd.record(c["dir"], "depth", "BTCUSDT", seconds=0.5, **kw),
+    "astream_depth": lambda c, kw: asyncio.run(nd.astream_depth("BTCUSDT", seconds=0.5, **kw)),
 }
 CHAINEXT_CALLS: dict[str, Callable[[Conns, dict[str, Any]], Any]] = {
     "collect_index": lambda c, kw: nd.collect_index("coin_index", "1", seconds=0.5, **kw),
     "live_index": lambda c, kw: nd.live_index("coin_index", "1", **kw),
     'record("coin_index")': lambda c, kw: nd.record(c["dir"], "coin_index", "1", seconds=0.5, **kw),
+    "acollect_index": lambda c, kw: asyncio.run(nd.acollect_index("coin_index", "1", seconds=0.5, **kw)),
 }
 OPTIONS: list[tuple[str, Any, str]] = [
     ("ping_interval", 0, "ping_interval"),
@@ -170,6 +173,12 @@ OWN: list[Any] = [
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", v, **c[C]), "id", ["", None, -1, True, 1.5, [], [None]]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", plot=v, **c[C]), "plot", ["yes", True]),
     *_own("collect_index", lambda c, v: nd.collect_index("coin_index", "1", seconds=v, **c[C]), "seconds", [0]),
+    *_own("astream_depth", lambda c, v: asyncio.run(nd.astream_depth(v, seconds=0.5, **c[N])), "symbol", ["", None]),
+    *_own("astream_depth", lambda c, v: asyncio.run(nd.astream_depth("BTCUSDT", seconds=v, **c[N])), "seconds", [0, "10"]),
+    *_own("acollect_orders", lambda c, v: asyncio.run(nd.acollect_orders(rows=v, **c[N])), "rows", ["fills"]),
+    *_own("acollect_risk", lambda c, v: asyncio.run(nd.acollect_risk("BTCUSDT", v, **c[N])), "book", [""]),
+    *_own("acollect_index", lambda c, v: asyncio.run(nd.acollect_index(v, "1", **c[C])), "topic", ["nope"]),
+    *_own("acollect_index", lambda c, v: asyncio.run(nd.acollect_index("coin_index", "1", plot=v, **c[C])), "plot", ["yes"]),
     *_own("live_depth", lambda c, v: nd.live_depth(v, **c[N]), "symbol", ["", None]),
     *_own("live_depth", lambda c, v: nd.live_depth("BTCUSDT", depth=v, **c[N]), "depth", [0, 101]),
     *_own("live_depth", lambda c, v: nd.live_depth("BTCUSDT", max_rows=v, **c[N]), "max_rows", [0, -1, 1.5, "10"]),
@@ -521,6 +530,29 @@ def test_bad_chart_options_are_refused(sim: Simulator, start: str, option: dict[
         assert sim.token not in str(refused.value) and sim.api_secret not in str(refused.value)
         drawn = live.feed.accepted
         assert wait_until(lambda: live.feed.accepted > drawn)
+
+
+# -- a live handle's batch options, refused on a handle that goes on collecting (from
+# test_batches.py) --------------------------------------------------------------------------------
+
+BAD_BATCH_OPTIONS: list[tuple[Callable[[nd.LiveHandle], Any], str]] = [
+    (lambda live: live.batches(every=0), "every must be a positive number of seconds, got 0"),
+    (lambda live: live.batches(every=None), "give every= .* or rows= .*, or both"),
+    (lambda live: live.batches(rows=0), "rows must be a whole number >= 1, got 0"),
+    (lambda live: live.batches(rows=2.5), "rows must be a whole number >= 1, got 2.5"),
+    (lambda live: live.on_batch(42), "fn must be a function taking a DataFrame, got int"),
+    (lambda live: live.on_batch(print, every="1"), "every must be a positive number of seconds, got '1'"),
+]
+
+
+@pytest.mark.parametrize("call, accepted", BAD_BATCH_OPTIONS)
+def test_bad_batch_options_are_refused_on_a_handle_that_goes_on(
+    sim: Simulator, call: Callable[[nd.LiveHandle], Any], accepted: str, no_thread_leak: None
+) -> None:
+    with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+        with pytest.raises(nd.ArgumentError, match=accepted):
+            call(live)
+        assert live.callbacks == [] and live.running
 
 
 # -- the command line: usage errors exit with status 2 (from test_cli.py and test_check.py) --------

@@ -204,3 +204,62 @@ def test_tail_is_the_newest_pushes_whole() -> None:
         expected = held[held["received_at"].isin(times.iloc[-pushes:])].reset_index(drop=True)
         pd.testing.assert_frame_equal(buffer.tail(pushes), expected, check_categorical=False)  # category order may differ
     assert buffer.tail(0).empty
+
+
+def test_a_cursor_reads_every_row_once_across_chunks_and_pending_pushes() -> None:
+    """since(n) returns the rows numbered n and after, typed as dataframe() types them: reading
+    from cursor to cursor gives every row once, whatever chunk or pending push they are in."""
+    frames = sim_frames(tables.DEPTH, 40)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=7)
+    cursor, parts = buffer.first, []
+    for i in range(0, 40, 3):
+        buffer.extend(frames[i : i + 3], (i + 1) * 1_000, 1)
+        if i % 2:  # read every other time: some reads span two extends
+            got = buffer.since(cursor)
+            assert got.dropped == 0 and got.next == cursor + len(got.frame)
+            parts.append(got.frame)
+            cursor = got.next
+    last = buffer.since(cursor)
+    parts.append(last.frame)
+    assert buffer.since(last.next).frame.empty
+    whole = buffer.dataframe()
+    assert all(list(part.dtypes.astype(str)) == list(whole.dtypes.astype(str)) for part in parts)
+    pd.testing.assert_frame_equal(uncategorised(pd.concat(parts, ignore_index=True)), uncategorised(whole))
+    assert last.next == len(whole) == 400
+
+
+def test_holds_counts_rows_from_a_cursor_typing_pending_pushes_only_when_they_would_make_the_count() -> None:
+    frames = sim_frames(tables.DEPTH, 40)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=100)
+    assert not buffer.holds(1, since=0)
+    buffer.extend(frames[:2], 1_000, 1)
+    assert buffer.holds(20, since=0) and not buffer.holds(21, since=0)  # nothing typed before: typed to count
+    buffer.extend(frames[2:4], 2_000, 1)
+    assert (
+        not buffer.holds(41, since=0) and buffer.tail(10, pending=False).shape[0] == 20
+    )  # 2 pending pushes make 40 at most: not typed
+    assert buffer.holds(40, since=0) and buffer.tail(10, pending=False).shape[0] == 40  # they make it: typed
+    assert buffer.holds(10, since=30) and not buffer.holds(11, since=30)
+
+
+def uncategorised(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its categories as strings: parts with different categories concatenate so."""
+    return df.astype({name: str for name in df.columns if isinstance(df[name].dtype, pd.CategoricalDtype)})
+
+
+def test_a_cursor_left_behind_by_max_rows_counts_what_it_lost_and_reads_whole_pushes() -> None:
+    """Rows dropped by max_rows before a reader read them are counted, and the rest of a push cut
+    in two by the bound is counted with them: a reader gets whole pushes only."""
+    frames = sim_frames(tables.DEPTH, 40)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=4, max_rows=95)
+    for i, frame in enumerate(frames[:5]):
+        buffer.extend([frame], (i + 1) * 1_000, 1)
+    first = buffer.since(0)
+    assert (len(first.frame), first.next, first.dropped) == (50, 50, 0)
+    for i, frame in enumerate(frames[5:], start=5):
+        buffer.extend([frame], (i + 1) * 1_000, 1)
+    late = buffer.since(first.next)
+    assert buffer.first == 400 - 95 and late.next == 400
+    assert (len(late.frame), late.dropped) == (90, 400 - 50 - 90)  # the cut push's 5 rows count as dropped
+    assert late.frame["received_at"].value_counts().eq(10).all()
+    pd.testing.assert_frame_equal(late.frame, buffer.dataframe().iloc[5:].reset_index(drop=True), check_categorical=False)
