@@ -14,12 +14,14 @@ thread and are kept in :attr:`Connection.error` for the caller's thread to raise
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..config import Endpoint, Options
 from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
@@ -27,8 +29,10 @@ from ..protocol import Session
 from ..protocol.deadlines import CLOSE_TIMEOUT, Action, Deadlines
 from ..protocol.session import Reply
 from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
+from ..proxies import Route, route, target
 from .backoff import Backoff
 from .failures import describe, diagnose
+from .tunnel import open_tunnel, start_tls
 from .wire import ConnectionLost, Wire
 
 if TYPE_CHECKING:
@@ -109,6 +113,10 @@ class Connection:
         """Subscriptions the server refused: they end alone and are not asked for again."""
         self.handshake: Handshake | None = None
         """The newest connection's handshake."""
+        self.route: Route | None = None
+        """How the newest attempt reached the server: directly or through which proxy, and why."""
+        self.tunnelled = False
+        """Whether the newest attempt's proxy opened its tunnel (so a failure after it is the server's)."""
         self._trace = trace
         self.waiting_seconds = 0.0
         """Time the connection's thread has spent waiting for data: the room ingestion has (a
@@ -241,16 +249,27 @@ class Connection:
         import websocket
 
         opts = self.options
+        url = self.endpoint.connect_url
+        self.route, self.tunnelled = route(url, opts.proxy, os.environ), False
+        tunnel = None
+        if self.route.proxy is not None:
+            host, port = target(url)
+            tunnel = open_tunnel(self.route.proxy, host, port, opts.connect_timeout)
+            self.tunnelled = True
+            if urlsplit(url).scheme == "wss":
+                tunnel = start_tls(tunnel, host, opts.ca_file)
         sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
         if opts.ca_file:
             sslopt["ca_certs"] = opts.ca_file
         ws = websocket.create_connection(
-            self.endpoint.connect_url,
+            url,
             timeout=opts.connect_timeout,
             skip_utf8_validation=True,  # orjson validates while decoding; pure-Python checks cost 10x
             enable_multithread=False,
             sslopt=sslopt,
             suppress_origin=True,
+            socket=tunnel,  # websocket-client runs the handshake on the tunnel (its TLS already done) ...
+            http_no_proxy=["*"],  # ... or connects directly: the route above is the only choice of proxy
         )
         self.handshake = _handshake(ws)
         return ws
