@@ -16,6 +16,7 @@ from .errors import (
     AuthenticationError,
     ConnectionFailedError,
     NexusDataError,
+    ProxyError,
     ServerError,
     SubscriptionError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ConnectionFailedError",
     "LiveHandle",
     "NexusDataError",
+    "ProxyError",
     "ServerError",
     "SubscriptionError",
     "__version__",

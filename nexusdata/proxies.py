@@ -94,8 +94,8 @@ def parse(value: object, source: str = "proxy=") -> Proxy:
     scheme = parts.scheme.lower()
     if scheme == "https":
         raise ArgumentError(
-            f"{name}: https:// proxies (TLS to the proxy itself) are not supported; a proxy that takes plain HTTP"
-            f" (most do, also for wss:// servers and in HTTPS_PROXY) is written http://, got {redact(text)!r}"
+            f"{name} must be {ACCEPTED}: https:// proxies (TLS to the proxy itself) are not supported, and a proxy that"
+            f" takes plain HTTP (most do, also for wss:// servers and in HTTPS_PROXY) is written http://; got {redact(text)!r}"
         )
     if scheme not in SCHEMES or "://" not in text:
         raise ArgumentError(f"{name} must be {ACCEPTED}; got {redact(text)!r}")
@@ -140,22 +140,19 @@ def route(url: str, option: ProxyOption, env: Mapping[str, str]) -> Route:
     ``::1``), which no proxy elsewhere can reach. A malformed variable is an :class:`ArgumentError`."""
     proxy = checked(option)
     if proxy is False:
-        return Route(None, "proxy=False")
+        return Route(None, "turned off by proxy=")
     if proxy is not None:
         return Route(proxy, "proxy=")
     host, port = target(url)
     variable = next((name for name in VARIABLES.get(urlsplit(url).scheme, ()) if env.get(name, "").strip()), None)
     if variable is None:
         return Route(None, "no proxy variable is set")
+    listed = next((name for name in NO_PROXY if env.get(name, "").strip()), None)  # lower case first, as curl
+    match = no_proxy_match(host, port, env[listed]) if listed else None
+    if listed and match is not None:
+        return Route(None, f"{listed} lists {match!r}")
     if is_loopback(host):
         return Route(None, f"{host} is this machine: {variable} is not used for it")
-    for name in NO_PROXY:
-        entries = env.get(name, "")
-        if entries.strip():
-            match = no_proxy_match(host, port, entries)
-            if match is not None:
-                return Route(None, f"{name} lists {match!r}")
-            break  # the lower-case variable wins, as curl reads it
     return Route(parse(env[variable], variable), variable)
 
 
@@ -176,7 +173,8 @@ def is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     address = _address(host)
-    return address is not None and address.is_loopback
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address is not None and (address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def no_proxy_match(host: str, port: int, entries: str) -> str | None:

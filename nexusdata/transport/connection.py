@@ -32,7 +32,7 @@ from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
 from ..proxies import Route, route, target
 from .backoff import Backoff
 from .failures import describe, diagnose
-from .tunnel import open_tunnel, start_tls
+from .sockets import connect_directly, open_tunnel, start_tls
 from .wire import ConnectionLost, Wire
 
 if TYPE_CHECKING:
@@ -244,32 +244,26 @@ class Connection:
             )
 
     def _connect(self) -> websocket.WebSocket:
-        import ssl
-
         import websocket
 
         opts = self.options
         url = self.endpoint.connect_url
+        host, port = target(url)
         self.route, self.tunnelled = route(url, opts.proxy, os.environ), False
-        tunnel = None
-        if self.route.proxy is not None:
-            host, port = target(url)
-            tunnel = open_tunnel(self.route.proxy, host, port, opts.connect_timeout)
+        if self.route.proxy is None:
+            sock = connect_directly(host, port, opts.connect_timeout)
+        else:
+            sock = open_tunnel(self.route.proxy, host, port, opts.connect_timeout)
             self.tunnelled = True
-            if urlsplit(url).scheme == "wss":
-                tunnel = start_tls(tunnel, host, opts.ca_file)
-        sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
-        if opts.ca_file:
-            sslopt["ca_certs"] = opts.ca_file
+        if urlsplit(url).scheme == "wss":
+            sock = start_tls(sock, host, opts.ca_file)
         ws = websocket.create_connection(
             url,
             timeout=opts.connect_timeout,
             skip_utf8_validation=True,  # orjson validates while decoding; pure-Python checks cost 10x
             enable_multithread=False,
-            sslopt=sslopt,
             suppress_origin=True,
-            socket=tunnel,  # websocket-client runs the handshake on the tunnel (its TLS already done) ...
-            http_no_proxy=["*"],  # ... or connects directly: the route above is the only choice of proxy
+            socket=sock,  # the handshake only: the socket (and the route) are ours, websocket-client closes it on failure
         )
         self.handshake = _handshake(ws)
         return ws

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError, ProxyError
 from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
-from .tunnel import ProxyFailed
+from ..proxies import Proxy
+from .sockets import ProxyFailed
 
 PERMANENT_STATUSES = frozenset({400, 404, 405, 410, 426})
 """Handshake answers that mean no websocket endpoint of this kind is at this URL."""
@@ -106,7 +107,7 @@ def _proxy_failure(failed: ProxyFailed, url: str, connect_timeout: float) -> Fai
             return Failure(f"timed out after {connect_timeout:g}s connecting to {at} (a firewall, or the wrong host?)")
         return Failure(f"could not reach {at} ({reached.strerror or describe(reached)})")
     if not hasattr(cause, "error_code"):  # the socket failed during the proxy's handshake
-        return Failure(f"the connection to {at} broke during its handshake ({describe(cause)})")
+        return _closed(proxy, describe(cause))
     code = cause.error_code
     if proxy.protocol == "HTTP" and code is not None:
         return _http_refusal(failed, url, code)
@@ -139,6 +140,15 @@ def _http_refusal(failed: ProxyFailed, url: str, status: int) -> Failure:
     return Failure(reason, ProxyError(f"{url}: {reason}; {fix}", proxy.address, status))
 
 
+def _closed(proxy: Proxy, said: str) -> Failure:
+    """The proxy closed the connection before answering: worth another attempt, though a proxy
+    of another protocol does the same."""
+    return Failure(
+        f"the {proxy.protocol} proxy at {proxy.address} closed the connection during its handshake ({said}; is it a"
+        f" {proxy.protocol} proxy? check the scheme in {proxy.source})"
+    )
+
+
 SOCKS_TRANSIENT = frozenset({1, 3, 4, 5, 6, 0x5B})
 """SOCKS replies about the way to the server (general failure, network or host unreachable,
 refused, TTL expired; SOCKS4: rejected or failed): worth another attempt."""
@@ -168,9 +178,7 @@ def _refusal(failed: ProxyFailed, url: str, code: int | None, text: str) -> Fail
             else f"it wants a username and password: give them in {proxy.source}: {proxy.scheme}://USER:PASSWORD@{proxy.address}"
         )
     elif "closed unexpectedly" in said or "invalid proxy response" in said:
-        return Failure(
-            f"{at} closed the connection during its handshake (is it a {proxy.protocol} proxy? see the scheme in {proxy.source})"
-        )
+        return _closed(proxy, said)
     else:
         reason = f"{proxy.address} did not answer as a {proxy.protocol} proxy ({said})"
         fix = f"check the scheme (http://, socks5://, ...) and the port in {proxy.source}"

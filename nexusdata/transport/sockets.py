@@ -1,10 +1,12 @@
-"""A connection through a proxy: the tunnel to the server (python-socks speaks HTTP CONNECT,
-SOCKS4(a) and SOCKS5(h)), then TLS over it for ``wss://``, verified as websocket-client verifies
-a direct connection. websocket-client then runs the websocket handshake on the socket.
+"""The socket under a websocket connection: straight to the server, or through a proxy's tunnel
+(python-socks speaks HTTP CONNECT, SOCKS4(a) and SOCKS5(h)); then TLS over it for ``wss://``.
+websocket-client runs the websocket handshake on it.
 
-The tunnel is opened here rather than by websocket-client's own proxy options so that each
-failure is known for what it is: the proxy's (refused, asked for credentials, refused the
-destination, a SOCKS error) or, once the tunnel is open, the server's.
+The socket is opened here rather than by websocket-client so that the route chosen by
+:func:`nexusdata.proxies.route` is the only one (websocket-client would read the proxy variables
+by its own rules), TLS is set up one way whatever the route, and each failure is known for what it
+is: the proxy's (refused, asked for credentials, refused the destination, a SOCKS error) or, once
+the tunnel is open, the server's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class ProxyFailed(OSError):
         self.cause = cause
 
 
+def connect_directly(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``host:port`` within ``timeout`` seconds (each address of the name
+    tried in turn), with websocket-client's socket options."""
+    return _tuned(socket.create_connection((host, port), timeout))
+
+
 def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.socket:
     """A socket connected through ``proxy`` to ``host:port`` within ``timeout`` seconds, or
     :class:`ProxyFailed`. With ``socks5://`` or ``socks4://`` the host name is looked up here
@@ -45,7 +53,7 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
         rdns=proxy.remote_dns,
     )
     try:
-        return client.connect(host, port, timeout=timeout)
+        return _tuned(client.connect(host, port, timeout=timeout))
     except socket.gaierror:  # socks5:// and socks4:// look the server's name up here: the server's failure
         raise
     except (ProxyConnectionError, ProxyError, ProxyTimeoutError, OSError) as exc:  # OSError: broken during the handshake
@@ -53,9 +61,9 @@ def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> socket.so
 
 
 def start_tls(sock: socket.socket, host: str, ca_file: str | None) -> ssl.SSLSocket:
-    """TLS for ``wss://`` over the open tunnel ``sock``: the certificate chain and ``host`` verified
-    against ``ca_file``, else websocket-client's ``WEBSOCKET_CLIENT_CA_BUNDLE``, else the system's
-    store, as on a direct connection. Closes ``sock`` when the handshake fails."""
+    """TLS for ``wss://`` over the open socket ``sock``: the certificate chain and ``host``
+    verified against ``ca_file``, else ``WEBSOCKET_CLIENT_CA_BUNDLE`` (a file or a folder, as
+    websocket-client reads it), else the system's store. Closes ``sock`` when it fails."""
     bundle = None if ca_file else os.environ.get("WEBSOCKET_CLIENT_CA_BUNDLE")
     try:
         context = ssl.create_default_context(
@@ -66,3 +74,12 @@ def start_tls(sock: socket.socket, host: str, ca_file: str | None) -> ssl.SSLSoc
     except BaseException:
         sock.close()
         raise
+
+
+def _tuned(sock: socket.socket) -> socket.socket:
+    """``sock`` with websocket-client's options: no Nagle delay, TCP keep-alive probes."""
+    from websocket import DEFAULT_SOCKET_OPTION
+
+    for option in DEFAULT_SOCKET_OPTION:
+        sock.setsockopt(*option)
+    return sock
