@@ -529,9 +529,11 @@ def _proxy_hint(run: Run) -> str:
     """What to do when the proxy did not open the tunnel: the error's own advice when retrying
     cannot help, else by what the attempt ran into."""
     source = run.route.proxy.source if run.route.proxy else "proxy="
-    failure = run.failure
+    failure = run.said
     if isinstance(run.error, ProxyError):
         return _advice(run)
+    if "(dns" in failure:
+        return f"the proxy's host name does not resolve: check it in {source}, and whether it needs a VPN or a company DNS"
     if "connection refused by the proxy" in failure:
         return f"nothing listens at the proxy's address: is the proxy running, and its host and port right in {source}?"
     if "could not reach" in failure:

@@ -266,6 +266,13 @@ CASES = (
         "its rules do not allow this host or port",
     ),
     Case(
+        "proxy host not found",
+        lambda s: ["nexus", *s.conn("nexus"), "--proxy=http://no-such-proxy.invalid:3128"],
+        EXIT_ERROR,
+        "proxy",
+        "the proxy's host name does not resolve",
+    ),
+    Case(
         "proxy not listening",
         lambda s: ["nexus", *s.conn("nexus"), f"--proxy=socks5h://127.0.0.1:{s.closed}"],
         EXIT_ERROR,
@@ -284,7 +291,7 @@ def run_case(case: Case, served: Servers) -> tuple[int, str]:
     """Run a case's check; a host name lookup runs in a network namespace of its own
     (``unshare -n``), so it fails on this machine and no query leaves it."""
     argv = ["check", *case.argv(served)]
-    if case.name != "host not found":
+    if case.name not in ("host not found", "proxy host not found"):
         return run_cli(argv)
     done = subprocess.run(["unshare", "-n", sys.executable, "-m", "nexusdata.cli", *argv],
                           capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -12,7 +12,9 @@ be reached through a proxy: both proxies look that name up as 127.0.0.1, and not
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from ipaddress import ip_address
 from pathlib import Path
@@ -366,6 +368,49 @@ def test_a_refusal_retrying_cannot_fix_ends_at_once_as_the_proxys(
     assert error.code == refusal.code and error.proxy.startswith("127.0.0.1:")
     assert list(nd.gap_log(error)["event"]) == ["connect_failed"] and sim.connections_total == served
     assert PASSWORD not in message and "wrong" not in message
+
+
+@pytest.fixture(scope="module")
+def banner() -> Iterator[int]:
+    """A port whose server greets every connection with an SSH banner and closes it: what a
+    proxy URL with the ssh port instead of the tunnel's (``ssh -D``) reaches."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def greet() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            with client:
+                client.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=greet, name="banner-server", daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join(5)
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "scheme, at, says, fix",
+    [
+        ("socks5", "banner", "did not answer as a SOCKS5 proxy (unexpected socks version number: 83)", "check the scheme"),
+        ("http", "banner", "did not answer as an HTTP proxy (invalid status line: ssh-2.0-openssh_9.2)", "check the scheme"),
+        ("http", "server", "does not open tunnels (CONNECT answered 404 Not Found)", "forward proxy that allows CONNECT"),
+    ],
+)
+def test_something_that_is_no_proxy_is_named_at_once(
+    sims: dict[str, Simulator], banner: int, scheme: str, at: str, says: str, fix: str
+) -> None:
+    sim = sims["ws"]
+    port = banner if at == "banner" else sim.port
+    with well_before(giving_up()), pytest.raises(nd.ProxyError) as refused:
+        collect("nexus", seconds=60, proxy=f"{scheme}://127.0.0.1:{port}", **sim.nexus)
+    assert says in str(refused.value) and fix in str(refused.value).rsplit("; ", 1)[1]
 
 
 TRANSIENT: dict[str, tuple[Callable[[Proxies], str], str, bool, str]] = {  # proxy, host, at a closed port, what it says

@@ -98,6 +98,8 @@ def _proxy_failure(failed: ProxyFailed, url: str, connect_timeout: float) -> Fai
         if isinstance(reached, socket.gaierror) and reached.errno in _NOT_FOUND:
             reason = f"proxy host name {proxy.host!r} not found (DNS)"
             return Failure(reason, ProxyError(f"{url}: {reason}; check the proxy's host in {proxy.source}", proxy.address))
+        if isinstance(reached, socket.gaierror):
+            return Failure(f"proxy host name {proxy.host!r} could not be looked up now (DNS: {reached.strerror})")
         if isinstance(reached, ConnectionRefusedError) or reached.errno == errno.ECONNREFUSED:
             return Failure(
                 f"connection refused by the proxy: nothing listens on {proxy.address} (is the proxy up, the port in"
@@ -105,13 +107,18 @@ def _proxy_failure(failed: ProxyFailed, url: str, connect_timeout: float) -> Fai
             )
         if isinstance(reached, TimeoutError):
             return Failure(f"timed out after {connect_timeout:g}s connecting to {at} (a firewall, or the wrong host?)")
-        return Failure(f"could not reach {at} ({reached.strerror or describe(reached)})")
+        return Failure(f"could not connect to {at} ({reached.strerror or describe(reached)})")
     if not hasattr(cause, "error_code"):  # the socket failed during the proxy's handshake
         return _closed(proxy, describe(cause))
     code = cause.error_code
     if proxy.protocol == "HTTP" and code is not None:
         return _http_refusal(failed, url, code)
     return _refusal(failed, url, code, str(cause))
+
+
+RETRY_STATUSES = frozenset({408, 429})
+"""An HTTP proxy's 4xx answers to a CONNECT that another attempt may not get (timed out, too many
+requests); the other 4xx (but 403 and 407) say it is no forward proxy."""
 
 
 def _http_refusal(failed: ProxyFailed, url: str, status: int) -> Failure:
@@ -130,7 +137,7 @@ def _http_refusal(failed: ProxyFailed, url: str, status: int) -> Failure:
     elif status == 403:
         reason = f"{at} refused a tunnel to {target} ({said})"
         fix = "its rules do not allow this host or port: ask its administrator, or connect without it (NO_PROXY, proxy=False)"
-    elif status in (400, 405, 501):
+    elif (400 <= status < 500 and status not in RETRY_STATUSES) or status == 501:
         reason = f"{at} does not open tunnels (CONNECT answered {said})"
         fix = f"a websocket needs a forward proxy that allows CONNECT: is {proxy.address} one (and not the server itself)?"
     elif status >= 500:
@@ -144,9 +151,14 @@ def _closed(proxy: Proxy, said: str) -> Failure:
     """The proxy closed the connection before answering: worth another attempt, though a proxy
     of another protocol does the same."""
     return Failure(
-        f"the {proxy.protocol} proxy at {proxy.address} closed the connection during its handshake ({said}; is it a"
-        f" {proxy.protocol} proxy? check the scheme in {proxy.source})"
+        f"the {proxy.protocol} proxy at {proxy.address} closed the connection during its handshake ({said}; is it"
+        f" {_a(proxy)} proxy? check the scheme in {proxy.source})"
     )
+
+
+def _a(proxy: Proxy) -> str:
+    """The proxy's protocol with its article: ``an HTTP``, ``a SOCKS5``."""
+    return f"{'an' if proxy.protocol == 'HTTP' else 'a'} {proxy.protocol}"
 
 
 SOCKS_TRANSIENT = frozenset({1, 3, 4, 5, 6, 0x5B})
@@ -180,7 +192,7 @@ def _refusal(failed: ProxyFailed, url: str, code: int | None, text: str) -> Fail
     elif "closed unexpectedly" in said or "invalid proxy response" in said:
         return _closed(proxy, said)
     else:
-        reason = f"{proxy.address} did not answer as a {proxy.protocol} proxy ({said})"
+        reason = f"{proxy.address} did not answer as {_a(proxy)} proxy ({said})"
         fix = f"check the scheme (http://, socks5://, ...) and the port in {proxy.source}"
     return Failure(reason, ProxyError(f"{url}: {reason}; {fix}", proxy.address, code))
 
