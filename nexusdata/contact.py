@@ -140,7 +140,7 @@ def check(
     """Connect once to ``feed`` (``"nexus"`` or ``"chainext"``), authenticate, subscribe to
     ``symbol`` (Nexus depth) or ``topic`` ``id`` (ChaiNext) and wait until ``pushes`` pushes
     arrived or ``seconds`` passed, then return the transcript (columns ``step``, ``ok``,
-    ``detail``, ``hint``; ``attrs["nexusdata"]`` holds ``passed``, ``verdict``, ``error`` and the
+    ``detail``, ``hint``; ``attrs["nexusdata"]`` holds ``passed``, ``verdict``, ``error``, ``proxy`` and the
     counters). ``**conn`` takes the collectors' credentials and connection options (one attempt
     unless ``max_failures=`` says otherwise). ``trace=PATH`` writes every frame and event as JSON
     lines. Bad arguments raise :class:`~nexusdata.ArgumentError` before anything connects."""
@@ -290,6 +290,7 @@ def transcript(run: Run, scrub: Callable[[str], str] = redact) -> pd.DataFrame:
         "passed": bool(verdict.ok),
         "verdict": scrub(verdict.detail),
         "error": None if run.error is None else type(run.error).__name__,
+        "proxy": None if run.route.proxy is None else run.route.proxy.display,
         **run.stats,
         "replies": len(run.replies),
         "seconds": round(run.elapsed, 3),

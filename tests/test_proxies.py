@@ -458,6 +458,7 @@ def test_check_names_the_proxy_it_went_through(running: Proxies, sims: dict[str,
     assert df["detail"].iloc[1] == (
         f"the HTTP proxy at 127.0.0.1:{running.http_auth.port} opened a tunnel to {NAME}:{sims['wss'].port} (the proxy looked the name up)"
     )
+    assert df.attrs["nexusdata"]["proxy"] == f"http://{USER}:***@127.0.0.1:{running.http_auth.port}"
     assert not leaks(text + repr(df.attrs), [PASSWORD])
 
 

@@ -1,4 +1,4 @@
-"""One service connection in one background thread, opened with websocket-client.
+"""One service connection in one background thread, upgraded to a websocket by websocket-client.
 
 The thread connects, lets the protocol session log in and subscribe, keeps the connection alive
 (application pings, a stall probe), hands data pushes to ``on_pushes`` a batch at a time (all
