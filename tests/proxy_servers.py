@@ -4,10 +4,10 @@
   plugin of this module that writes every CONNECT it opens to a file (the proxy's acceptor runs in
   a process of its own), refuses a tunnel to :data:`FORBIDDEN` with 403 and looks the names under
   :data:`TEST_DOMAIN` up as 127.0.0.1, so that no name leaves this machine.
-- :class:`Socks5Server`: a SOCKS5 server written here (RFC 1928, and RFC 1929 username and
-  password when given credentials), which counts what it relays, looks up the names under
-  :data:`TEST_DOMAIN` as 127.0.0.1, refuses :data:`FORBIDDEN` by its rules (reply 2) and answers
-  any other name "host unreachable" (reply 4). It relays to loopback addresses only.
+- :class:`SocksServer`: a SOCKS5 server written here (RFC 1928, and RFC 1929 username and
+  password when given credentials; SOCKS4 and 4a too), which counts what it relays, looks up the
+  names under :data:`TEST_DOMAIN` as 127.0.0.1, refuses :data:`FORBIDDEN` by its rules (reply 2)
+  and answers any other name "host unreachable" (reply 4). It relays to loopback addresses only.
 """
 
 from __future__ import annotations
@@ -93,16 +93,18 @@ class Relayed(NamedTuple):
     reply: int
 
 
-class Socks5Server:
-    """A SOCKS5 server on a free loopback port, in threads of its own (see the module's docstring).
+class SocksServer:
+    """A SOCKS5 (and SOCKS4) server on a free loopback port, in threads of its own (see the
+    module's docstring).
 
-    ``with Socks5Server(("user", "password")) as server:``; ``server.url`` is its
+    ``with SocksServer(("user", "password")) as server:``; ``server.url`` is its
     ``socks5://127.0.0.1:PORT`` (no credentials), ``server.relayed`` what it handled and
     ``server.refused_logins`` the logins it refused."""
 
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.credentials = credentials
         self.relayed: list[Relayed] = []
+        self.user_ids: list[str] = []  # SOCKS4's
         self.refused_logins = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
@@ -114,7 +116,7 @@ class Socks5Server:
     def url(self, scheme: str = "socks5", login: str = "") -> str:
         return f"{scheme}://{login}{'@' if login else ''}127.0.0.1:{self.port}"
 
-    def __enter__(self) -> Socks5Server:
+    def __enter__(self) -> SocksServer:
         self._spawn(self._accept)
         return self
 
@@ -154,8 +156,10 @@ class Socks5Server:
 
     def _handshake(self, client: socket.socket) -> socket.socket | None:
         version, count = _read(client, 2)
+        if version == 4:
+            return self._socks4(client, count)
         if version != 5:
-            raise ValueError("not SOCKS5")
+            raise ValueError("not SOCKS")
         methods = _read(client, count)
         wanted = 2 if self.credentials else 0
         if wanted not in methods:
@@ -182,6 +186,27 @@ class Socks5Server:
         with self._lock:
             self.relayed.append(Relayed(name, host, port, reply))
         client.sendall(bytes([5, reply, 0, 1]) + socket.inet_aton("127.0.0.1") + struct.pack("!H", 0))
+        return upstream
+
+    def _socks4(self, client: socket.socket, command: int) -> socket.socket | None:
+        """SOCKS4 (the user id is kept as sent, no credentials) and SOCKS4a (an address of
+        0.0.0.x, then the host name); SOCKS4 has one refusal, 0x5B."""
+        port, address = struct.unpack("!H", _read(client, 2))[0], _read(client, 4)
+        self.user_ids.append(_until_null(client))
+        if address[:3] == b"\0\0\0" and address[3]:
+            host, name = _until_null(client), "name"
+        else:
+            host, name = socket.inet_ntoa(address), "ipv4"
+        destination = self._destination(host)[0] if command == 1 else None
+        upstream = None
+        if destination is not None:
+            try:
+                upstream = socket.create_connection((destination, port), timeout=WAIT)
+            except OSError:
+                upstream = None
+        with self._lock:
+            self.relayed.append(Relayed(name, host, port, 0 if upstream else 0x5B))
+        client.sendall(bytes([0, 0x5A if upstream else 0x5B]) + struct.pack("!H", 0) + bytes(4))
         return upstream
 
     def _login(self, client: socket.socket) -> bool:
@@ -220,6 +245,17 @@ class Socks5Server:
                     pairs[sock].sendall(data)
                 except OSError:
                     return
+
+
+def _until_null(sock: socket.socket, limit: int = 255) -> str:
+    """A null-terminated string of at most ``limit`` bytes."""
+    data = b""
+    while len(data) <= limit:
+        byte = _read(sock, 1)
+        if byte == b"\0":
+            return data.decode()
+        data += byte
+    raise ValueError("no null within the limit")
 
 
 def _read(sock: socket.socket, size: int) -> bytes:

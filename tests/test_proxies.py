@@ -1,9 +1,9 @@
 """Proxies: both feeds over ``ws://`` and ``wss://`` through a real HTTP CONNECT proxy
-(``proxy.py``, with and without basic auth) and a SOCKS5 server (tests/proxy_servers.py, with
-and without username and password), each asserted to have carried the connection; the standard
-environment variables; the proxy's refusals (407, 403, refused, SOCKS errors) named as the
-proxy's, at once when retrying cannot help; ``nexusdata check`` and ``--proxy``; and no proxy
-password in any message, log line, repr, transcript or trace.
+(``proxy.py``, with and without basic auth) and a SOCKS server (tests/proxy_servers.py: SOCKS5
+with and without username and password, SOCKS4 and 4a), each asserted to have carried the
+connection; the standard environment variables; the proxy's refusals (407, 403, refused, SOCKS
+errors) named as the proxy's, at once when retrying cannot help; ``nexusdata check`` and
+``--proxy``; and no proxy password in any message, log line, repr, traceback, transcript or trace.
 
 The servers are the simulator on 127.0.0.1. A URL whose host is ``sim.nexusdata.test`` can only
 be reached through a proxy: both proxies look that name up as 127.0.0.1, and nothing else does.
@@ -15,6 +15,7 @@ import logging
 import socket
 import ssl
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from ipaddress import ip_address
 from pathlib import Path
@@ -23,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography import x509
-from proxy_servers import FORBIDDEN, TEST_DOMAIN, HttpProxy, Socks5Server, http_proxy
+from proxy_servers import FORBIDDEN, TEST_DOMAIN, HttpProxy, SocksServer, http_proxy
 from test_check import closed_port, run_cli
 from test_secrets import LIBRARIES, leaks
 from test_tls import self_signed
@@ -47,8 +48,8 @@ QUICK = {"seconds": 10, "max_messages": 3}
 class Proxies(NamedTuple):
     http: HttpProxy  # no credentials
     http_auth: HttpProxy  # USER:PASSWORD
-    socks: Socks5Server  # no credentials
-    socks_auth: Socks5Server  # USER:PASSWORD
+    socks: SocksServer  # no credentials
+    socks_auth: SocksServer  # USER:PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxies]:
     with (
         http_proxy(directory) as http,
         http_proxy(directory, f"{USER}:{PASSWORD}") as http_auth,
-        Socks5Server() as socks,
-        Socks5Server((USER, PASSWORD)) as socks_auth,
+        SocksServer() as socks,
+        SocksServer((USER, PASSWORD)) as socks_auth,
     ):
         yield Proxies(http, http_auth, socks, socks_auth)
 
@@ -200,6 +201,12 @@ WAYS = {
         lambda p, port: p.socks_auth.relayed[-1] == ("ipv4", "127.0.0.1", port, 0),
     ),
     "socks5h_name": Way(lambda p: p.socks.url("socks5h"), NAME, lambda p, port: p.socks.relayed[-1] == ("name", NAME, port, 0)),
+    "socks4": Way(
+        lambda p: p.socks.url("socks4", USER),
+        "127.0.0.1",
+        lambda p, port: p.socks.relayed[-1] == ("ipv4", "127.0.0.1", port, 0) and p.socks.user_ids[-1] == USER,
+    ),
+    "socks4a_name": Way(lambda p: p.socks.url("socks4a"), NAME, lambda p, port: p.socks.relayed[-1] == ("name", NAME, port, 0)),
 }
 
 
@@ -513,7 +520,8 @@ def test_no_proxy_password_anywhere(
     for proxy in (bad, f"socks5h://{USER}:{quote(PASSWORD, safe='')}@127.0.0.1:{closed_port()}"):
         with pytest.raises(nd.ConnectionFailedError) as failed:
             collect("nexus", proxy=proxy, max_failures=1, **conn(sim, "nexus", NAME))
-        seen += [str(failed.value), repr(failed.value), nd.gap_log(failed.value).to_string()]
+        seen += [str(failed.value), repr(failed.value), "".join(traceback.format_exception(failed.value))]
+        seen.append(nd.gap_log(failed.value).to_string())
     monkeypatch.setenv("HTTPS_PROXY", bad)
     for bad_value in (f"https://{USER}:{PASSWORD}@h:1", f"ftp://{USER}:{PASSWORD}@h:1"):
         with pytest.raises(nd.ArgumentError) as wrong:
