@@ -18,6 +18,7 @@ from .errors import (
     AuthenticationError,
     ConnectionFailedError,
     NexusDataError,
+    ProxyError,
     ServerError,
     SubscriptionError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectionFailedError",
     "LiveHandle",
     "NexusDataError",
+    "ProxyError",
     "ServerError",
     "SubscriptionError",
     "__version__",

@@ -36,7 +36,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXIT_STATUSES = (
     "exit status: 0 done, 1 runtime or server error, 2 bad arguments, 3 credentials refused,\n130 interrupted (Ctrl-C or SIGTERM)"
 )
-CONNECTION_FLAGS = ("url", "token", "api_key", "api_secret", "ca_file")
+CONNECTION_FLAGS = ("url", "token", "api_key", "api_secret", "ca_file", "proxy")
 """The connection flags of ``check`` and ``record`` (as argparse names them)."""
 MAX_PORT = 65535
 
@@ -146,7 +146,7 @@ def _connection(args: argparse.Namespace, feed: str) -> dict[str, Any]:
     given = {k: v for k in CONNECTION_FLAGS if (v := getattr(args, k, None)) is not None}
     if args.sim and given:
         raise ArgumentError(f"--sim connects to the embedded simulator; drop {_flags(given)}")
-    foreign = [k for k in given if k != "ca_file" and k not in ENV[feed]]
+    foreign = [k for k in given if k not in ("ca_file", "proxy") and k not in ENV[feed]]
     if foreign:
         raise ArgumentError(f"{_flags(foreign)}: not {feed} credentials; {feed} takes {_flags(ENV[feed])}")
     return given
@@ -317,6 +317,12 @@ def _connection_flags(parser: argparse.ArgumentParser) -> Any:
     where.add_argument("--api-key", help="ChaiNext API key (NEXUSDATA_CHAINEXT_API_KEY)")
     where.add_argument("--api-secret", help="ChaiNext API secret (NEXUSDATA_CHAINEXT_API_SECRET; prefer the variable)")
     where.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify a wss:// server with (private CA, self-signed)")
+    where.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="HTTP or SOCKS proxy: http://[USER:PASSWORD@]HOST:PORT, socks5://, socks5h://, socks4://; '' for none"
+        " (default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY unless NO_PROXY lists the host; the variable keeps a password out of `ps`)",
+    )
     return where
 
 

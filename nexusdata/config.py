@@ -13,6 +13,7 @@ from .errors import ArgumentError
 from .protocol import ChaiNextSession, NexusSession, Session
 from .protocol.urls import chainext_url, check_ws_url, nexus_url, redact
 from .protocol.websocket import MAX_MESSAGE
+from .proxies import ProxyOption, checked, route
 
 Service = Literal["nexus", "chainext"]
 """The two services nexusdata speaks to: the Nexus broker and the ChaiNext indices."""
@@ -48,6 +49,10 @@ class Options:
     - ``ca_file``: a CA bundle (PEM) to verify ``wss://`` servers with, e.g. a private CA.
     - ``max_message``: bytes a message may hold (its fragments together); a server sending a
       larger one is cut off with close code 1009 and reconnected to.
+    - ``proxy``: the HTTP or SOCKS proxy to connect through (``http://user:password@host:port``,
+      ``socks5://``, ``socks5h://``, ...), ``''`` or ``False`` for none, ``None`` (the default)
+      for the environment's (``HTTPS_PROXY``, ...: :func:`~nexusdata.proxies.route`). Kept as a
+      checked :class:`~nexusdata.proxies.Proxy`, whose repr masks the password.
     """
 
     ping_interval: float = 30.0
@@ -59,6 +64,7 @@ class Options:
     connect_timeout: float = 10.0
     ca_file: str | None = None
     max_message: int = MAX_MESSAGE
+    proxy: ProxyOption = None
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "stall_timeout", "pong_timeout", "backoff_base", "backoff_cap", "connect_timeout"):
@@ -68,6 +74,7 @@ class Options:
         positive_int(self.max_message, "max_message")
         if self.ca_file is not None and not os.path.isfile(self.ca_file):
             raise ArgumentError(f"ca_file must be the path of a PEM CA bundle; no file at {self.ca_file!r}")
+        object.__setattr__(self, "proxy", checked(self.proxy))  # frozen: set once, checked
 
 
 OPTION_NAMES = frozenset(f.name for f in fields(Options))
@@ -165,4 +172,5 @@ def split_conn(
     secrets = {k: _credential(conn, service, k, env) for k in ENV[service] if k != "url"}
     endpoint = Endpoint(service, url, **secrets)
     options = Options(**{k: v for k, v in conn.items() if k in OPTION_NAMES})
+    route(endpoint.connect_url, options.proxy, env)  # a malformed proxy variable is a bad argument, before connecting
     return endpoint, options, {k: v for k, v in conn.items() if k in extra}

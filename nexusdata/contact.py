@@ -31,19 +31,20 @@ from .config import (
     positive_number,
     split_conn,
 )
-from .errors import ArgumentError, AuthenticationError, SubscriptionError
+from .errors import ArgumentError, AuthenticationError, ProxyError, SubscriptionError
 from .feed import Arrival, Feed
 from .kinds import KINDS, Kind, Subscription
 from .protocol import chainext
 from .protocol.session import Reply, secret_forms
 from .protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
+from .proxies import Proxy, Route, is_address, route, target
 from .run import run as run_feed
 from .transport.connection import ConnectionEvent, Handshake
 from .transport.failures import status_text
 
-STEPS = ("configuration", "handshake", "login", "subscribe", "first pushes", "counts", "rate", "clock", "verdict")
-"""Every step a transcript can have, in order (``login`` for ChaiNext only; a failed run stops
-at the step that failed, then gives the counts and the verdict)."""
+STEPS = ("configuration", "proxy", "handshake", "login", "subscribe", "first pushes", "counts", "rate", "clock", "verdict")
+"""Every step a transcript can have, in order (``proxy`` through a proxy only, ``login`` for
+ChaiNext only; a failed run stops at the step that failed, then gives the counts and the verdict)."""
 COLUMNS = ("step", "ok", "detail", "hint")
 MARKS = {True: "✓", False: "✗", None: "·"}
 """The mark of a step in :func:`format_transcript`: passed, failed, information only."""
@@ -78,6 +79,8 @@ class Run:
 
     endpoint: Endpoint
     options: Options
+    route: Route
+    tunnelled: bool  # the proxy opened its tunnel
     subscription: Any
     sources: str
     seconds: float
@@ -137,7 +140,7 @@ def check(
     """Connect once to ``feed`` (``"nexus"`` or ``"chainext"``), authenticate, subscribe to
     ``symbol`` (Nexus depth) or ``topic`` ``id`` (ChaiNext) and wait until ``pushes`` pushes
     arrived or ``seconds`` passed, then return the transcript (columns ``step``, ``ok``,
-    ``detail``, ``hint``; ``attrs["nexusdata"]`` holds ``passed``, ``verdict``, ``error`` and the
+    ``detail``, ``hint``; ``attrs["nexusdata"]`` holds ``passed``, ``verdict``, ``error``, ``proxy`` and the
     counters). ``**conn`` takes the collectors' credentials and connection options (one attempt
     unless ``max_failures=`` says otherwise). ``trace=PATH`` writes every frame and event as JSON
     lines. Bad arguments raise :class:`~nexusdata.ArgumentError` before anything connects."""
@@ -146,10 +149,11 @@ def check(
     seconds = positive_number(seconds, "seconds")
     pushes = positive_int(pushes, "pushes")
     endpoint, options, _ = split_conn(name, {"max_failures": DEFAULT_MAX_FAILURES, **conn})
-    scrub = scrubber(endpoint)
+    way = route(endpoint.connect_url, options.proxy, os.environ)
+    scrub = scrubber(endpoint, way.proxy)
     sources = _sources(name, conn)
     with _tracing(trace, name, scrub) as tracer:
-        run = _run(endpoint, options, subscription, kind, seconds, pushes, sources, tracer)
+        run = _run(endpoint, options, way, subscription, kind, seconds, pushes, sources, tracer)
     return transcript(run, scrub)
 
 
@@ -170,10 +174,11 @@ def _sources(feed: str, conn: Mapping[str, Any]) -> str:
     return ", ".join(parts + [f"{key} from {variable}" for key, variable in ENV[feed].items() if key not in given])
 
 
-def scrubber(endpoint: Endpoint) -> Callable[[str], str]:
-    """A function that masks the endpoint's secrets (every form of them) and secret-looking URL
-    parameters in a text: a second guard over what the transport already scrubbed."""
-    forms = secret_forms((endpoint.token, endpoint.api_secret))
+def scrubber(endpoint: Endpoint, proxy: Proxy | None = None) -> Callable[[str], str]:
+    """A function that masks the endpoint's secrets and the proxy's password (every form of
+    them) and secret-looking URL parameters in a text: a second guard over what the transport
+    already scrubbed."""
+    forms = secret_forms((endpoint.token, endpoint.api_secret, proxy.password if proxy else ""))
 
     def scrub(text: str) -> str:
         for form in forms:
@@ -228,6 +233,7 @@ def _tracing(path: object, feed: str, scrub: Callable[[str], str]) -> Iterator[T
 def _run(
     endpoint: Endpoint,
     options: Options,
+    way: Route,
     subscription: Any,
     kind: Kind,
     seconds: float,
@@ -246,6 +252,8 @@ def _run(
     return Run(
         endpoint,
         options,
+        way,
+        connection.tunnelled,
         subscription,
         sources,
         seconds,
@@ -282,6 +290,7 @@ def transcript(run: Run, scrub: Callable[[str], str] = redact) -> pd.DataFrame:
         "passed": bool(verdict.ok),
         "verdict": scrub(verdict.detail),
         "error": None if run.error is None else type(run.error).__name__,
+        "proxy": None if run.route.proxy is None else run.route.proxy.display,
         **run.stats,
         "replies": len(run.replies),
         "seconds": round(run.elapsed, 3),
@@ -292,6 +301,8 @@ def transcript(run: Run, scrub: Callable[[str], str] = redact) -> pd.DataFrame:
 def failed_step(run: Run) -> str | None:
     """The step of the conversation the run failed at (``None``: none did)."""
     error = run.error
+    if run.route.proxy is not None and not run.tunnelled:
+        return "proxy"
     if run.handshake is None:
         return "handshake"
     if isinstance(error, AuthenticationError) or (run.service == "chainext" and not run.logged_in and not run.pushed):
@@ -306,7 +317,8 @@ def failed_step(run: Run) -> str | None:
 def _conversation(run: Run) -> list[Step]:
     """The steps of the conversation in order, up to the one that failed."""
     failed = failed_step(run)
-    makers: dict[str, Callable[[Run, bool], Step]] = {"handshake": _handshake_step}
+    makers: dict[str, Callable[[Run, bool], Step]] = {"proxy": _proxy_step} if run.route.proxy is not None else {}
+    makers["handshake"] = _handshake_step
     if run.service == "chainext":
         makers["login"] = _login_step
     makers |= {"subscribe": _subscribe_step, "first pushes": _pushes_step}
@@ -334,9 +346,21 @@ def _configuration_step(run: Run) -> Step:
         True,
         (
             f"{run.service} at {run.endpoint.display_url} ({run.sources}); {sub.label}{depth} until {run.pushes} pushes"
-            f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca}"
+            f" or {run.seconds:g}s; connect timeout {options.connect_timeout:g}s, {options.max_failures or 'unlimited'} attempt(s){ca};"
+            f" {run.route}"
         ),
     )
+
+
+def _proxy_step(run: Run, failed: bool) -> Step:
+    """The tunnel through the proxy: opened, or how the proxy refused (before the server had a say)."""
+    proxy = run.route.proxy
+    assert proxy is not None, "a run without a proxy has no proxy step"
+    if failed:
+        return _failed("proxy", run, run.failure or str(run.error or f"no tunnel within {run.seconds:g}s"))
+    host, port = target(run.endpoint.connect_url)
+    lookup = "" if is_address(host) else " (the proxy looked the name up)" if proxy.remote_dns else " (the name looked up here)"
+    return Step("proxy", True, f"the {proxy.protocol} proxy at {proxy.address} opened a tunnel to {host}:{port}{lookup}")
 
 
 def _handshake_step(run: Run, failed: bool) -> Step:
@@ -502,7 +526,29 @@ def _silent(run: Run) -> str:
     )
 
 
+def _proxy_hint(run: Run) -> str:
+    """What to do when the proxy did not open the tunnel: the error's own advice when retrying
+    cannot help, else by what the attempt ran into."""
+    source = run.route.proxy.source if run.route.proxy else "proxy="
+    failure = run.said
+    if isinstance(run.error, ProxyError):
+        return _advice(run)
+    if "(dns" in failure:
+        return f"the proxy's host name does not resolve: check it in {source}, and whether it needs a VPN or a company DNS"
+    if "connection refused by the proxy" in failure:
+        return f"nothing listens at the proxy's address: is the proxy running, and its host and port right in {source}?"
+    if "could not reach" in failure:
+        return (
+            "the proxy could not reach the server: is the server up, and the URL's host and port right as seen from the"
+            " proxy? (it may need NO_PROXY or proxy=False)"
+        )
+    if "timed out" in failure:
+        return f"no answer from the proxy within the connect timeout: a firewall, or the wrong host or port in {source}"
+    return f"the proxy broke off before the tunnel was open: check the scheme (http://, socks5://) and port in {source}, then try again"
+
+
 HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
+    (lambda r: failed_step(r) == "proxy", _proxy_hint),
     (lambda r: "looks like a" in r.said or "not a chainext endpoint" in r.said, _other_feed),
     (
         lambda r: isinstance(r.error, AuthenticationError) and r.service == "nexus",
@@ -527,6 +573,7 @@ HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
         lambda r: (
             "the server's TLS certificate is not trusted here: if you trust it, pass --ca-file (ca_file=) the PEM"
             " bundle of the CA that signed it"
+            + (" (a proxy that inspects TLS shows a certificate of its own CA)" if r.route.proxy else "")
         ),
     ),
     (lambda r: "tls handshake failed" in r.said, lambda r: "is the server really wss:// (TLS)? a plain server needs a ws:// URL"),

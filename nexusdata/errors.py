@@ -43,3 +43,16 @@ class ConnectionFailedError(NexusDataError, ConnectionError):
     lost."""
 
     frame: object = None
+
+
+class ProxyError(ConnectionFailedError):
+    """The proxy refused where retrying cannot help: a 407 (the credentials), a CONNECT it does
+    not allow (403) or does not do, a SOCKS username and password it refused, a destination its
+    rules forbid, a proxy host name that does not resolve, or a proxy that speaks another protocol.
+    ``proxy`` is its ``host:port`` and ``code`` its answer (the HTTP status or SOCKS reply code;
+    ``None`` when it gave none)."""
+
+    def __init__(self, message: str, proxy: str = "", code: int | None = None) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+        self.code = code

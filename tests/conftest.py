@@ -21,6 +21,7 @@ CREDENTIAL_ENV = (
     "NEXUSDATA_CHAINEXT_API_KEY",
     "NEXUSDATA_CHAINEXT_API_SECRET",
 )
+PROXY_ENV = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY")
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +41,8 @@ def _children_run_this_checkout() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees credentials from the machine it runs on."""
-    for name in CREDENTIAL_ENV:
+    """No test sees credentials or proxy settings from the machine it runs on."""
+    for name in CREDENTIAL_ENV + PROXY_ENV:
         monkeypatch.delenv(name, raising=False)
 
 

@@ -82,6 +82,10 @@ OPTIONS: list[tuple[str, Any, str]] = [
     ("ca_file", "/no/such/ca.pem", "ca_file"),
     ("max_message", 0, "max_message"),
     ("max_message", 1.5, "max_message"),
+    ("proxy", "https://proxy.example:3128", "proxy"),
+    ("proxy", "socks5://proxy.example", "proxy"),
+    ("proxy", "proxy.example:3128", "proxy"),
+    ("proxy", True, "proxy"),
     ("colour", "red", "colour"),
 ]
 URLS: list[tuple[Any, str]] = ["http://127.0.0.1:1", "ws://", "ws://127.0.0.1:99999", "ws://[::1", "127.0.0.1:8080", 42]

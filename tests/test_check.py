@@ -21,6 +21,7 @@ from typing import NamedTuple
 import orjson
 import pytest
 from cryptography import x509
+from proxy_servers import FORBIDDEN, HttpProxy, http_proxy
 from test_tls import self_signed
 
 import nexusdata as nd
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.timeout(60)
 FEEDS = ("nexus", "chainext")
 QUICK = {"seconds": 5.0, "pushes": 3}
 WRONG_TOKEN, WRONG_SECRET = "wrong-token-4f1c", "wrong-secret-9d2e"
+PROXY_LOGIN, WRONG_PROXY_PASSWORD = "analyst:proxy-secret-77a1", "wrong-proxy-secret-5e0b"
 
 
 class Servers(NamedTuple):
@@ -43,6 +45,7 @@ class Servers(NamedTuple):
     tls: Simulator  # wss:// with a self-signed certificate
     silent: Simulator  # accepts the subscription, then says nothing
     closed: int  # a port nothing listens on
+    proxy: HttpProxy  # an HTTP proxy asking for PROXY_LOGIN
 
     def conn(self, feed: str) -> list[str]:
         """The plain simulator's credentials for ``feed`` as flags."""
@@ -52,7 +55,11 @@ class Servers(NamedTuple):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.sim.token, self.sim.api_secret, self.tls.token, WRONG_TOKEN, WRONG_SECRET)
+        return (self.sim.token, self.sim.api_secret, self.tls.token, WRONG_TOKEN, WRONG_SECRET, PROXY_LOGIN, WRONG_PROXY_PASSWORD)
+
+    def proxy_url(self, password: str) -> str:
+        """The proxy's URL with its user and ``password``."""
+        return self.proxy.url.replace("://", f"://{PROXY_LOGIN.split(':')[0]}:{password}@")
 
 
 def closed_port() -> int:
@@ -80,8 +87,9 @@ def servers(directory: Path) -> Iterator[Servers]:
         Simulator(seed=5, rate=50) as sim,
         Simulator(seed=5, rate=50, ssl_context=context) as tls,
         Simulator(trace=silent_trace(directory / "silent.jsonl")) as silent,
+        http_proxy(directory, PROXY_LOGIN) as proxy,
     ):
-        yield Servers(sim, tls, silent, closed_port())
+        yield Servers(sim, tls, silent, closed_port(), proxy)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +110,8 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 def expected_steps(feed: str) -> list[str]:
-    return [s for s in STEPS if s != "login" or feed == "chainext"]
+    """The steps of a passing check of ``feed`` without a proxy."""
+    return [s for s in STEPS if (s != "login" or feed == "chainext") and s != "proxy"]
 
 
 @pytest.mark.parametrize("feed", FEEDS)
@@ -237,6 +246,39 @@ CASES = (
         "handshake",
         "nothing listens there",
     ),
+    Case(
+        "proxy refuses the credentials (407)",
+        lambda s: ["chainext", *s.conn("chainext"), f"--proxy={s.proxy_url(WRONG_PROXY_PASSWORD)}"],
+        EXIT_ERROR,
+        "proxy",
+        "check user:password in proxy=",
+    ),
+    Case(
+        "proxy refuses the server (403)",
+        lambda s: [
+            "nexus",
+            f"--url=ws://{FORBIDDEN}:{s.sim.port}",
+            f"--token={s.sim.token}",
+            f"--proxy={s.proxy_url('proxy-secret-77a1')}",
+        ],
+        EXIT_ERROR,
+        "proxy",
+        "its rules do not allow this host or port",
+    ),
+    Case(
+        "proxy host not found",
+        lambda s: ["nexus", *s.conn("nexus"), "--proxy=http://no-such-proxy.invalid:3128"],
+        EXIT_ERROR,
+        "proxy",
+        "the proxy's host name does not resolve",
+    ),
+    Case(
+        "proxy not listening",
+        lambda s: ["nexus", *s.conn("nexus"), f"--proxy=socks5h://127.0.0.1:{s.closed}"],
+        EXIT_ERROR,
+        "proxy",
+        "nothing listens at the proxy's address",
+    ),
 )
 
 
@@ -249,7 +291,7 @@ def run_case(case: Case, served: Servers) -> tuple[int, str]:
     """Run a case's check; a host name lookup runs in a network namespace of its own
     (``unshare -n``), so it fails on this machine and no query leaves it."""
     argv = ["check", *case.argv(served)]
-    if case.name != "host not found":
+    if case.name not in ("host not found", "proxy host not found"):
         return run_cli(argv)
     done = subprocess.run(["unshare", "-n", sys.executable, "-m", "nexusdata.cli", *argv],
                           capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -15,7 +15,7 @@ _ACCEPTED = "a ws:// or wss:// URL with a host (and a port from 1 to 65535)"
 NEXUS_PATH = "/api/realtime"
 CHAINEXT_PATH = "/websocket"
 TOKEN_PARAM = "X-API-TOKEN"
-_USER_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@\s]*@")  # greedy: may hide more than the password, never less
+_USER_PASSWORD = re.compile(r"(://[^/@:\s]*:)\S*@")  # to the last @ (a password may hold one): may hide more, never less
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:x-api-token|token|apikey|api_key|signature|secret)=)[^&#\s'\"]*")
 
 

@@ -1,4 +1,4 @@
-"""One service connection in one background thread, opened with websocket-client.
+"""One service connection in one background thread, upgraded to a websocket by websocket-client.
 
 The thread connects, lets the protocol session log in and subscribe, keeps the connection alive
 (application pings, a stall probe), hands data pushes to ``on_pushes`` a batch at a time (all
@@ -14,12 +14,14 @@ thread and are kept in :attr:`Connection.error` for the caller's thread to raise
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..config import Endpoint, Options
 from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
@@ -27,8 +29,10 @@ from ..protocol import Session
 from ..protocol.deadlines import CLOSE_TIMEOUT, Action, Deadlines
 from ..protocol.session import Reply
 from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
+from ..proxies import Route, route, target
 from .backoff import Backoff
 from .failures import describe, diagnose
+from .sockets import connect_directly, open_tunnel, start_tls
 from .wire import ConnectionLost, Wire
 
 if TYPE_CHECKING:
@@ -109,6 +113,10 @@ class Connection:
         """Subscriptions the server refused: they end alone and are not asked for again."""
         self.handshake: Handshake | None = None
         """The newest connection's handshake."""
+        self.route: Route | None = None
+        """How the newest attempt reached the server: directly or through which proxy, and why."""
+        self.tunnelled = False
+        """Whether the newest attempt's proxy opened its tunnel (so a failure after it is the server's)."""
         self._trace = trace
         self.waiting_seconds = 0.0
         """Time the connection's thread has spent waiting for data: the room ingestion has (a
@@ -236,21 +244,26 @@ class Connection:
             )
 
     def _connect(self) -> websocket.WebSocket:
-        import ssl
-
         import websocket
 
         opts = self.options
-        sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "check_hostname": True}
-        if opts.ca_file:
-            sslopt["ca_certs"] = opts.ca_file
+        url = self.endpoint.connect_url
+        host, port = target(url)
+        self.route, self.tunnelled = route(url, opts.proxy, os.environ), False
+        if self.route.proxy is None:
+            sock = connect_directly(host, port, opts.connect_timeout)
+        else:
+            sock = open_tunnel(self.route.proxy, host, port, opts.connect_timeout)
+            self.tunnelled = True
+        if urlsplit(url).scheme == "wss":
+            sock = start_tls(sock, host, opts.ca_file)
         ws = websocket.create_connection(
-            self.endpoint.connect_url,
+            url,
             timeout=opts.connect_timeout,
             skip_utf8_validation=True,  # orjson validates while decoding; pure-Python checks cost 10x
             enable_multithread=False,
-            sslopt=sslopt,
             suppress_origin=True,
+            socket=sock,  # the handshake only: the socket (and the route) are ours, websocket-client closes it on failure
         )
         self.handshake = _handshake(ws)
         return ws
