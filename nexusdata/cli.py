@@ -24,8 +24,8 @@ import pandas as pd
 from . import __version__
 from .config import ENV
 from .errors import ArgumentError, AuthenticationError, NexusDataError
-from .kinds import ORDER_VIEWS, with_rows
-from .protocol import chainext
+from .kinds import ORDER_VIEWS, checkable, with_rows
+from .protocol import SERVICES, chainext
 from .sim import QUIRKS
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _port(port: int) -> int:
 
 def _exports(sim: Simulator) -> list[str]:
     """The shell lines that point the ``NEXUSDATA_*`` variables at ``sim``, one per feed."""
-    return [_export(ENV["nexus"], sim.nexus), _export(ENV["chainext"], sim.chainext)]
+    return [_export(ENV[service], _sim_conn(sim, service)) for service in SERVICES]
 
 
 def _export(variables: Mapping[str, str], values: Mapping[str, str]) -> str:
@@ -122,17 +122,17 @@ def _check(args: argparse.Namespace) -> int:
     """Print the transcript; 0 when every step passed, 3 for refused credentials, else 1."""
     from .contact import check, format_transcript
 
-    conn = _connection(args, args.feed)
+    conn = _connection(args, args.service)
     if args.quirks is not None and not args.sim:
         raise ArgumentError("--quirks shapes the embedded simulator: give --sim too")
-    target = {"symbol": args.symbol, "depth": args.depth} if args.feed == "nexus" else {"topic": args.topic, "id": args.id}
+    target = {name: getattr(args, name) for name in ("symbol", "depth", "topic", "id") if hasattr(args, name)}
     with ExitStack() as stack:
         if args.sim:
             from .sim import Simulator
 
-            conn = _sim_conn(stack.enter_context(Simulator(quirks=args.quirks)), args.feed)
+            conn = _sim_conn(stack.enter_context(Simulator(quirks=args.quirks)), args.service)
         stack.enter_context(_sigterm_interrupts())
-        frame = check(args.feed, seconds=args.seconds, pushes=args.pushes, trace=args.trace, **target, **conn)
+        frame = check(args.service, seconds=args.seconds, pushes=args.pushes, trace=args.trace, **target, **conn)
     print(format_transcript(frame))
     outcome = frame.attrs["nexusdata"]
     if outcome["passed"]:
@@ -140,15 +140,15 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_CREDENTIALS if outcome["error"] == AuthenticationError.__name__ else EXIT_ERROR
 
 
-def _connection(args: argparse.Namespace, feed: str) -> dict[str, Any]:
-    """The connection flags given, checked: none with ``--sim``, and only ``feed``'s own
+def _connection(args: argparse.Namespace, service: str) -> dict[str, Any]:
+    """The connection flags given, checked: none with ``--sim``, and only ``service``'s own
     credentials (the environment fills in the others)."""
     given = {k: v for k in CONNECTION_FLAGS if (v := getattr(args, k, None)) is not None}
     if args.sim and given:
         raise ArgumentError(f"--sim connects to the embedded simulator; drop {_flags(given)}")
-    foreign = [k for k in given if k not in ("ca_file", "proxy") and k not in ENV[feed]]
+    foreign = [k for k in given if k not in ("ca_file", "proxy") and k not in ENV[service]]
     if foreign:
-        raise ArgumentError(f"{_flags(foreign)}: not {feed} credentials; {feed} takes {_flags(ENV[feed])}")
+        raise ArgumentError(f"{_flags(foreign)}: not {service} credentials; {service} takes {_flags(ENV[service])}")
     return given
 
 
@@ -157,9 +157,10 @@ def _flags(names: Any) -> str:
     return ", ".join(f"--{name.replace('_', '-')}" for name in names)
 
 
-def _sim_conn(sim: Simulator, feed: str) -> dict[str, Any]:
-    """The simulator's credentials for ``feed``."""
-    return sim.nexus if feed == "nexus" else sim.chainext
+def _sim_conn(sim: Simulator, service: str) -> dict[str, Any]:
+    """The simulator's URL and credentials for ``service`` (``sim.nexus``, ``sim.chainext``)."""
+    conn: dict[str, Any] = getattr(sim, service)
+    return conn
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -354,32 +355,28 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "credentials as for `record`; the status is 0 only when every step passed",
         common,
     )
-    feeds = check.add_subparsers(dest="feed", required=True, metavar="FEED")
-    nexus = _subparser(
-        feeds,
-        "nexus",
-        "check a Nexus endpoint with an order-book subscription",
-        "  nexusdata check nexus --url wss://uat.smartcrypto.cc:444\n  nexusdata check nexus --symbol ETHUSDT --depth 10 --sim",
-        options,
-    )
-    nexus.add_argument("--symbol", default="BTCUSDT", help="symbol to subscribe to (default BTCUSDT)")
-    nexus.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
-    index = _subparser(
-        feeds,
-        "chainext",
-        "check a ChaiNext endpoint: login, then one topic and id",
-        "  nexusdata check chainext --url wss://vipapi.chainext.io/websocket\n"
-        "  nexusdata check chainext --topic pair_index_v3 --id 1 --sim",
-        options,
-    )
-    index.add_argument(
-        "--topic",
-        choices=list(chainext.TOPICS),
-        default="coin_index",
-        metavar="TOPIC",
-        help=f"{', '.join(chainext.TOPICS)} (default coin_index)",
-    )
-    index.add_argument("--id", default="1", help="coin or index id (default 1)")
+    services = check.add_subparsers(dest="service", required=True, metavar="SERVICE")
+    for service in SERVICES.values():
+        choices = checkable(service.name)
+        keys = {kind.key for kind in choices}
+        what = " or ".join(kind.name for kind in choices) if len(choices) < 3 else "one topic"
+        parser = _subparser(
+            services,
+            service.name,
+            f"check a {service.title} endpoint: {'log in, then ' if service.logs_in else ''}subscribe to {what}",
+            f"  nexusdata check {service.name} --url {service.example_url}\n  nexusdata check {service.name} --sim",
+            options,
+        )
+        if "symbol" in keys:
+            parser.add_argument("--symbol", default="BTCUSDT", help="symbol to subscribe to (default BTCUSDT)")
+            parser.add_argument("--depth", type=int, default=5, help="levels per side (default 5)")
+        if len(choices) > 1:
+            names = [kind.name for kind in choices]
+            parser.add_argument(
+                "--topic", choices=names, default=names[0], metavar="TOPIC", help=f"{', '.join(names)} (default {names[0]})"
+            )
+        if "id" in keys:
+            parser.add_argument("--id", default="1", help="coin or index id (default 1)")
     check.set_defaults(run=_check)
 
 

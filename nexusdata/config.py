@@ -7,25 +7,15 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any
 
 from .errors import ArgumentError
-from .protocol import ChaiNextSession, NexusSession, Session
-from .protocol.urls import chainext_url, check_ws_url, nexus_url, redact
+from .protocol import SERVICES, Service, Session
+from .protocol.urls import check_ws_url, redact
 from .protocol.websocket import MAX_MESSAGE
 from .proxies import ProxyOption, checked, route
 
-Service = Literal["nexus", "chainext"]
-"""The two services nexusdata speaks to: the Nexus broker and the ChaiNext indices."""
-
-ENV = {
-    "nexus": {"url": "NEXUSDATA_NEXUS_URL", "token": "NEXUSDATA_NEXUS_TOKEN"},
-    "chainext": {
-        "url": "NEXUSDATA_CHAINEXT_URL",
-        "api_key": "NEXUSDATA_CHAINEXT_API_KEY",
-        "api_secret": "NEXUSDATA_CHAINEXT_API_SECRET",
-    },
-}
+ENV = {name: service.env for name, service in SERVICES.items()}
 """The environment variable behind each credential keyword, per service (see docs/connections.md)."""
 
 
@@ -84,27 +74,37 @@ OPTION_NAMES = frozenset(f.name for f in fields(Options))
 class Endpoint:
     """One service's endpoint and credentials. Its repr and :attr:`display_url` never show secrets."""
 
-    service: Service
+    service: str
+    """The service's name (a key of :data:`~nexusdata.protocol.services.SERVICES`)."""
     url: str
-    token: str = field(default="", compare=False)
-    api_key: str = ""
-    api_secret: str = field(default="", compare=False)
+    credentials: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    """The service's credentials as (keyword, value) pairs; two endpoints differing only in them
+    are equal (a live handle tells credentials apart by a digest)."""
+
+    @property
+    def described(self) -> Service:
+        """The description of the service (:class:`~nexusdata.protocol.services.Service`)."""
+        return SERVICES[self.service]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values never to show (a token, an API secret)."""
+        given = dict(self.credentials)
+        return tuple(given[name] for name in self.described.secrets if given.get(name))
 
     @property
     def connect_url(self) -> str:
-        """The URL to open: the service's path added to a bare host, and for Nexus the token."""
-        return nexus_url(self.url, self.token) if self.service == "nexus" else chainext_url(self.url)
+        """The URL to open: the service's path added to a bare host (and for Nexus the token)."""
+        return self.described.url_of(self.url, dict(self.credentials))
 
     @property
     def display_url(self) -> str:
         """The URL as it may be shown to a user."""
         return redact(self.connect_url)
 
-    def session(self, subscriptions: Iterable[Any]) -> Session:
+    def session(self, subscriptions: Iterable[Any]) -> Session[Any]:
         """A fresh protocol session for one connection."""
-        if self.service == "nexus":
-            return NexusSession(subscriptions, token=self.token)
-        return ChaiNextSession(subscriptions, self.api_key, self.api_secret)
+        return self.described.session(subscriptions, dict(self.credentials))
 
     def __repr__(self) -> str:
         return f"Endpoint({self.service}, {self.display_url})"
@@ -139,7 +139,7 @@ def nonempty_str(value: object, name: str) -> str:
     return value.strip()
 
 
-def _credential(conn: Mapping[str, Any], service: Service, key: str, env: Mapping[str, str]) -> str:
+def _credential(conn: Mapping[str, Any], service: str, key: str, env: Mapping[str, str]) -> str:
     value = conn.get(key)
     if value is None:
         value = env.get(ENV[service][key])
@@ -157,7 +157,7 @@ def _credential(conn: Mapping[str, Any], service: Service, key: str, env: Mappin
 
 
 def split_conn(
-    service: Service, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
+    service: str, conn: Mapping[str, Any], extra: Iterable[str] = (), env: Mapping[str, str] | None = None
 ) -> tuple[Endpoint, Options, dict[str, Any]]:
     """Split a collector's ``**conn`` into the endpoint, the options and the ``extra`` keywords
     the caller handles itself, checking every one of them."""
@@ -169,8 +169,7 @@ def split_conn(
         accepted = ", ".join(sorted(credentials | OPTION_NAMES | extra))
         raise UnknownArgumentError(f"unexpected keyword {', '.join(sorted(unknown))}; accepted: {accepted}")
     url = check_ws_url(_credential(conn, service, "url", env), "url")
-    secrets = {k: _credential(conn, service, k, env) for k in ENV[service] if k != "url"}
-    endpoint = Endpoint(service, url, **secrets)
+    endpoint = Endpoint(service, url, tuple((k, _credential(conn, service, k, env)) for k in SERVICES[service].credentials))
     options = Options(**{k: v for k, v in conn.items() if k in OPTION_NAMES})
     route(endpoint.connect_url, options.proxy, env)  # a malformed proxy variable is a bad argument, before connecting
     return endpoint, options, {k: v for k, v in conn.items() if k in extra}

@@ -21,26 +21,17 @@ from typing import IO, Any
 import orjson
 import pandas as pd
 
-from . import kinds
-from .config import (
-    ENV,
-    Endpoint,
-    Options,
-    Service,
-    positive_int,
-    positive_number,
-    split_conn,
-)
-from .errors import ArgumentError, AuthenticationError, ProxyError, SubscriptionError
+from .config import ENV, Endpoint, Options, positive_int, positive_number, split_conn
+from .errors import ArgumentError, AuthenticationError, Cause, NexusDataError, SubscriptionError
 from .feed import Arrival, Feed
-from .kinds import KINDS, Kind, Subscription
-from .protocol import chainext
+from .kinds import Kind, Subscription, checkable, renamed
+from .protocol import SERVICES, chainext
 from .protocol.session import Reply, secret_forms
-from .protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
+from .protocol.urls import redact
 from .proxies import Proxy, Route, is_address, route, target
 from .run import run as run_feed
 from .transport.connection import ConnectionEvent, Handshake
-from .transport.failures import status_text
+from .transport.failures import Failure, status_text
 
 STEPS = ("configuration", "proxy", "handshake", "login", "subscribe", "first pushes", "counts", "rate", "clock", "verdict")
 """Every step a transcript can have, in order (``proxy`` through a proxy only, ``login`` for
@@ -48,7 +39,6 @@ ChaiNext only; a failed run stops at the step that failed, then gives the counts
 COLUMNS = ("step", "ok", "detail", "hint")
 MARKS = {True: "✓", False: "✗", None: "·"}
 """The mark of a step in :func:`format_transcript`: passed, failed, information only."""
-SERVICES: tuple[Service, ...] = ("nexus", "chainext")
 DEFAULT_MAX_FAILURES = 1
 """Connection attempts a check makes unless ``max_failures=`` says otherwise: it reports, it does
 not retry."""
@@ -81,6 +71,7 @@ class Run:
     options: Options
     route: Route
     tunnelled: bool  # the proxy opened its tunnel
+    kind: Kind
     subscription: Any
     sources: str
     seconds: float
@@ -88,6 +79,7 @@ class Run:
     elapsed: float
     started_ns: int
     error: Exception | None
+    attempt: Failure | None  # the newest failed attempt to connect
     handshake: Handshake | None
     events: list[ConnectionEvent]
     replies: list[Reply]
@@ -120,13 +112,20 @@ class Run:
         return next((e.reason for e in reversed(self.events) if e.event == "connect_failed"), "")
 
     @property
-    def said(self) -> str:
-        """Everything the run said about failing, lower-cased, for the hints to match."""
-        return f"{self.error or ''} {self.failure}".lower()
+    def cause(self) -> Cause | None:
+        """Why the run failed (``None``: it did not): its error's cause, else its newest failed
+        attempt's, else, when nothing came, that nothing came."""
+        if isinstance(self.error, NexusDataError) and self.error.cause is not None:
+            return self.error.cause
+        if self.attempt is not None and (self.error is not None or self.handshake is None):
+            return self.attempt.cause
+        if self.error is None:
+            return None if self.pushed else Cause.SILENT
+        return Cause.OTHER
 
 
 def check(
-    feed: str,
+    service: str | None = None,
     *,
     symbol: str = "BTCUSDT",
     depth: int = 5,
@@ -135,16 +134,19 @@ def check(
     seconds: float = 10.0,
     pushes: int = 5,
     trace: str | os.PathLike[str] | None = None,
+    feed: str | None = None,
     **conn: Any,
 ) -> pd.DataFrame:
-    """Connect once to ``feed`` (``"nexus"`` or ``"chainext"``), authenticate, subscribe to
+    """Connect once to ``service`` (``"nexus"`` or ``"chainext"``; ``feed=`` is its former name, which
+    warns), authenticate, subscribe to
     ``symbol`` (Nexus depth) or ``topic`` ``id`` (ChaiNext) and wait until ``pushes`` pushes
     arrived or ``seconds`` passed, then return the transcript (columns ``step``, ``ok``,
     ``detail``, ``hint``; ``attrs["nexusdata"]`` holds ``passed``, ``verdict``, ``error``, ``proxy`` and the
     counters). ``**conn`` takes the collectors' credentials and connection options (one attempt
     unless ``max_failures=`` says otherwise). ``trace=PATH`` writes every frame and event as JSON
     lines. Bad arguments raise :class:`~nexusdata.ArgumentError` before anything connects."""
-    kind, subscription = _target(feed, symbol, depth, topic, id)
+    service = renamed(service, feed, "feed", "service")
+    kind, subscription = _target(service, symbol, depth, topic, id)
     name = kind.service
     seconds = positive_number(seconds, "seconds")
     pushes = positive_int(pushes, "pushes")
@@ -158,13 +160,14 @@ def check(
 
 
 def _target(service: object, symbol: object, depth: object, topic: object, id: object) -> tuple[Kind, Subscription]:
-    """The checked kind the service is checked with, and its subscription."""
-    if service == "nexus":
-        return KINDS["depth"], KINDS["depth"].subscription(symbol, depth)
-    if service == "chainext":
-        kind = kinds.topic(topic)
-        return kind, kind.subscription(id)
-    raise ArgumentError(f"feed must be one of {', '.join(map(repr, SERVICES))}, got {service!r}")
+    """The checked kind the service is checked with (``topic`` where it has several), and its subscription."""
+    if not isinstance(service, str) or service not in SERVICES:
+        raise ArgumentError(f"service must be one of {', '.join(map(repr, SERVICES))}, got {service!r}")
+    choices = checkable(service)
+    kind = next((k for k in choices if k.name == topic), choices[0])
+    if len(choices) > 1 and kind.name != topic:
+        raise ArgumentError(f"topic must be one of {', '.join(k.name for k in choices)}, got {topic!r}")
+    return kind, kind.subscription(symbol if kind.key == "symbol" else id, depth)
 
 
 def _sources(feed: str, conn: Mapping[str, Any]) -> str:
@@ -178,7 +181,7 @@ def scrubber(endpoint: Endpoint, proxy: Proxy | None = None) -> Callable[[str], 
     """A function that masks the endpoint's secrets and the proxy's password (every form of
     them) and secret-looking URL parameters in a text: a second guard over what the transport
     already scrubbed."""
-    forms = secret_forms((endpoint.token, endpoint.api_secret, proxy.password if proxy else ""))
+    forms = secret_forms((*endpoint.secrets, proxy.password if proxy else ""))
 
     def scrub(text: str) -> str:
         for form in forms:
@@ -254,6 +257,7 @@ def _run(
         options,
         way,
         connection.tunnelled,
+        kind,
         subscription,
         sources,
         seconds,
@@ -261,6 +265,7 @@ def _run(
         outcome.elapsed,
         started_ns,
         feed.error,
+        connection.failure,
         connection.handshake,
         list(connection.events),
         connection.replies_so_far(),
@@ -305,7 +310,7 @@ def failed_step(run: Run) -> str | None:
         return "proxy"
     if run.handshake is None:
         return "handshake"
-    if isinstance(error, AuthenticationError) or (run.service == "chainext" and not run.logged_in and not run.pushed):
+    if isinstance(error, AuthenticationError) or (run.endpoint.described.logs_in and not run.logged_in and not run.pushed):
         return "login"
     if isinstance(error, SubscriptionError) or (error is not None and not run.pushed):
         return "subscribe"
@@ -319,7 +324,7 @@ def _conversation(run: Run) -> list[Step]:
     failed = failed_step(run)
     makers: dict[str, Callable[[Run, bool], Step]] = {"proxy": _proxy_step} if run.route.proxy is not None else {}
     makers["handshake"] = _handshake_step
-    if run.service == "chainext":
+    if run.endpoint.described.logs_in:
         makers["login"] = _login_step
     makers |= {"subscribe": _subscribe_step, "first pushes": _pushes_step}
     steps = [_configuration_step(run)]
@@ -370,8 +375,13 @@ def _handshake_step(run: Run, failed: bool) -> Step:
         return _failed("handshake", run, run.failure or str(run.error or f"no connection within {run.seconds:g}s"))
     tls = shake.tls or "no TLS (ws://)"
     server = f", server {shake.server!r}" if shake.server else ""
-    token = "; the token was accepted" if run.service == "nexus" else ""
-    return Step("handshake", True, f"HTTP {status_text(shake.status)}, {tls}{server}{token}")
+    described = run.endpoint.described
+    accepted = (
+        ""
+        if described.logs_in
+        else f"; the {' and '.join(described.credentials)} {'was' if len(described.credentials) == 1 else 'were'} accepted"
+    )
+    return Step("handshake", True, f"HTTP {status_text(shake.status)}, {tls}{server}{accepted}")
 
 
 def _login_step(run: Run, failed: bool) -> Step:
@@ -390,7 +400,8 @@ def _subscribe_step(run: Run, failed: bool) -> Step:
     if failed:
         return _failed("subscribe", run, reply.text if reply and reply.outcome == "refused" else str(run.error))
     if reply is None:
-        none = " (the Nexus document defines none)" if run.service == "nexus" else ""
+        described = run.endpoint.described
+        none = "" if described.defines_replies else f" (the {described.title} document defines none)"
         return Step("subscribe", None, f"no reply{none}")
     return Step("subscribe", True, one_line(reply.text))
 
@@ -492,121 +503,24 @@ def _verdict(run: Run, steps: list[Step]) -> Step:
 
 # -- hints ------------------------------------------------------------------------------------------
 
-
-def _other_feed(run: Run) -> str:
-    """The URL is the other feed's: say where each feed lives."""
-    other = "chainext" if run.service == "nexus" else "nexus"
-    return (
-        f"this URL serves the other feed: Nexus is at {NEXUS_PATH}, ChaiNext at {CHAINEXT_PATH}; fix the URL, or"
-        f" check it with `nexusdata check {other}`"
-    )
-
-
-def _advice(run: Run) -> str:
-    """The advice an error message carries after its last ``; `` (``""``: none): the server's
-    own text, which comes before it, may hold one too."""
-    text = str(run.error or "")
-    return text.rsplit("; ", 1)[1] if "; " in text else ""
-
-
-def _refused_subscription(run: Run) -> str:
-    """The server's refusal (code and text) and what to check, as the protocol layer says it for
-    this feed's subscription."""
-    error = run.error
-    said = " ".join(str(p) for p in (getattr(error, "code", None), getattr(error, "info", None)) if p not in (None, ""))
-    return f"the server refused the subscription ({said or 'no reason given'}): {_advice(run)}"
-
-
-def _silent(run: Run) -> str:
-    """No reply and no push: most often a symbol or id the server does not know, or no permission."""
-    what = "symbol (as the server spells it)" if run.service == "nexus" else "topic and id"
-    return (
-        f"nothing arrived after subscribing: check the {what} and the permissions of the credentials; a quiet"
-        " market may push nothing for a while (give it more seconds)"
-    )
-
-
-def _proxy_hint(run: Run) -> str:
-    """What to do when the proxy did not open the tunnel: the error's own advice when retrying
-    cannot help, else by what the attempt ran into."""
-    source = run.route.proxy.source if run.route.proxy else "proxy="
-    failure = run.said
-    if isinstance(run.error, ProxyError):
-        return _advice(run)
-    if "(dns" in failure:
-        return f"the proxy's host name does not resolve: check it in {source}, and whether it needs a VPN or a company DNS"
-    if "connection refused by the proxy" in failure:
-        return f"nothing listens at the proxy's address: is the proxy running, and its host and port right in {source}?"
-    if "could not reach" in failure:
-        return (
-            "the proxy could not reach the server: is the server up, and the URL's host and port right as seen from the"
-            " proxy? (it may need NO_PROXY or proxy=False)"
-        )
-    if "timed out" in failure:
-        return f"no answer from the proxy within the connect timeout: a firewall, or the wrong host or port in {source}"
-    return f"the proxy broke off before the tunnel was open: check the scheme (http://, socks5://) and port in {source}, then try again"
-
-
-HINTS: tuple[tuple[Callable[[Run], bool], Callable[[Run], str]], ...] = (
-    (lambda r: failed_step(r) == "proxy", _proxy_hint),
-    (lambda r: "looks like a" in r.said or "not a chainext endpoint" in r.said, _other_feed),
-    (
-        lambda r: isinstance(r.error, AuthenticationError) and r.service == "nexus",
-        lambda r: (
-            f"the server refused the token: check it (--token, token= or {ENV['nexus']['token']}) and that it was"
-            " issued for this server"
-        ),
-    ),
-    (
-        lambda r: isinstance(r.error, AuthenticationError) and getattr(r.error, "code", None) in chainext.SIGNATURE_CODES,
-        lambda r: f"the login signature was refused: {_advice(r) or 'check the API key and secret'}",
-    ),
-    (
-        lambda r: isinstance(r.error, AuthenticationError),
-        lambda r: (
-            f"ChaiNext refused the login: check the API key (--api-key, api_key= or {ENV['chainext']['api_key']})"
-            " and its permissions"
-        ),
-    ),
-    (
-        lambda r: "certificate was refused" in r.said,
-        lambda r: (
-            "the server's TLS certificate is not trusted here: if you trust it, pass --ca-file (ca_file=) the PEM"
-            " bundle of the CA that signed it"
-            + (" (a proxy that inspects TLS shows a certificate of its own CA)" if r.route.proxy else "")
-        ),
-    ),
-    (lambda r: "tls handshake failed" in r.said, lambda r: "is the server really wss:// (TLS)? a plain server needs a ws:// URL"),
-    (
-        lambda r: "no websocket endpoint at this path" in r.said,
-        lambda r: f"wrong path: Nexus serves {NEXUS_PATH}, ChaiNext {CHAINEXT_PATH}; check the URL's path",
-    ),
-    (
-        lambda r: "(dns" in r.said,  # not found, or not looked up now
-        lambda r: "the host name does not resolve: check its spelling, and whether it needs a VPN or a company DNS",
-    ),
-    (
-        lambda r: "connection refused" in r.said,
-        lambda r: "nothing listens there: the server is down, or the port in the URL is wrong",
-    ),
-    (
-        lambda r: "timed out" in r.said,
-        lambda r: "no answer within the connect timeout: a firewall or proxy in the way, or the wrong host or port",
-    ),
-    (lambda r: isinstance(r.error, SubscriptionError), _refused_subscription),
-    (lambda r: r.error is None and not r.pushed, _silent),
-    (
-        lambda r: r.error is not None,
-        lambda r: _advice(r) or f"run `nexusdata check {r.service} --trace FILE` and report the trace",
-    ),
-)
-"""What to do about a failed run: the hint of the first entry whose test matches, in order
-(the other feed's URL before a refused handshake, a refused signature before other logins)."""
+WHAT_TO_CHECK = {"symbol": "symbol (as the server spells it)", "id": "topic and id"}
+"""What names a silent subscription, by its kind's key."""
 
 
 def hint_for(run: Run) -> str:
-    """The hint for the way ``run`` failed (``""``: none applies)."""
-    return next((hint(run) for matches, hint in HINTS if matches(run)), "")
+    """What to do about the way ``run`` failed (``""``: it did not): the advice of its cause
+    (:class:`~nexusdata.errors.Cause`), as its error or failed attempt gave it, else filled in
+    for this run."""
+    cause = run.cause
+    if cause is None:
+        return ""
+    error = run.error
+    if isinstance(error, NexusDataError) and error.cause is cause and error.advice:
+        return error.advice
+    if run.attempt is not None and run.attempt.cause is cause:
+        return run.attempt.advice
+    key = run.kind.key or run.endpoint.described.key
+    return cause.advise(**run.endpoint.described.advice_context, what=WHAT_TO_CHECK.get(key, key))
 
 
 def one_line(text: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from .config import Service, nonempty_str, positive_int, positive_number
+from .config import nonempty_str, positive_int, positive_number
 from .errors import ArgumentError
 from .protocol import (
     IndexSubscription,
@@ -40,7 +40,8 @@ class Kind:
 
     name: str
     """Its public name: the table's name, and the ``feed=`` of a recording's files."""
-    service: Service
+    service: str
+    """The service that serves it (a key of :data:`~nexusdata.protocol.services.SERVICES`)."""
     table: Table
     key: str | None
     """What names one subscription (``symbol``, ``(symbol, book) pair``, ``id``), ``None`` for the orders."""
@@ -80,7 +81,7 @@ class Kind:
             return self.label(subs[0])
         keys = [self.key_of(s) for s in subs]
         shown = ", ".join(keys[:MAX_SHOWN]) + (f", … ({len(keys)} in all)" if len(keys) > MAX_SHOWN else "")
-        return f"{self.name} {shown}" if self.service == "chainext" else f"{shown} {self.name}"
+        return f"{self.name} {shown}" if self.key == "id" else f"{shown} {self.name}"  # as label() orders them
 
     def key_of(self, subscription: Subscription) -> str:
         """What names the subscription in a label: its symbol (and book) or id."""
@@ -217,6 +218,23 @@ def check_flag(value: object, name: str) -> bool:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checkable(service: str) -> list[Kind]:
+    """The kinds a first-contact check of ``service`` may subscribe to (those one symbol or id
+    names), the default first."""
+    return [kind for kind in KINDS.values() if kind.service == service and kind.key in ("symbol", "id")]
+
+
+def renamed(value: Any, former: Any, old: str, new: str, *, stacklevel: int = 3) -> Any:
+    """An argument given as ``new=``, or as ``old=``, its former name (which still works, with a
+    :class:`DeprecationWarning` pointing at the user's call); both at once is an :class:`ArgumentError`."""
+    if former is None:
+        return value
+    if value is not None:
+        raise ArgumentError(f"{new} and {old} are one argument ({old} is its former name): give {new} only")
+    warnings.warn(f"{old}= is deprecated: use {new}=", DeprecationWarning, stacklevel=stacklevel)
+    return former
 
 
 def keyword_only(positional: int, name: str) -> Callable[[F], F]:

@@ -353,7 +353,7 @@ atexit.register(stop_live)
 def _credentials(endpoint: Endpoint) -> str:
     """A digest telling credentials apart (two accounts on one server are two handles) without
     keeping another copy of them."""
-    return hashlib.sha256(f"{endpoint.token}\0{endpoint.api_secret}".encode()).hexdigest()
+    return hashlib.sha256("\0".join(value for _, value in endpoint.credentials).encode()).hexdigest()
 
 
 def _start(

@@ -96,6 +96,38 @@ def test_the_checks_see_an_import_against_the_layers_and_a_cycle() -> None:
     )
 
 
+SERVICE_LAYERS = ("nexusdata.protocol", "nexusdata.sim")
+"""Where a service may be named in code: its protocol, the registry of services, the simulator."""
+
+
+def service_names(module: str) -> list[str]:
+    """Where ``module`` names a service in its code (``"nexus"``, ``"chainext"``, as a string of its
+    own): a branch on the service, a table keyed by it. The registry of kinds' entries
+    (``Kind("depth", "nexus", ...)``) are the one place above the protocol layer allowed to."""
+    from nexusdata.protocol import SERVICES
+
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    allowed = {
+        id(arg)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Kind"
+        for arg in node.args
+    }
+    return [
+        f"{module}:{node.lineno} {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in SERVICES and id(node) not in allowed
+    ]
+
+
+def test_no_service_is_named_above_the_protocol_layer_outside_the_registry() -> None:
+    """A new service is a protocol module and registry entries (docs/architecture.md, "Adding a
+    service"): no module above the protocol layer branches on a service's name."""
+    named = [place for module in MODULES if not module.startswith(SERVICE_LAYERS) for place in service_names(module)]
+    assert not named, "services named above the protocol layer:\n" + "\n".join(named)
+    assert service_names("nexusdata.protocol.services")  # the check sees a name where there is one
+
+
 def test_import_nexusdata_loads_neither_the_simulator_nor_the_charts() -> None:
     """``import nexusdata`` stays light (benchmarks/import_time.py measures it): the simulator's
     server, matplotlib and ipywidgets load when first used."""

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from nexusdata.errors import ConnectionFailedError, ServerError, SubscriptionError
-from nexusdata.protocol import chainext, nexus
+from nexusdata.protocol import SERVICES, chainext, nexus
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 from nexusdata.protocol.nexus import NexusSession
 from nexusdata.protocol.replies import code_of, judge
@@ -151,11 +151,13 @@ def test_a_refused_signature_compares_the_clocks(offset: float | None, says: str
 
 
 def test_the_other_feeds_messages_are_named() -> None:
-    n = NexusSession([nexus.orders()], token="t0k")
+    """Sessions made as the transport makes them, from the services' registry, which tells each
+    the other services' message shapes."""
+    n = SERVICES["nexus"].session([nexus.orders()], {"token": "t0k"})
     n.start()
     n.receive(json.dumps(chainext.reply("error", 3001)))
     assert isinstance(n.error, ConnectionFailedError) and "looks like a ChaiNext server" in str(n.error)
-    c = ChaiNextSession([IndexSubscription("coin_index", "1")], "key", "secret")
+    c = SERVICES["chainext"].session([IndexSubscription("coin_index", "1")], {"api_key": "key", "api_secret": "secret"})
     c.start()
     c.receive(json.dumps({"id": None, "action": None, "event": None, "status": "ERROR", "message": "unknown action"}))
     assert isinstance(c.error, ConnectionFailedError) and "looks like a Nexus server" in str(c.error)

@@ -7,6 +7,7 @@ frames layer types the columns that :class:`~nexusdata.protocol.tables.Table` fl
 from . import chainext, nexus, tables, urls
 from .chainext import ChaiNextSession, IndexSubscription
 from .nexus import NexusSession, NexusSubscription
+from .services import SERVICES, Service
 from .session import Push, Session
 from .tables import TABLES, Table
 
@@ -16,6 +17,8 @@ __all__ = [
     "NexusSession",
     "NexusSubscription",
     "Push",
+    "SERVICES",
+    "Service",
     "Session",
     "TABLES",
     "Table",

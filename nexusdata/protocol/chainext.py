@@ -11,21 +11,17 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..errors import (
-    AuthenticationError,
-    ConnectionFailedError,
-    ServerError,
-    SubscriptionError,
-)
+from ..errors import AuthenticationError, Cause, ServerError, SubscriptionError
 from .replies import Verdict, code_of, is_reply, judge
-from .session import SILENT_AFTER, Push, Session, Silence, batch, dumps
+from .session import SILENT_AFTER, Push, Session, Silence, Stranger, batch, dumps
 from .tables import COIN_INDEX, COIN_INDEX_V3, INDEX, PAIR_INDEX, PAIR_INDEX_V3, Table
+from .urls import CHAINEXT_PATH
 
 log = logging.getLogger("nexusdata.protocol")
 
@@ -130,31 +126,36 @@ def reply(op: str, code: int, info: str | None = None, **extra: Any) -> dict[str
     return message(op, {**extra, "info": CODES.get(code, "unknown error") if info is None else info, "code": code})
 
 
-def code_error(code: int | str | None, info: str | None, context: str, hint: str = "") -> ServerError:
-    """The exception for a failure ``code`` in reply to ``context`` (login, subscribe, ...).
-    ``info`` must already be safe to show (see :meth:`Session.safe`); ``hint`` says what to do."""
+def code_error(code: int | str | None, info: str | None, context: str, detail: str = "") -> ServerError:
+    """The exception for a failure ``code`` in reply to ``context`` (login, subscribe, ...), with
+    its :class:`~nexusdata.errors.Cause`. ``info`` must already be safe to show (see
+    :meth:`Session.safe`); ``detail`` says what to check."""
     text = info or (CODES.get(code, "unknown code") if isinstance(code, int) else "no code")
     shown = f"{code} {text}" if code is not None else text
+    said = f"{shown}; {detail}" if detail else shown
     if context == "login":
-        return AuthenticationError(f"ChaiNext refused the login: {shown}{hint}", code, info)
+        cause = Cause.SIGNATURE if code in SIGNATURE_CODES else Cause.CREDENTIALS
+        advice = cause.advise(detail=detail) if detail else ""  # the credentials' advice needs the service: nd.check adds it
+        return AuthenticationError(f"ChaiNext refused the login: {said}", code, info).because(cause, advice)
     if context.startswith("subscribe"):
-        return SubscriptionError(f"ChaiNext refused {context}: {shown}{hint}", code, info)
-    return ServerError(f"ChaiNext answered {context} with {shown}{hint}", code, info)
+        error = SubscriptionError(f"ChaiNext refused {context}: {said}", code, info)
+        return error.because(Cause.SUBSCRIPTION, Cause.SUBSCRIPTION.advise(said=shown, detail=detail))
+    return ServerError(f"ChaiNext answered {context} with {said}", code, info)
 
 
 def clock_hint(offset: float | None) -> str:
     """What a refused signature likely means, given the local clock's offset from the server's."""
     if offset is None:
         return (
-            "; check the API key and secret, and that this machine's clock is right (the signature holds"
+            "check the API key and secret, and that this machine's clock is right (the signature holds"
             " the time and the server accepts 5 minutes either way; it sent no Date header to compare with)"
         )
     if abs(offset) > SIGN_WINDOW * 0.8:
         return (
-            f"; this machine's clock is {abs(offset):.0f}s {'ahead of' if offset > 0 else 'behind'} the server's"
+            f"this machine's clock is {abs(offset):.0f}s {'ahead of' if offset > 0 else 'behind'} the server's"
             f" (its Date header) and ChaiNext accepts a signTime within {SIGN_WINDOW // 60} minutes: set the clock right (NTP)"
         )
-    return f"; check the API key and secret (this machine's clock agrees with the server's within {abs(offset):.0f}s)"
+    return f"check the API key and secret (this machine's clock agrees with the server's within {abs(offset):.0f}s)"
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,19 @@ def _prefixes(subscriptions: Iterable[IndexSubscription]) -> tuple[tuple[bytes, 
     )
 
 
+def looks_like(message: Mapping[str, Any]) -> bool:
+    """Whether a decoded message has ChaiNext's shape: an ``op`` with ``args``, no ``event``."""
+    return "op" in message and "args" in message and "event" not in message
+
+
 class ChaiNextSession(Session[IndexSubscription]):
     """One ChaiNext connection: log in, subscribe once logged in, log in again on code 2010,
     unsubscribe and log out on finish. Replies are recognised under any op that names their
     request (``loginResponse``, ``login``, ...) with codes as numbers or numeric strings."""
 
     object_kinds = frozenset(TOPICS)
+    title = "ChaiNext"
+    path = CHAINEXT_PATH
 
     def __init__(
         self,
@@ -211,9 +219,10 @@ class ChaiNextSession(Session[IndexSubscription]):
         api_key: str,
         api_secret: str,
         clock: Callable[[], float] = time.time,
+        strangers: Iterable[Stranger] = (),
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=_prefixes(self.subscriptions))
+        super().__init__(secrets=(api_secret,), clock=clock, push_prefixes=_prefixes(self.subscriptions), strangers=strangers)
         self._key = api_key
         self._secret = api_secret
         self.logged_in = False
@@ -322,11 +331,7 @@ class ChaiNextSession(Session[IndexSubscription]):
         op = message.get("op")
         args = message.get("args")
         if not isinstance(op, str):
-            if ("event" in message or "action" in message) and "args" not in message and not self.pushed:
-                self.error = ConnectionFailedError(
-                    f"the server answers in Nexus's message shape ({self.preview(frame)}): this looks like a Nexus"
-                    " server, not ChaiNext; check the URL (ChaiNext serves /websocket)"
-                )
+            if self.stranger(message, frame):
                 return None
             return self.reject("no op", frame)
         if op in TOPICS:
@@ -410,8 +415,8 @@ class ChaiNextSession(Session[IndexSubscription]):
             self.ignore("reply for a subscription not asked for", frame)
             return
         if verdict.outcome == "refused":
-            hint = f"; check that id {sub.id!r} exists for {sub.topic} and that the API key may read it" if sub else ""
-            error = code_error(verdict.code, self.safe(verdict.text), label, hint)
+            detail = f"check that id {sub.id!r} exists for {sub.topic} and that the API key may read it" if sub else ""
+            error = code_error(verdict.code, self.safe(verdict.text), label, detail)
             if sub is None:
                 self.error = error  # no telling which subscription it ends: all of them
             else:

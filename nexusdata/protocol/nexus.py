@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
-from ..errors import ConnectionFailedError, SubscriptionError
+from ..errors import Cause, SubscriptionError
 from .replies import is_reply, judge
-from .session import Push, Session, batch, dumps
+from .session import Push, Session, Stranger, batch, dumps
 from .tables import DEPTH, ORDERS, RISK, Table
+from .urls import NEXUS_PATH
 
 log = logging.getLogger("nexusdata.protocol")
 
@@ -106,6 +107,11 @@ def risk(symbol: str, book: str) -> NexusSubscription:
     return NexusSubscription(RISK_POSITION, symbol=symbol, book=book)
 
 
+def looks_like(message: Mapping[str, Any]) -> bool:
+    """Whether a decoded message has Nexus's shape: an ``event`` or ``action``, no ``args``."""
+    return ("event" in message or "action" in message) and "args" not in message
+
+
 class RequestIds:
     """Request ids as the examples use them: 13-digit millisecond strings, strictly increasing."""
 
@@ -142,12 +148,18 @@ class NexusSession(Session[NexusSubscription]):
     """One Nexus connection: subscribe on open, unsubscribe on finish, route pushes by event."""
 
     object_kinds = frozenset({MARKETDEPTH})
+    title = "Nexus"
+    path = NEXUS_PATH
 
     def __init__(
-        self, subscriptions: Iterable[NexusSubscription], token: str = "", clock: Callable[[], float] = time.time
+        self,
+        subscriptions: Iterable[NexusSubscription],
+        token: str = "",
+        clock: Callable[[], float] = time.time,
+        strangers: Iterable[Stranger] = (),
     ) -> None:
         self.subscriptions = tuple(subscriptions)
-        super().__init__(secrets=(token,), clock=clock, push_prefixes=_prefixes(self.subscriptions))
+        super().__init__(secrets=(token,), clock=clock, push_prefixes=_prefixes(self.subscriptions), strangers=strangers)
         self._ids = RequestIds()
         self._sent: dict[str, tuple[str, NexusSubscription | None]] = {}  # request id → (label, subscription)
         self._started = False
@@ -216,11 +228,7 @@ class NexusSession(Session[NexusSubscription]):
             label, sub = self._sent.pop(str(request_id))
             self._reply(message, frame, label, sub)
             return None
-        if "op" in message and "args" in message and "event" not in message and not self.pushed:
-            self.error = ConnectionFailedError(
-                f"the server answers in ChaiNext's message shape ({self.preview(frame)}): this looks like a ChaiNext"
-                " server, not Nexus; check the URL (Nexus serves /api/realtime)"
-            )
+        if self.stranger(message, frame):
             return None
         echo = not _REQUEST_KEYS.isdisjoint(message)  # an answer echoing a request whose id we do not know
         if known and "data" not in message and not echo and not is_reply(message):
@@ -247,7 +255,8 @@ class NexusSession(Session[NexusSubscription]):
             text = self.safe(verdict.text)
             code = verdict.code if isinstance(verdict.code, int) else self.safe(verdict.code)
             said = " ".join(str(part) for part in (code, text) if part not in (None, "")) or "a refusal"
-            self.refuse(sub, SubscriptionError(f"Nexus refused {label}: {said}; {sub.hint()}", code, text))
+            error = SubscriptionError(f"Nexus refused {label}: {said}; {sub.hint()}", code, text)
+            self.refuse(sub, error.because(Cause.SUBSCRIPTION, Cause.SUBSCRIPTION.advise(said=said, detail=sub.hint())))
         else:
             self.heard(sub)
         return

@@ -10,19 +10,35 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, quote_plus
 
 import orjson
 
-from ..errors import NexusDataError, SubscriptionError
+from ..errors import Cause, ConnectionFailedError, NexusDataError, SubscriptionError
 from .replies import Verdict
 
 log = logging.getLogger("nexusdata.protocol")
 
 Push = tuple[str, Any]
 """A data push: (kind, payload). ``kind`` is the Nexus event or ChaiNext topic."""
+
+
+class Stranger(NamedTuple):
+    """Another service, as a session tells its server: its name, title, endpoint path and whether
+    a message has its shape."""
+
+    name: str
+    title: str
+    path: str
+    looks_like: Callable[[Mapping[str, Any]], bool]
+
+
+def serves(places: Iterable[tuple[str, str]]) -> str:
+    """Where services' endpoints live, in words: ``Nexus serves /api/realtime, ChaiNext serves /websocket``."""
+    return ", ".join(f"{title} serves {path}" for title, path in places)
+
 
 _PREVIEW = 120
 _REPLY_TEXT = 300  # characters of a reply kept in the reply log
@@ -89,11 +105,20 @@ class Session(ABC, Generic[SubT]):
     subscriptions: tuple[SubT, ...] = ()
     object_kinds: frozenset[str] = frozenset()
     """Push kinds whose payload is one object (a list of them is a batch)."""
+    title = ""
+    """The service's name in messages (``Nexus``)."""
+    path = ""
+    """Where the service's endpoint lives (``/api/realtime``)."""
 
     def __init__(
-        self, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time, push_prefixes: Iterable[tuple[bytes, str]] = ()
+        self,
+        secrets: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        push_prefixes: Iterable[tuple[bytes, str]] = (),
+        strangers: Iterable[Stranger] = (),
     ) -> None:
         self.clock = clock
+        self._strangers = tuple(strangers)
         self._push_prefixes = tuple(push_prefixes)
         self.outbox: list[str] = []
         self.error: NexusDataError | None = None
@@ -246,6 +271,22 @@ class Session(ABC, Generic[SubT]):
     @abstractmethod
     def dispatch(self, message: dict[str, Any], frame: bytes | str) -> Push | None:
         """Handle one decoded JSON object."""
+
+    def stranger(self, message: Mapping[str, Any], frame: bytes | str) -> bool:
+        """Whether ``message``, before any push, has another service's shape: the URL is that
+        service's, and :attr:`error` says so (retrying cannot help)."""
+        if self.pushed:
+            return False
+        other = next((s for s in self._strangers if s.looks_like(message)), None)
+        if other is None:
+            return False
+        places = [(self.title, self.path), *((s.title, s.path) for s in self._strangers)]
+        advice = Cause.OTHER_SERVICE.advise(paths=serves(places), other=other.name)
+        self.error = ConnectionFailedError(
+            f"the server answers in {other.title}'s message shape ({self.preview(frame)}): this looks like a"
+            f" {other.title} server, not {self.title}; {advice}"
+        ).because(Cause.OTHER_SERVICE, advice)
+        return True
 
     def reject(self, reason: str, frame: bytes | str) -> Push | None:
         """Count and log a malformed frame; it never reaches the data. Returns ``None`` so a

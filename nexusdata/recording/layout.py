@@ -25,14 +25,12 @@ from ..errors import ArgumentError
 from ..frames import schema
 from ..frames.columns import ARROW_TYPES
 from ..kinds import KINDS
-from ..protocol import Table
+from ..protocol import SERVICES, Table
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-PARTITIONS: dict[str, tuple[str, str]] = {
-    kind.name: ("symbol" if kind.service == "nexus" else "id", kind.column) for kind in KINDS.values()
-}
+PARTITIONS: dict[str, tuple[str, str]] = {kind.name: (SERVICES[kind.service].key, kind.column) for kind in KINDS.values()}
 """Per feed (subscription kind): the partition key in the path and the column its value comes from."""
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"

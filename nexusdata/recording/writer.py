@@ -31,7 +31,7 @@ from ..feed import Feed
 from ..frames import build_table
 from ..kinds import KINDS, Kind, Subscription, check_flag, with_rows
 from ..progress import RunProgress
-from ..protocol import Table
+from ..protocol import SERVICES, Table
 from ..run import run
 from .layout import PARTITIONS, file_schema, parquet_file, partition_dir
 
@@ -170,7 +170,7 @@ def select_shard(kind: Kind, subscriptions: Sequence[Subscription], shard: objec
         raise ArgumentError(f"shard splits symbols or ids between recorders; {kind.name} has none: record it from one recorder")
     chosen = tuple(s for s in subscriptions if shard_of(kind.value_of(s) or "", count) == index)
     if not chosen:
-        what = "symbols" if kind.service == "nexus" else "ids"
+        what = f"{SERVICES[kind.service].key}s"
         raise ArgumentError(
             f"shard {index}/{count} gets none of the {len(subscriptions)} {what} given; give more {what} or run fewer recorders"
         )

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..config import Endpoint, Options
-from ..errors import ConnectionFailedError, NexusDataError, SubscriptionError
+from ..errors import Cause, ConnectionFailedError, NexusDataError, SubscriptionError
 from ..protocol import Session
 from ..protocol.deadlines import CLOSE_TIMEOUT, Action, Deadlines
 from ..protocol.session import Reply
 from ..protocol.websocket import BINARY, CLOSE, TEXT, Message, close_reason
 from ..proxies import Route, route, target
 from .backoff import Backoff
-from .failures import describe, diagnose
+from .failures import Failure, describe, diagnose
 from .sockets import connect_directly, open_tunnel, start_tls
 from .wire import ConnectionLost, Wire
 
@@ -111,6 +111,8 @@ class Connection:
         """The server's answers to this connection's requests, over every connection (newest kept)."""
         self.refused: dict[Any, SubscriptionError] = {}
         """Subscriptions the server refused: they end alone and are not asked for again."""
+        self.failure: Failure | None = None
+        """The newest failed attempt to connect, with its cause and advice."""
         self.handshake: Handshake | None = None
         """The newest connection's handshake."""
         self.route: Route | None = None
@@ -204,7 +206,9 @@ class Connection:
                     ws = self._connect()
                 except (OSError, websocket.WebSocketException) as exc:
                     failures += 1
-                    failure = diagnose(exc, self.endpoint.service, self.endpoint.display_url, self.options.connect_timeout)
+                    proxy = self.route.proxy if self.route else None
+                    failure = diagnose(exc, self.endpoint.service, self.endpoint.display_url, self.options.connect_timeout, proxy)
+                    self.failure = failure
                     self._note("connect_failed", failure.reason)
                     if failure.permanent is not None:  # retrying cannot fix it
                         raise failure.permanent from None
@@ -215,7 +219,7 @@ class Connection:
                     failures = 0 if healthy else failures + 1
                 limit = self.options.max_failures
                 if limit is not None and failures >= limit:
-                    self.error = ConnectionFailedError(
+                    self.error = self._failed(
                         f"gave up on {self.endpoint.display_url} after {failures} consecutive failed attempts"
                         f" (last: {self.events[-1].reason if self.events else 'unknown'})"
                     )
@@ -238,10 +242,18 @@ class Connection:
         run's length, so it never ends in an unexplained empty result."""
         failed = [e for e in self.events if e.event == "connect_failed"]
         if self.number == 0 and failed:
-            self.error = ConnectionFailedError(
+            self.error = self._failed(
                 f"could not connect to {self.endpoint.display_url} ({len(failed)} attempt(s) in"
                 f" {failed[-1].time - failed[0].time:.1f}s): {failed[-1].reason}"
             )
+
+    def _failed(self, message: str) -> ConnectionFailedError:
+        """The run's error after attempts that all failed: the newest one's cause and advice (a
+        connection that broke again and again: :attr:`Cause.DROPPED <nexusdata.errors.Cause>`)."""
+        newest = self.failure if self.failure is not None and self.events[-1].event == "connect_failed" else None
+        if newest is None:
+            return ConnectionFailedError(message).because(Cause.DROPPED, Cause.DROPPED.advise())
+        return ConnectionFailedError(message).because(newest.cause, newest.advice)
 
     def _connect(self) -> websocket.WebSocket:
         import websocket

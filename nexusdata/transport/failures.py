@@ -11,28 +11,43 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import AuthenticationError, ConnectionFailedError, NexusDataError, ProxyError
-from ..protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
+from ..errors import AuthenticationError, Cause, ConnectionFailedError, NexusDataError, ProxyError
+from ..protocol import SERVICES
+from ..protocol.urls import redact
 from ..proxies import Proxy
 from .sockets import ProxyFailed
 
 PERMANENT_STATUSES = frozenset({400, 404, 405, 410, 426})
 """Handshake answers that mean no websocket endpoint of this kind is at this URL."""
 _NOT_FOUND = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
-_PATHS = {"nexus": NEXUS_PATH, "chainext": CHAINEXT_PATH}
 
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed attempt: the reason as a short line, and the error to end the run with when
-    retrying cannot help (``None``: try again)."""
+    """One failed attempt: the reason as a short line, its cause and the advice for it, and the
+    error to end the run with when retrying cannot help (``None``: try again)."""
 
     reason: str
+    cause: Cause
+    advice: str
     permanent: NexusDataError | None = None
+
+
+def _retry(reason: str, cause: Cause, **context: Any) -> Failure:
+    """A failure another attempt may not meet."""
+    return Failure(reason, cause, cause.advise(**context))
+
+
+def _stop(reason: str, cause: Cause, error: Callable[[str], NexusDataError], **context: Any) -> Failure:
+    """A failure retrying cannot fix, ending the run with ``error(advice)``."""
+    advice = cause.advise(**context)
+    return Failure(reason, cause, advice, error(advice).because(cause, advice))
 
 
 def status_text(status: int) -> str:
@@ -43,9 +58,9 @@ def status_text(status: int) -> str:
         return str(status)
 
 
-def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float) -> Failure:
+def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float, proxy: Proxy | None = None) -> Failure:
     """The :class:`Failure` an exception raised while connecting to ``url`` (already redacted)
-    of ``service`` means."""
+    of ``service`` (through ``proxy``, if one) means."""
     import ssl  # loaded with the first connection, not with import nexusdata
 
     import websocket
@@ -62,26 +77,25 @@ def diagnose(exc: BaseException, service: str, url: str, connect_timeout: float)
     if isinstance(exc, socket.gaierror):
         if exc.errno in _NOT_FOUND:
             reason = f"host name {host!r} not found (DNS)"
-            return Failure(reason, ConnectionFailedError(f"{url}: {reason}; check the host name in the URL"))
-        return Failure(f"host name {host!r} could not be looked up now (DNS: {exc.strerror})")
+            return _stop(reason, Cause.HOST_NOT_FOUND, lambda advice: ConnectionFailedError(f"{url}: {reason}; {advice}"))
+        return _retry(f"host name {host!r} could not be looked up now (DNS: {exc.strerror})", Cause.HOST_NOT_LOOKED_UP)
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = f"the server's TLS certificate was refused ({exc.verify_message})"
-        return Failure(
-            reason,
-            ConnectionFailedError(f"{url}: {reason}; if you trust it, pass ca_file= the PEM bundle of the CA that signed it"),
+        inspected = " (a proxy that inspects TLS shows a certificate of its own CA)" if proxy else ""
+        return _stop(
+            reason, Cause.CERTIFICATE, lambda advice: ConnectionFailedError(f"{url}: {reason}; {advice}"), inspected=inspected
         )
     if isinstance(exc, ssl.SSLError):
         reason = f"TLS handshake failed ({exc.reason or exc.strerror or type(exc).__name__})"
-        return Failure(
-            reason, ConnectionFailedError(f"{url}: {reason}; is the server really wss:// (TLS)? a plain server needs a ws:// URL")
-        )
+        return _stop(reason, Cause.TLS, lambda advice: ConnectionFailedError(f"{url}: {reason}; {advice}"))
     if isinstance(exc, ConnectionRefusedError):
-        return Failure(f"connection refused: nothing listens on {where} (is the server up, the port right?)")
+        return _retry(f"connection refused: nothing listens on {where} (is the server up, the port right?)", Cause.REFUSED)
     if isinstance(exc, (TimeoutError, socket.timeout, websocket.WebSocketTimeoutException)):
-        return Failure(f"timed out after {connect_timeout:g}s connecting to {where} (a firewall, a proxy, or the wrong host?)")
+        reason = f"timed out after {connect_timeout:g}s connecting to {where} (a firewall, a proxy, or the wrong host?)"
+        return _retry(reason, Cause.TIMED_OUT)
     if isinstance(exc, OSError) and exc.strerror:
-        return Failure(f"{exc.strerror} ({where})")
-    return Failure(describe(exc))
+        return _retry(f"{exc.strerror} ({where})", Cause.DROPPED)
+    return _retry(describe(exc), Cause.OTHER, service=service)
 
 
 def _proxy_failure(failed: ProxyFailed, url: str, connect_timeout: float) -> Failure:
@@ -91,23 +105,33 @@ def _proxy_failure(failed: ProxyFailed, url: str, connect_timeout: float) -> Fai
 
     proxy, cause = failed.proxy, failed.cause
     at = f"the {proxy.protocol} proxy at {proxy.address}"
+    context = {"source": proxy.source, "address": proxy.address, "scheme": proxy.scheme}
     if isinstance(cause, ProxyTimeoutError):
-        return Failure(f"timed out after {connect_timeout:g}s waiting for {at} (is the host and port in {proxy.source} right?)")
+        reason = f"timed out after {connect_timeout:g}s waiting for {at} (is the host and port in {proxy.source} right?)"
+        return _retry(reason, Cause.PROXY_TIMED_OUT, **context)
     if isinstance(cause, ProxyConnectionError):
         reached = cause.__cause__ if isinstance(cause.__cause__, OSError) else cause
         if isinstance(reached, socket.gaierror) and reached.errno in _NOT_FOUND:
             reason = f"proxy host name {proxy.host!r} not found (DNS)"
-            return Failure(reason, ProxyError(f"{url}: {reason}; check the proxy's host in {proxy.source}", proxy.address))
+            return _stop(
+                reason,
+                Cause.PROXY_HOST_NOT_FOUND,
+                lambda advice: ProxyError(f"{url}: {reason}; {advice}", proxy.address),
+                **context,
+            )
         if isinstance(reached, socket.gaierror):
-            return Failure(f"proxy host name {proxy.host!r} could not be looked up now (DNS: {reached.strerror})")
+            reason = f"proxy host name {proxy.host!r} could not be looked up now (DNS: {reached.strerror})"
+            return _retry(reason, Cause.PROXY_HOST_NOT_FOUND, **context)
         if isinstance(reached, ConnectionRefusedError) or reached.errno == errno.ECONNREFUSED:
-            return Failure(
+            reason = (
                 f"connection refused by the proxy: nothing listens on {proxy.address} (is the proxy up, the port in"
                 f" {proxy.source} right?)"
             )
+            return _retry(reason, Cause.PROXY_REFUSED, **context)
         if isinstance(reached, TimeoutError):
-            return Failure(f"timed out after {connect_timeout:g}s connecting to {at} (a firewall, or the wrong host?)")
-        return Failure(f"could not connect to {at} ({reached.strerror or describe(reached)})")
+            reason = f"timed out after {connect_timeout:g}s connecting to {at} (a firewall, or the wrong host?)"
+            return _retry(reason, Cause.PROXY_TIMED_OUT, **context)
+        return _retry(f"could not connect to {at} ({reached.strerror or describe(reached)})", Cause.PROXY_REFUSED, **context)
     if not hasattr(cause, "error_code"):  # the socket failed during the proxy's handshake
         return _closed(proxy, describe(cause))
     code = cause.error_code
@@ -126,34 +150,31 @@ def _http_refusal(failed: ProxyFailed, url: str, status: int) -> Failure:
     proxy, target = failed.proxy, f"{failed.host}:{failed.port}"
     at = f"the HTTP proxy at {proxy.address}"
     said = status_text(status)
+    context = {"source": proxy.source, "address": proxy.address, "scheme": proxy.scheme}
     if status == 407:
         if proxy.username:
-            reason, fix = f"{at} refused the credentials ({said})", f"check user:password in {proxy.source}"
+            reason, cause = f"{at} refused the credentials ({said})", Cause.PROXY_CREDENTIALS
         else:
-            reason, fix = (
-                f"{at} asks for credentials ({said})",
-                f"give them in {proxy.source}: http://USER:PASSWORD@{proxy.address}",
-            )
+            reason, cause = f"{at} asks for credentials ({said})", Cause.PROXY_WANTS_CREDENTIALS
     elif status == 403:
-        reason = f"{at} refused a tunnel to {target} ({said})"
-        fix = "its rules do not allow this host or port: ask its administrator, or connect without it (NO_PROXY, proxy=False)"
+        reason, cause = f"{at} refused a tunnel to {target} ({said})", Cause.PROXY_FORBIDDEN
     elif (400 <= status < 500 and status not in RETRY_STATUSES) or status == 501:
-        reason = f"{at} does not open tunnels (CONNECT answered {said})"
-        fix = f"a websocket needs a forward proxy that allows CONNECT: is {proxy.address} one (and not the server itself)?"
+        reason, cause = f"{at} does not open tunnels (CONNECT answered {said})", Cause.PROXY_NOT_FORWARD
     elif status >= 500:
-        return Failure(f"{at} could not reach {target} ({said})")
+        return _retry(f"{at} could not reach {target} ({said})", Cause.PROXY_UNREACHABLE, **context)
     else:
-        return Failure(f"{at} answered the CONNECT to {target} with {said}")
-    return Failure(reason, ProxyError(f"{url}: {reason}; {fix}", proxy.address, status))
+        return _retry(f"{at} answered the CONNECT to {target} with {said}", Cause.PROXY_PROTOCOL, **context)
+    return _stop(reason, cause, lambda advice: ProxyError(f"{url}: {reason}; {advice}", proxy.address, status), **context)
 
 
 def _closed(proxy: Proxy, said: str) -> Failure:
     """The proxy closed the connection before answering: worth another attempt, though a proxy
     of another protocol does the same."""
-    return Failure(
+    reason = (
         f"the {proxy.protocol} proxy at {proxy.address} closed the connection during its handshake ({said}; is it"
         f" {_a(proxy)} proxy? check the scheme in {proxy.source})"
     )
+    return _retry(reason, Cause.PROXY_PROTOCOL, source=proxy.source)
 
 
 def _a(proxy: Proxy) -> str:
@@ -172,60 +193,61 @@ def _refusal(failed: ProxyFailed, url: str, code: int | None, text: str) -> Fail
     proxy, target = failed.proxy, f"{failed.host}:{failed.port}"
     at = f"the {proxy.protocol} proxy at {proxy.address}"
     said = text.rstrip(".").lower()
+    context = {"source": proxy.source, "address": proxy.address, "scheme": proxy.scheme}
     if code is not None and code in SOCKS_TRANSIENT:
-        return Failure(f"{at} could not reach {target} ({said})")
+        return _retry(f"{at} could not reach {target} ({said})", Cause.PROXY_UNREACHABLE, **context)
     if code == 2:  # SOCKS5: not allowed by its rules
-        reason = f"{at} refused the connection to {target} ({said})"
-        fix = "its rules do not allow this host or port: ask its administrator, or connect without it (NO_PROXY, proxy=False)"
+        reason, cause = f"{at} refused the connection to {target} ({said})", Cause.PROXY_FORBIDDEN
     elif code is not None:
-        reason = f"{at} cannot make the connection to {target} ({said})"
-        fix = "try the other scheme (socks5:// looks the host name up here, socks5h:// at the proxy) or another proxy"
+        reason, cause = f"{at} cannot make the connection to {target} ({said})", Cause.PROXY_CANNOT
     elif "authentication failure" in said:
-        reason, fix = f"{at} refused the username and password", f"check user:password in {proxy.source}"
+        reason, cause = f"{at} refused the username and password", Cause.PROXY_CREDENTIALS
     elif "no acceptable authentication" in said:
         reason = f"{at} accepts none of the offered ways to log in"
-        fix = (
-            f"check user:password in {proxy.source}"
-            if proxy.username
-            else f"it wants a username and password: give them in {proxy.source}: {proxy.scheme}://USER:PASSWORD@{proxy.address}"
-        )
+        cause = Cause.PROXY_CREDENTIALS if proxy.username else Cause.PROXY_WANTS_CREDENTIALS
     elif "closed unexpectedly" in said or "invalid proxy response" in said:
         return _closed(proxy, said)
     else:
-        reason = f"{proxy.address} did not answer as {_a(proxy)} proxy ({said})"
-        fix = f"check the scheme (http://, socks5://, ...) and the port in {proxy.source}"
-    return Failure(reason, ProxyError(f"{url}: {reason}; {fix}", proxy.address, code))
+        reason, cause = f"{proxy.address} did not answer as {_a(proxy)} proxy ({said})", Cause.PROXY_PROTOCOL
+    return _stop(reason, cause, lambda advice: ProxyError(f"{url}: {reason}; {advice}", proxy.address, code), **context)
 
 
 def _bad_status(status: int, service: str, url: str, path: str) -> Failure:
     reason = f"HTTP {status_text(status)} at the websocket handshake"
+    described = SERVICES[service]
     if status in (401, 403):
-        if service == "chainext":  # ChaiNext logs in by message, never at the handshake
-            other = " (it is the Nexus path)" if path.rstrip("/") == NEXUS_PATH else ""
-            return Failure(
+        if described.logs_in:  # it logs in by message, never at the handshake
+            owner = next((s for s in SERVICES.values() if s.path == path.rstrip("/") and s is not described), None)
+            other = f" (it is the {owner.title} path)" if owner else ""
+            return _stop(
                 reason,
-                ConnectionFailedError(
-                    f"{url}: {reason}: ChaiNext logs in after connecting, so this URL{other} is not a ChaiNext"
-                    f" endpoint; ChaiNext serves {CHAINEXT_PATH}"
+                Cause.OTHER_SERVICE,
+                lambda advice: ConnectionFailedError(
+                    f"{url}: {reason}: {described.title} logs in after connecting, so this URL{other} is not a"
+                    f" {described.title} endpoint; {advice}"
                 ),
+                paths=described.advice_context["paths"],
+                other=owner.name if owner else service,
             )
-        return Failure(
+        return _stop(
             reason,
-            AuthenticationError(
-                f"{service} refused the credentials at the handshake (HTTP {status}); check the token",
-                status,
-                "handshake refused",
+            Cause.CREDENTIALS,
+            lambda advice: AuthenticationError(
+                f"{service} refused the credentials at the handshake (HTTP {status}); {advice}", status, "handshake refused"
             ),
+            **described.advice_context,
         )
     if status in PERMANENT_STATUSES:
-        return Failure(
+        return _stop(
             reason,
-            ConnectionFailedError(
-                f"{url}: {reason}: the server has no websocket endpoint at this path; {service} serves {_PATHS[service]}"
-                f" (the URL's path is {path or '/'!r})"
+            Cause.WRONG_PATH,
+            lambda advice: ConnectionFailedError(
+                f"{url}: {reason}: the server has no websocket endpoint at this path; {service} serves {described.path}"
+                f" (the URL's path is {path or '/'!r}); {advice}"
             ),
+            paths=described.advice_context["paths"],
         )
-    return Failure(reason)
+    return _retry(reason, Cause.HANDSHAKE_STATUS)
 
 
 def describe(exc: BaseException) -> str:
