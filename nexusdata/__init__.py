@@ -16,6 +16,7 @@ from .collectors import collect_index, collect_orders, collect_risk, stream_dept
 from .errors import (
     ArgumentError,
     AuthenticationError,
+    Cause,
     ConnectionFailedError,
     NexusDataError,
     ProxyError,
@@ -48,6 +49,7 @@ __all__ = [
     "AuthenticationError",
     "BatchCallback",
     "Batches",
+    "Cause",
     "ConnectionFailedError",
     "LiveHandle",
     "NexusDataError",

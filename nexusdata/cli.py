@@ -152,6 +152,22 @@ def _connection(args: argparse.Namespace, service: str) -> dict[str, Any]:
     return given
 
 
+class _Former(argparse.Action):
+    """A flag under its former name: works, with a deprecation note on standard error."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        print(f"nexusdata: {option} is deprecated: use --{self.dest}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _kind_flag(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--kind`` (a subscription kind), and ``--feed``, its former name."""
+    parser.add_argument("--kind", help=help)
+    parser.add_argument("--feed", dest="kind", action=_Former, help=argparse.SUPPRESS)
+
+
 def _flags(names: Any) -> str:
     """Keyword names as the flags that give them: ``--api-key, --api-secret``."""
     return ", ".join(f"--{name.replace('_', '-')}" for name in names)
@@ -239,17 +255,17 @@ def _sigterm_interrupts() -> Iterator[None]:
 def _read(args: argparse.Namespace) -> int:
     from .recording.reader import read_recording, summary
 
-    if args.feed is None and args.csv is None and not any((args.rows, args.symbol, args.id, args.start, args.end)):
+    if args.kind is None and args.csv is None and not any((args.rows, args.symbol, args.id, args.start, args.end)):
         table = summary(args.path)
         if table.empty:
             raise ArgumentError(f"DIR must be a recording; nothing recorded under {args.path!r}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
         return EXIT_OK
-    frame = read_recording(args.path, args.feed, rows=args.rows, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
+    frame = read_recording(args.path, args.kind, rows=args.rows, symbol=args.symbol, id=args.id, start=args.start, end=args.end)
     if frame.empty:
         raise NexusDataError(
-            f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.rows or args.feed)}"
+            f"no rows match {_filters(args)}; the recording holds {_holdings(args.path, args.rows or args.kind)}"
         )
     if args.csv is not None:
         frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
@@ -274,14 +290,14 @@ def _compact(args: argparse.Namespace) -> int:
 
     if not 2**-20 <= args.target_size < math.inf:
         raise ArgumentError(f"--target-size must be a positive number of MiB, got {args.target_size:g}")
-    summary = compact(args.path, feed=args.feed, before=args.before, target_size=round(args.target_size * 2**20), idle=args.idle)
+    summary = compact(args.path, kind=args.kind, before=args.before, target_size=round(args.target_size * 2**20), idle=args.idle)
     print(summary)
     return EXIT_OK
 
 
 def _filters(args: argparse.Namespace) -> str:
     """The selection flags of a ``read`` as given."""
-    given = {"feed": args.feed, "rows": args.rows, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
+    given = {"kind": args.kind, "rows": args.rows, "symbol": args.symbol, "id": args.id, "start": args.start, "end": args.end}
     return " ".join(
         f"--{flag} {' '.join(map(shlex.quote, v)) if isinstance(v, list) else shlex.quote(v)}"
         for flag, v in given.items()
@@ -289,13 +305,13 @@ def _filters(args: argparse.Namespace) -> str:
     )
 
 
-def _holdings(path: str, feed: str | None) -> str:
-    """What a recording holds (of ``feed``, if given): each symbol or id with its rows and times."""
+def _holdings(path: str, kind: str | None) -> str:
+    """What a recording holds (of ``kind``, if given): each symbol or id with its rows and times."""
     from .recording.reader import summary
 
     table = summary(path)
-    if feed is not None:
-        table = table[table["feed"] == feed]
+    if kind is not None:
+        table = table[table["feed"] == kind]
     return "; ".join(f"{r.feed} {r.key}: {r.rows} rows from {r.first} to {r.last}" for r in table.itertuples()) or "nothing of it"
 
 
@@ -538,14 +554,14 @@ def build_parser() -> argparse.ArgumentParser:
         "read",
         "summarise a recording, or print or export (CSV) one feed of it",
         "  nexusdata read rec                                   # what the recording holds\n"
-        "  nexusdata read rec --feed depth --symbol BTCUSDT     # a glimpse of the rows\n"
-        "  nexusdata read rec --feed pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
-        "  nexusdata read rec --feed orders --csv - | head\n"
-        "  nexusdata read rec --feed orders --rows executions",
+        "  nexusdata read rec --kind depth --symbol BTCUSDT     # a glimpse of the rows\n"
+        "  nexusdata read rec --kind pair_index_v3 --id 1 --start '2026-11-22 10:00' --end '2026-11-22 11:00' --csv v3.csv\n"
+        "  nexusdata read rec --kind orders --csv - | head\n"
+        "  nexusdata read rec --kind orders --rows executions",
         common,
     )
     read.add_argument("path", metavar="DIR", help="recording directory")
-    read.add_argument("--feed", help="depth, orders, risk or a ChaiNext topic (default: the only one)")
+    _kind_flag(read, "depth, orders, risk or a ChaiNext topic (default: the only one)")
     read.add_argument("--rows", choices=ORDER_VIEWS, help="the view of the orders that was recorded (default orders)")
     read.add_argument("--symbol", nargs="+", help="symbol(s) of a Nexus feed")
     read.add_argument("--id", nargs="+", help="coin or index id(s) of a ChaiNext topic")
@@ -559,12 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
         "compact",
         "merge the small files of a recording's closed partitions into large ones, atomically for readers",
         "  nexusdata compact rec                          # the days before today (UTC)\n"
-        "  nexusdata compact rec --feed depth --before 2026-11-22 --target-size 256\n"
+        "  nexusdata compact rec --kind depth --before 2026-11-22 --target-size 256\n"
         "safe while recorders write today's partitions and while others read; rerun it after a kill",
         common,
     )
     compact.add_argument("path", metavar="DIR", help="recording directory")
-    compact.add_argument("--feed", help="compact this feed only (default: every feed)")
+    _kind_flag(compact, "compact this kind only (default: every kind)")
     compact.add_argument("--before", metavar="DAY", help="compact the days before DAY, YYYY-MM-DD (default: today, UTC)")
     compact.add_argument(
         "--target-size", type=float, default=128.0, metavar="MB", help="size of the merged files in MiB (default 128)"

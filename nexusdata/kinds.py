@@ -168,7 +168,7 @@ KINDS: dict[str, Kind] = {
 def kind(name: object) -> Kind:
     """The kind called ``name``, else an :class:`ArgumentError` listing them."""
     if not isinstance(name, str) or name not in KINDS:
-        raise ArgumentError(f"feed must be one of {', '.join(KINDS)}, got {name!r}")
+        raise ArgumentError(f"kind must be one of {', '.join(KINDS)}, got {name!r}")
     return KINDS[name]
 
 
@@ -193,8 +193,8 @@ def with_rows(name: object, rows: object, *, stacklevel: int = 3) -> Kind:
     one way to choose it."""
     if name in ORDER_VIEWS[1:]:
         if rows is not None:
-            raise ArgumentError(f"give the order view once: feed='orders', rows={name!r}")
-        warnings.warn(f"feed={name!r} is deprecated: use 'orders' with rows={name!r}", DeprecationWarning, stacklevel=stacklevel)
+            raise ArgumentError(f"give the order view once: kind='orders', rows={name!r}")
+        warnings.warn(f"kind={name!r} is deprecated: use 'orders' with rows={name!r}", DeprecationWarning, stacklevel=stacklevel)
         return KINDS[str(name)]
     if name == "orders":
         return order_view("orders" if rows is None else rows)

@@ -191,7 +191,7 @@ OWN: list[Any] = [
     *_own("live_risk", lambda c, v: nd.live_risk("BTCUSDT", v, **c[N]), "book", ["", None]),
     *_own("live_index", lambda c, v: nd.live_index(v, "1", **c[C]), "topic", ["nope", ["index"]]),
     *_own("live_index", lambda c, v: nd.live_index("coin_index", v, **c[C]), "id", ["", -1]),
-    *_own("record", lambda c, v: nd.record(c["dir"], v, "BTCUSDT", seconds=0.5, **c[N]), "feed", ["nope", None, "DEPTH"]),
+    *_own("record", lambda c, v: nd.record(c["dir"], v, "BTCUSDT", seconds=0.5, **c[N]), "kind", ["nope", None, "DEPTH"]),
     *_own("record", lambda c, v: nd.record(c[v], "depth", "BTCUSDT", seconds=0.5, **c[N]), "out", ["file"]),
     *_own(
         'record("depth")', lambda c, v: nd.record(c["dir"], "depth", *v, seconds=0.5, **c[N]), "keys", [(), ("",)], names="symbol"
@@ -226,7 +226,7 @@ OWN: list[Any] = [
     *_own("replay", lambda c, v: nd.replay(v), "path", ["/no/such/recording"]),
     *_own("replay", lambda c, v: nd.replay(c["dir"], speed=v), "speed", [0, -1, "fast"]),
     *_own("read_recording", lambda c, v: nd.read_recording(v), "path", ["/no/such/recording"]),
-    *_own("read_recording", lambda c, v: nd.read_recording(c["dir"], v), "feed", ["nope"]),
+    *_own("read_recording", lambda c, v: nd.read_recording(c["dir"], v), "kind", ["nope"]),
     *_own("gap_log", lambda c, v: nd.gap_log(v), "source", [42, pd.DataFrame()]),
     *_own("plot_depth", lambda c, v: nd.plot_depth(v), "depth", [pd.DataFrame(), 42], "DataFrame"),
     *_own("plot_pair_weights", lambda c, v: nd.plot_pair_weights(v), "v3", [pd.DataFrame(), 42], "DataFrame"),
@@ -295,7 +295,7 @@ GATHERED: list[Any] = [
             says=r"per \(symbol, book\) pair" if feed == "risk" else None,
         )  # fmt: skip
         for feed, keys, options, conn, bad, word in [
-            ("depths", ("BTCUSDT",), {}, lambda c: c[N], "feed='depths'", "feed"),
+            ("depths", ("BTCUSDT",), {}, lambda c: c[N], "kind='depths'", "kind"),
             ("depth", (), {}, lambda c: c[N], "no symbol", "symbol"),
             ("depth", ("",), {}, lambda c: c[N], "symbol ''", "symbol"),
             ("depth", ("BTCUSDT",), {"depth": 0}, lambda c: c[N], "depth=0", "depth"),
@@ -328,7 +328,7 @@ GATHERED: list[Any] = [
         "main thread",
     ),  # fmt: skip
     # check (from test_check.py)
-    Case("check", "feed='nexsus'", lambda c: nd.check("nexsus", **c[N]), "feed must be one of 'nexus', 'chainext'"),
+    Case("check", "service='nexsus'", lambda c: nd.check("nexsus", **c[N]), "service must be one of 'nexus', 'chainext'"),
     Case("check", "pushes=0", lambda c: nd.check("nexus", pushes=0, **c[N]), "pushes must be a whole number"),
     Case(
         "check",
@@ -337,8 +337,8 @@ GATHERED: list[Any] = [
         "trace must be a file path that can be written",
     ),  # fmt: skip
     # read_recording (from test_reader.py)
-    Case("read_recording", "no feed, several recorded", lambda c: nd.read_recording(c["recording"]), "feed must be given"),
-    Case("read_recording", "feed='risk', not recorded", lambda c: nd.read_recording(c["recording"], "risk"), "recorded feeds"),
+    Case("read_recording", "no kind, several recorded", lambda c: nd.read_recording(c["recording"]), "kind must be given"),
+    Case("read_recording", "kind='risk', not recorded", lambda c: nd.read_recording(c["recording"], "risk"), "recorded kinds"),
     Case(
         "read_recording",
         "id= for depth",
@@ -569,7 +569,7 @@ def test_bad_batch_options_are_refused_on_a_handle_that_goes_on(
         (["record", "risk", "BTCUSDT", "--sim"], ["SYMBOL BOOK"]),
         (["record", "depth", "BTCUSDT"], ["NEXUSDATA_NEXUS_URL"]),
         (["record", "depth", "BTCUSDT", "--sim", "--token", "t"], ["--sim", "--token"]),
-        (["read", "{tmp}", "--symbol", "BTCUSDT"], ["feed must be given", "depth, orders"]),
+        (["read", "{tmp}", "--symbol", "BTCUSDT"], ["kind must be given", "depth, orders"]),
         (["read", "{tmp}/feed=depth"], ["nothing recorded"]),
         (["read", "{tmp}/nowhere"], ["no directory"]),
         (["sim", "--replay", "{tmp}/feed=depth"], ["nothing recorded"]),

@@ -85,11 +85,11 @@ def test_record_then_read_summary_and_csv(tmp_path: Path, capsys: pytest.Capture
     assert main(["read", str(out)]) == EXIT_OK
     summary = capsys.readouterr().out
     assert "BTCUSDT" in summary and "ETHUSDT" in summary and "pushes" in summary
-    assert main(["read", str(out), "--feed", "depth", "--symbol", "ETHUSDT"]) == EXIT_OK
+    assert main(["read", str(out), "--kind", "depth", "--symbol", "ETHUSDT"]) == EXIT_OK
     glimpse = capsys.readouterr().out
     assert "symbol:category" in glimpse and "ETHUSDT" in glimpse and "BTCUSDT" not in glimpse
     csv = tmp_path / "depth.csv"
-    assert main(["read", str(out), "--feed", "depth", "--csv", str(csv)]) == EXIT_OK
+    assert main(["read", str(out), "--kind", "depth", "--csv", str(csv)]) == EXIT_OK
     exported = pd.read_csv(csv)
     recorded = nd.read_recording(out, "depth")
     assert list(exported.columns) == list(recorded.columns) and len(exported) == len(recorded) == 200
@@ -325,8 +325,8 @@ def test_an_order_view_is_recorded_and_read_with_rows(tmp_path: Path, capsys: py
                  "--out", str(out), "--no-progress"])  # fmt: skip
     assert code == EXIT_OK and (out / "feed=executions").is_dir()
     capsys.readouterr()
-    assert main(["read", str(out), "--feed", "orders", "--rows", "executions"]) == EXIT_OK
+    assert main(["read", str(out), "--kind", "orders", "--rows", "executions"]) == EXIT_OK
     said = capsys.readouterr().out
     assert "rows x" in said and "execute_volume" in said
-    assert main(["read", str(out), "--feed", "orders", "--rows", "cp_orders"]) == EXIT_USAGE  # not recorded: says what is
-    assert "recorded feeds (executions), got 'cp_orders'" in capsys.readouterr().err
+    assert main(["read", str(out), "--kind", "orders", "--rows", "cp_orders"]) == EXIT_USAGE  # not recorded: says what is
+    assert "recorded kinds (executions), got 'cp_orders'" in capsys.readouterr().err

@@ -217,7 +217,7 @@ def test_closed_means_an_earlier_day_and_nothing_written_for_idle_seconds(tmp_pa
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        ({"feed": "risk"}, "feed must be one of the recorded feeds (depth), got 'risk'"),
+        ({"kind": "risk"}, "kind must be one of the recorded kinds (depth), got 'risk'"),
         ({"before": "yesterday"}, "before must be a day, YYYY-MM-DD"),
         ({"before": "2026-11-22 10:00"}, "before must be a day"),
         ({"before": pd.Timestamp("2026-11-22 10:00", tz="UTC")}, "before must be a day"),
@@ -254,7 +254,7 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     with held:
         assert main(["compact", str(tmp_path), "--idle", "0"]) == EXIT_ERROR
         assert "another compaction of" in capsys.readouterr().err
-    assert main(["compact", str(tmp_path), "--idle", "0", "--target-size", str(TARGET / 2**20), "--feed", "depth"]) == EXIT_OK
+    assert main(["compact", str(tmp_path), "--idle", "0", "--target-size", str(TARGET / 2**20), "--kind", "depth"]) == EXIT_OK
     assert "compacted 2 of 2 closed partition(s)" in capsys.readouterr().out
 
 
@@ -306,7 +306,7 @@ def test_without_an_atomic_exchange_the_partition_is_away_between_two_renames(
     counts: dict[str, int] = {}
     monkeypatch.setattr(compaction, "_exchange", lambda a, b: False)
     steps(lambda point: counts.setdefault(point, query(tmp_path, CHECKSUM)[0][0]))
-    summary = nd.compact(tmp_path, idle=0, target_size=TARGET, feed="depth")
+    summary = nd.compact(tmp_path, idle=0, target_size=TARGET, kind="depth")
     assert summary.partitions == 2 and not summary.atomic and "no atomic directory exchange" in str(summary)
     partition = len(nd.read_recording(tmp_path, symbol="BTCUSDT"))
     assert counts == {"written": expected[0][0], "planned": expected[0][0], "checked": expected[0][0],

@@ -34,3 +34,22 @@ def test_readme_column_table_lists_each_tables_columns_in_order() -> None:
     }
     for label, table in views.items():
         assert rows[label] == ", ".join(name for name, _ in table.columns), label
+
+
+def causes_table() -> str:
+    """The table of docs/errors.md, "Why a run failed": every cause, what it means and its advice."""
+    from nexusdata.errors import Cause
+
+    lines = ["| cause | what happened | advice (its blanks filled for the case at hand) |", "|---|---|---|"]
+    lines += [f"| `{cause.name}` | {cause.summary} | {cause.advice.replace('|', chr(92) + '|')} |" for cause in Cause]
+    return "\n".join(lines)
+
+
+def test_errors_page_lists_every_cause_with_its_advice() -> None:
+    """Each piece of advice is written once, in ``Cause``; docs/errors.md shows them as they are
+    (``python tests/test_docs.py`` prints the table)."""
+    assert causes_table() in (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+
+
+if __name__ == "__main__":
+    print(causes_table())

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ..errors import ArgumentError, NexusDataError
+from ..kinds import renamed
 from ..protocol import TABLES, Table
 from .layout import day_argument, file_schema, parquet_file, partitions, recorded_feeds, recording_root, sync, write_whole
 
@@ -121,10 +122,11 @@ def _mib(size: int) -> str:
 def compact(
     path: str | Path,
     *,
-    feed: str | None = None,
+    kind: str | None = None,
     before: Any = None,
     target_size: int = 128 * 2**20,
     idle: float = IDLE,
+    feed: str | None = None,
 ) -> CompactionSummary:
     """Merge the small files of each closed partition of the recording at ``path`` into files of
     about ``target_size`` bytes, sorted by ``received_at``; readers running meanwhile see the old
@@ -134,12 +136,13 @@ def compact(
     ``before`` (a day: ``"YYYY-MM-DD"``, a :class:`datetime.date` or a midnight timestamp;
     default today in UTC, so never today's partition unless ``before`` names a later day) and
     nothing has been written in it for ``idle`` seconds (default 600): a partition still being
-    written is skipped and reported. ``feed`` limits it to one feed. Files of at least half
+    written is skipped and reported. ``kind`` limits it to one subscription kind (``feed=`` is its
+    former name, which warns). Files of at least half
     ``target_size`` stay as they are, so a second run changes nothing. An interrupted compaction
     (a kill, a power cut) is finished or undone first. Returns a :class:`CompactionSummary`.
     """
     root = recording_root(path)
-    feeds = _feeds(root, feed)
+    feeds = _feeds(root, renamed(kind, feed, "feed", "kind"))
     cutoff = datetime.now(timezone.utc).date() if before is None else day_argument(before, "before")
     if isinstance(target_size, bool) or not isinstance(target_size, int) or target_size < 1:
         raise ArgumentError(f"target_size must be a whole number of bytes >= 1, got {target_size!r}")
@@ -192,7 +195,7 @@ def _feeds(root: Path, feed: object) -> list[str]:
     if feed is None:
         return feeds
     if feed not in feeds:
-        raise ArgumentError(f"feed must be one of the recorded feeds ({', '.join(feeds) or 'none'}), got {feed!r}")
+        raise ArgumentError(f"kind must be one of the recorded kinds ({', '.join(feeds) or 'none'}), got {feed!r}")
     return [str(feed)]
 
 

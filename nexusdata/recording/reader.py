@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..errors import ArgumentError
 from ..frames import Chunk, build_dataframe, schema
 from ..frames.columns import ARROW_CONVERTERS, ARROW_TYPES, CONVERTERS, STR_DTYPE
-from ..kinds import ORDER_VIEWS, with_rows
+from ..kinds import ORDER_VIEWS, renamed, with_rows
 from ..protocol import TABLES, Table
 from .layout import NULL_PARTITION, PARTITIONS, day_of, file_schema, keyed_value, partitions, recorded_feeds, recording_root
 
@@ -36,7 +36,7 @@ ENGINES = ("pandas", "dask")
 @overload
 def read_recording(
     path: str | Path,
-    feed: str | None = None,
+    kind: str | None = None,
     *,
     rows: str | None = None,
     symbol: str | Iterable[str] | None = None,
@@ -44,13 +44,14 @@ def read_recording(
     start: Any = None,
     end: Any = None,
     engine: Literal["pandas"] = "pandas",
+    feed: str | None = None,
 ) -> pd.DataFrame: ...
 
 
 @overload
 def read_recording(
     path: str | Path,
-    feed: str | None = None,
+    kind: str | None = None,
     *,
     rows: str | None = None,
     symbol: str | Iterable[str] | None = None,
@@ -58,12 +59,13 @@ def read_recording(
     start: Any = None,
     end: Any = None,
     engine: Literal["dask"],
+    feed: str | None = None,
 ) -> dd.DataFrame: ...
 
 
 def read_recording(
     path: str | Path,
-    feed: str | None = None,
+    kind: str | None = None,
     *,
     rows: str | None = None,
     symbol: str | Iterable[str] | None = None,
@@ -71,11 +73,13 @@ def read_recording(
     start: Any = None,
     end: Any = None,
     engine: str = "pandas",
+    feed: str | None = None,
 ) -> pd.DataFrame | dd.DataFrame:
-    """Read a recording back as the collector of ``feed`` returns it: same columns, same dtypes,
+    """Read a recording back as the collector of ``kind`` returns it: same columns, same dtypes,
     rows in arrival order.
 
-    ``feed`` may be left out when the recording holds one feed; for ``"orders"``, ``rows=``
+    ``kind`` (``feed=`` is its former name, which warns) may be left out when the recording holds
+    one kind; for ``"orders"``, ``rows=``
     chooses the view (``"orders"``, ``"cp_orders"``, ``"executions"``) as for
     :func:`~nexusdata.collect_orders`. ``symbol`` (Nexus feeds) or ``id``
     (ChaiNext topics) selects one or several partitions; ``start`` (inclusive) and ``end``
@@ -89,7 +93,7 @@ def read_recording(
     if engine not in ENGINES:
         raise ArgumentError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     dask = _dask_dataframe() if engine == "dask" else None  # refused before anything is read
-    chosen = _select(path, feed, rows, symbol, id, start, end)
+    chosen = _select(path, renamed(kind, feed, "feed", "kind"), rows, symbol, id, start, end)
     if dask is not None:
         return _read_dask(dask, chosen)
     table = TABLES[chosen.feed]
@@ -214,10 +218,10 @@ def _select(path: str | Path, feed: str | None, rows: Any, symbol: Any, id: Any,
         feed = with_rows("orders" if feed is None else feed, rows, stacklevel=4).name
     if feed is None:
         if len(feeds) != 1:
-            raise ArgumentError(f"feed must be given: the recording holds {', '.join(feeds) or 'no feed'}")
+            raise ArgumentError(f"kind must be given: the recording holds {', '.join(feeds) or 'no kind'}")
         feed = feeds[0]
     if feed not in feeds:
-        raise ArgumentError(f"feed must be one of the recorded feeds ({', '.join(feeds) or 'none'}), got {feed!r}")
+        raise ArgumentError(f"kind must be one of the recorded kinds ({', '.join(feeds) or 'none'}), got {feed!r}")
     key, _ = PARTITIONS[feed]
     chosen, other = (symbol, id) if key == "symbol" else (id, symbol)
     if other is not None:

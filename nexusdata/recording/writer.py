@@ -16,6 +16,7 @@ import math
 import re
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..config import positive_int, positive_number, split_conn
 from ..errors import ArgumentError
 from ..feed import Feed
 from ..frames import build_table
-from ..kinds import KINDS, Kind, Subscription, check_flag, with_rows
+from ..kinds import KINDS, Kind, Subscription, check_flag, renamed, with_rows
 from ..progress import RunProgress
 from ..protocol import SERVICES, Table
 from ..run import run
@@ -50,7 +51,7 @@ class RecordingSummary:
     ``messages``, ``malformed``, ``unknown``)."""
 
     path: Path
-    feed: str
+    kind: str
     rows: int
     files: int
     seconds: float
@@ -65,10 +66,16 @@ class RecordingSummary:
     gaps: tuple[dict[str, Any], ...] = ()
     """The gap log: connects, disconnects, stalls, failed attempts, as in a collector's ``attrs``."""
 
+    @property
+    def feed(self) -> str:
+        """The kind recorded, under its former name (deprecated: use :attr:`kind`)."""
+        warnings.warn("RecordingSummary.feed is deprecated: use .kind", DeprecationWarning, stacklevel=2)
+        return self.kind
+
     def __str__(self) -> str:
         connections = self.stats.get("connection", 0)
         return (
-            f"recorded {self.stats.get('messages', 0)} pushes ({self.rows} rows) of {self.feed} into {self.files}"
+            f"recorded {self.stats.get('messages', 0)} pushes ({self.rows} rows) of {self.kind} into {self.files}"
             f" files under {self.path} in {self.seconds:.1f}s over {connections} connection(s)"
             + (" (interrupted)" if self.interrupted else "")
             + "".join(f"\n  refused: {refusal}" for refusal in self.refused)
@@ -179,7 +186,7 @@ def select_shard(kind: Kind, subscriptions: Sequence[Subscription], shard: objec
 
 def record(
     out: str | Path,
-    feed: str,
+    kind: str | None = None,
     *keys: Any,
     seconds: float | None = None,
     depth: int = 5,
@@ -189,10 +196,12 @@ def record(
     flush_rows: int = 100_000,
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
+    feed: str | None = None,
     **conn: Any,
 ) -> RecordingSummary:
-    """Record ``feed`` into the Parquet dataset at ``out`` until ``seconds`` pass (``None``: until
-    interrupted) or ``max_messages`` pushes arrive.
+    """Record the subscription ``kind`` (``depth``, ``orders``, ``risk`` or a ChaiNext topic;
+    ``feed=`` is its former name, which warns) into the Parquet dataset at ``out`` until
+    ``seconds`` pass (``None``: until interrupted) or ``max_messages`` pushes arrive.
 
     ``keys`` are what to subscribe to: symbols for ``depth``, ``(symbol, book)`` pairs for
     ``risk``, coin or index ids for a ChaiNext topic, nothing for ``orders`` (``rows=`` chooses
@@ -207,22 +216,22 @@ def record(
     ``**conn`` takes the collectors' credentials and options. Read it back with
     :func:`nexusdata.read_recording`.
     """
-    kind = with_rows(feed, rows)
-    subscriptions = kind.subscriptions(keys, depth)
+    chosen = with_rows(renamed(kind, feed, "feed", "kind"), rows)
+    subscriptions = chosen.subscriptions(keys, depth)
     if shard is not None:
-        subscriptions = select_shard(kind, subscriptions, shard)
-        log.info("shard %s records %s", "/".join(map(str, check_shard(shard))), kind.labels(subscriptions))
+        subscriptions = select_shard(chosen, subscriptions, shard)
+        log.info("shard %s records %s", "/".join(map(str, check_shard(shard))), chosen.labels(subscriptions))
     deadline = math.inf if seconds is None else positive_number(seconds, "seconds")
     limit = None if max_messages is None else positive_int(max_messages, "max_messages")
     interval = positive_number(flush_seconds, "flush_seconds")
     row_limit = positive_int(flush_rows, "flush_rows")
     shown = check_flag(progress, "progress")
-    endpoint, options, _ = split_conn(kind.service, conn)
+    endpoint, options, _ = split_conn(chosen.service, conn)
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ArgumentError(f"out must be a directory; {str(root)!r} is a file")
     root.mkdir(parents=True, exist_ok=True)
-    tables = {subscriptions[0].kind: kind.table}
+    tables = {subscriptions[0].kind: chosen.table}
     writers = {push: DatasetWriter(root, table) for push, table in tables.items()}
     live = Feed(endpoint, subscriptions, tables, options, max_messages=limit)
     next_flush = time.monotonic() + interval
@@ -237,7 +246,7 @@ def record(
         rows, files = sum(w.rows for w in writers.values()), sum(w.files for w in writers.values())
         return f"{rows:,} rows · {files:,} files · connection {live.connection.number}"
 
-    bar = RunProgress(f"recording {kind.name}", deadline, limit, enabled=shown)
+    bar = RunProgress(f"recording {chosen.name}", deadline, limit, enabled=shown)
     outcome = run(
         live,
         deadline,
@@ -250,7 +259,7 @@ def record(
     )
     summary = RecordingSummary(
         root,
-        kind.name,
+        chosen.name,
         rows=sum(w.rows for w in writers.values()),
         files=sum(w.files for w in writers.values()),
         seconds=outcome.elapsed,
