@@ -49,7 +49,7 @@ log = logging.getLogger("nexusdata.live")
 DEFAULT_MAX_ROWS = 1_000_000
 """Rows a live handle keeps by default, the newest ones (about 40 MB of depth rows)."""
 
-Build = Callable[..., tuple[Subscription, ...]]
+Subscribe = Callable[..., tuple[Subscription, ...]]
 """A handle's checked subscriptions from the arguments of the function that made it."""
 
 _running: dict[Hashable, LiveHandle] = {}
@@ -73,7 +73,7 @@ class LiveHandle:
     the arguments of the function that made the handle.
     """
 
-    def __init__(self, feed: Feed, push: str, subscribed: Kind, build: Build, key: Hashable) -> None:
+    def __init__(self, feed: Feed, push: str, subscribed: Kind, build: Subscribe, key: Hashable) -> None:
         self.feed = feed
         self.kind = push
         """The push kind it collects (the feed's buffer of it)."""
@@ -357,7 +357,7 @@ def _credentials(endpoint: Endpoint) -> str:
 
 
 def _start(
-    kind: Kind, subscriptions: tuple[Subscription, ...], build: Build, max_rows: object, conn: dict[str, Any]
+    kind: Kind, subscriptions: tuple[Subscription, ...], build: Subscribe, max_rows: object, conn: dict[str, Any]
 ) -> LiveHandle:
     rows = None if max_rows is None else positive_int(max_rows, "max_rows")
     endpoint, options, _ = split_conn(kind.service, conn)

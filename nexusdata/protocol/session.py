@@ -61,7 +61,7 @@ class Reply(NamedTuple):
 class Silence(NamedTuple):
     """A subscription that produced neither a push nor a reply in time, and the likely causes."""
 
-    subscription: Subscription | None  # None: the login itself went unanswered
+    subscription: Subscribable | None  # None: the login itself went unanswered
     message: str
 
 
@@ -82,7 +82,7 @@ def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-class Subscription(Protocol):
+class Subscribable(Protocol):
     """What a session needs of its feed's subscriptions (frozen dataclasses, so hashable)."""
 
     @property
@@ -91,7 +91,7 @@ class Subscription(Protocol):
         ...
 
 
-SubT = TypeVar("SubT", bound=Subscription)
+SubT = TypeVar("SubT", bound=Subscribable)
 
 
 class Session(ABC, Generic[SubT]):
