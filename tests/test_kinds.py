@@ -56,7 +56,7 @@ def test_order_views_are_chosen_by_rows_and_the_old_names_still_work() -> None:
 
 def test_record_and_read_take_rows_and_warn_at_the_callers_line(sim: Simulator, tmp_path: Path) -> None:
     summary = nd.record(tmp_path, "orders", rows="executions", max_messages=3, seconds=30, progress=False, **sim.nexus)
-    assert summary.feed == "executions" and (tmp_path / "feed=executions").is_dir()
+    assert summary.kind == "executions" and (tmp_path / "feed=executions").is_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         new = nd.read_recording(tmp_path, "orders", rows="executions")
