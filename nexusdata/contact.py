@@ -35,7 +35,7 @@ from .errors import ArgumentError, AuthenticationError, SubscriptionError
 from .feed import Arrival, Feed
 from .kinds import KINDS, Kind, Subscription
 from .protocol import chainext
-from .protocol.session import Reply, secret_forms
+from .protocol.session import Reply, Secrets
 from .protocol.urls import CHAINEXT_PATH, NEXUS_PATH, redact
 from .run import run as run_feed
 from .transport.connection import ConnectionEvent, Handshake
@@ -173,12 +173,10 @@ def _sources(feed: str, conn: Mapping[str, Any]) -> str:
 def scrubber(endpoint: Endpoint) -> Callable[[str], str]:
     """A function that masks the endpoint's secrets (every form of them) and secret-looking URL
     parameters in a text: a second guard over what the transport already scrubbed."""
-    forms = secret_forms((endpoint.token, endpoint.api_secret))
+    secrets = Secrets((endpoint.token, endpoint.api_secret))
 
     def scrub(text: str) -> str:
-        for form in forms:
-            text = text.replace(form, "***")
-        return redact(text)
+        return redact(secrets.scrub(text))
 
     return scrub
 
