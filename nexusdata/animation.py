@@ -24,11 +24,10 @@ from PIL import Image
 
 from .errors import ArgumentError
 from .heatmap import HEATMAP_CHART
-from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, Chart, ChartFigure, Layout, Scene, png
+from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, PICTURE_SCALE, Chart, ChartFigure, Layout, Scene, png
 
-DEVICE_PIXEL_RATIO = 2.0
-"""Device pixels per CSS pixel a live chart is drawn for by default: sharp on a high-resolution
-screen, and on a normal one (scaled down by the browser) no worse than drawn at 1."""
+DEVICE_PIXEL_RATIO = PICTURE_SCALE
+"""Device pixels per CSS pixel a live chart is drawn for by default, as the static charts are."""
 
 JPEG_QUALITY = 90
 """JPEG quality of a live frame."""

@@ -12,6 +12,7 @@ draw a saved DataFrame the same way (a PNG in Jupyter, or ``savefig``).
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Callable, Hashable, Iterable
@@ -512,13 +513,28 @@ class PairWeightsScene(Scene):
         self.animate(*self.bars)
 
 
+PICTURE_SCALE = 2.0
+"""Device pixels per CSS pixel of a chart's picture (shown in Jupyter, kept, written by the demo):
+sharp on a high-resolution screen, and on a normal one (scaled down) no worse than drawn at 1."""
+
+
 class ChartFigure(Figure):
-    """A figure that shows itself in Jupyter as a PNG drawn at twice its size and shown at its
-    size (sharp on a high-resolution screen), with or without pyplot."""
+    """A figure that shows itself in Jupyter as a PNG drawn at :data:`PICTURE_SCALE` times its
+    size and shown at its size, with or without pyplot."""
 
     def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
         width, height = (round(v) for v in self.get_size_inches() * self.dpi)
-        return png(self, scale=2.0), {"width": width, "height": height}
+        return png(self, scale=PICTURE_SCALE), {"width": width, "height": height}
+
+    def _ipython_display_(self) -> None:
+        """Display :meth:`_repr_png_` in IPython whatever pyplot did: once pyplot's inline backend
+        is on (``plt.show()`` ran), its formatter for every figure comes before ``_repr_png_`` and
+        would show this one at 1x, trimmed."""
+        from IPython.display import display
+
+        picture, size = self._repr_png_()
+        data = {"image/png": base64.b64encode(picture).decode("ascii"), "text/plain": repr(self)}
+        display(data, metadata={"image/png": size}, raw=True)
 
 
 @dataclass(frozen=True)
