@@ -52,17 +52,15 @@ def chart_of(table: str, name: str | None = None) -> Chart:
 class Animation:
     """One chart's frames: :meth:`draw` sets the scene from rows and draws it (in full when its
     layout key changed, else by blitting); :meth:`jpeg` encodes the frame and :meth:`picture`
-    draws the picture to keep. ``history`` is the most pushes the frames will show, if known.
-    ``frames`` counts the frames, ``full_draws`` those that redrew the static parts and
+    draws the picture to keep. ``frames`` counts the frames, ``full_draws`` those that redrew the static parts and
     ``layouts`` those that also laid the figure out again.
     """
 
-    def __init__(self, chart: Chart, *, device_pixel_ratio: float = DEVICE_PIXEL_RATIO, history: int | None = None) -> None:
+    def __init__(self, chart: Chart, *, device_pixel_ratio: float = DEVICE_PIXEL_RATIO) -> None:
         self.chart = chart
         self.device_pixel_ratio = device_pixel_ratio
         self.figure: ChartFigure = chart.figure(scale=device_pixel_ratio)
         self.scene: Scene = chart.scene(self.figure, True)
-        self.scene.pushes = history  # the time axes make room for this many pushes from the start
         self.canvas = FigureCanvasAgg(self.figure)
         self._layout: Layout | None | object = _UNSET
         self._background: object = None

@@ -146,7 +146,7 @@ class LivePlot(ipywidgets.VBox):
         self.kind = kind
         self.title = title
         self.redraws = 0
-        self.animation = Animation(chart, device_pixel_ratio=ratio, history=self.history)
+        self.animation = Animation(chart, device_pixel_ratio=ratio)
         self.figure = self.animation.figure
         width, _ = chart.size
         self.header = ipywidgets.HTML()
