@@ -200,7 +200,7 @@ class LiveHandle:
         found = [s for s in subscriptions if len(wanted) == 1 and self.subscribed.key_of(s) == self.subscribed.key_of(wanted[0])]
         if not found:
             raise ArgumentError(
-                f"{key} must be one {key} this handle is subscribed to ({', '.join(self.subscriptions)}), got {named!r}"
+                f"{key} must name one of this handle's subscriptions ({', '.join(self.subscriptions)}), got {named!r}"
             )
         return found[0]
 

@@ -251,6 +251,7 @@ class LivePlot(ipywidgets.VBox):
         device_pixel_ratio: float = DEVICE_PIXEL_RATIO,
         title: str | None = None,
     ) -> None:
+        self._kept = Kept(self)  # first: close() needs it, also when an option below is refused
         self.history = positive_int(history, "history")  # checked before any widget exists
         self.max_fps = positive_number(max_fps, "max_fps", unit="redraws a second")
         self.draw_share = positive_number(draw_share, "draw_share", unit="", maximum=1.0)
@@ -269,7 +270,6 @@ class LivePlot(ipywidgets.VBox):
         # overflows it, and the image's margins would (a scroll bar under every chart)
         box = ipywidgets.Layout(width=f"{width}px", max_width="100%", overflow="hidden")
         super().__init__([self.header, self.image], layout=box)
-        self._kept = Kept(self)
         self._finished = False
         self._seen = -1  # pushes the buffer had taken at the last redraw
         self._drawn: tuple[int, object] = (-1, None)  # rows and newest time of the last frame: the pick's may not have moved

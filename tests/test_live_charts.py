@@ -241,7 +241,7 @@ def test_a_chart_draws_its_own_symbol_whatever_the_handle_subscribes(sim: Simula
     with nd.live_depth(["BTCUSDT", "ETHUSDT"], **sim.nexus) as live:
         with pytest.raises(
             nd.ArgumentError,
-            match=r"symbol must be one symbol this handle is subscribed to \(BTCUSDT depth, ETHUSDT depth\), got 'XRPUSDT'",
+            match=r"symbol must name one of this handle's subscriptions \(BTCUSDT depth, ETHUSDT depth\), got 'XRPUSDT'",
         ):
             live.plot(symbol="XRPUSDT")
         with pytest.raises(nd.ArgumentError, match="pass symbol=, not id="):
