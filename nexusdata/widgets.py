@@ -227,10 +227,10 @@ class LivePlot(ipywidgets.VBox):
     says when the feed is no longer subscribed to it.
 
     In a Jupyter kernel it redraws itself from the kernel's event loop until the feed stops (or
-    :meth:`finish` is called); elsewhere call :meth:`refresh`. It shows the newest ``history`` pushes, redraws at most
-    ``max_fps`` times a second and spends at most ``draw_share`` of the time drawing while
-    ingestion is busy (about what ingestion then loses), up to :data:`CALM_SHARE` while it is
-    calm; ``share`` is the share in force. The image is drawn for ``device_pixel_ratio`` device
+    :meth:`finish` is called); elsewhere call :meth:`refresh`. It shows the newest ``history``
+    pushes, redraws at most ``max_fps`` times a second and spends at most ``draw_share`` of the
+    time drawing while ingestion is busy (about what ingestion then loses), up to
+    :data:`CALM_SHARE` while it is calm; ``share`` is the share in force. The image is drawn for ``device_pixel_ratio`` device
     pixels per CSS pixel and shown at the chart's size in CSS pixels. ``redraws`` counts the
     redraws, ``animation.full_draws`` those that redrew the whole figure; ``figure`` is the
     matplotlib figure drawn and :meth:`picture` a PNG of the chart's state to keep.
