@@ -192,7 +192,7 @@ KEPT = ".jp-OutputArea-output.jp-RenderedImage img"  # an image output: a stoppe
 KEPT_HTML = ".jp-OutputArea-output.jp-RenderedHTMLCommon table"  # an HTML output: a stopped handle's kept status
 WIDGET = ".jp-OutputArea-output .jupyter-widgets"  # any widget view
 HEADER = ".jp-OutputArea-output .widget-html-content"  # a chart's header (the first HTML widget in its cell)
-DIRTY = ".jp-NotebookPanel.jp-mod-dirty"  # a notebook with unsaved changes (its tab's dot)
+DIRTY = ".lm-TabBar-tab.jp-mod-dirty"  # a notebook with unsaved changes (its tab's dot)
 INTERRUPT = ".jp-NotebookPanel-toolbar jp-button[data-command='notebook:interrupt-kernel']"
 KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 KERNEL_NAME = ".jp-KernelName"
@@ -622,6 +622,9 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     page.driver.execute_script(WATCH_HEADERS, headers)
     page.run("subscribe")
     session.outputs["subscribe"] = page.finished("subscribe")
+    for name, header in zip(CAPTIONS, headers):  # the next redraw's header says so (a busy chart waits for its credit)
+        if name != "second_plot":
+            page.wait(lambda h=header: "unsubscribed" in h.text, f"the {name} chart's header never said it was unsubscribed")
     session.headers = dict(zip(CAPTIONS, page.driver.execute_script("return window.nexusdataHeaders")))
     for name, picture in SUBSCRIBED_PICTURES.items():
         chart = page.find(CHART, page.cell(name))[0]
@@ -644,7 +647,7 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     # The page reloaded while the handles run (saved first, as a user's autosave does): the
     # widgets show again, from the kernel; the display ids the kernel showed them with no
     # longer reach them.
-    page.save()
+    save_notebook(page, lab, "static", "image/png")
     page.driver.refresh()
     page.wait(lambda: len(page.find(CELL)) == len(CELLS), "the notebook's cells did not show after the page reload")
     page.wait(lambda: all(page.find(CHART_IMAGE, page.cell(n)) for n in LIVE_CELLS), "the running charts did not show again")
@@ -665,7 +668,7 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
 
     # saved, its kernel shut down, and opened again, as a user coming back to it another day:
     # the pictures, not widget errors
-    page.save()
+    save_notebook(page, lab, "cleanup", "live handles left: 0")
     shut_down_kernels(lab, page)
     page.driver.refresh()
     page.wait(lambda: len(page.find(CELL)) == len(CELLS), "the saved notebook's cells did not show again")
@@ -677,6 +680,22 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     page.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", page.cell("status"))
     page.driver.save_screenshot(str(session.shots / REOPENED_PICTURE))
     session.timings["saved and reopened"] = time.monotonic() - started
+
+
+def save_notebook(page: Page, lab: Lab, cell: str, output: str) -> None:
+    """Save the notebook and wait until the file holds ``output`` in the outputs of ``cell`` (its
+    last cell run): a reload before the server has written it would load the notebook as it was."""
+    page.save()
+    path = lab.home / "root" / NOTEBOOK
+
+    def written() -> bool:
+        try:
+            outputs = json.loads(path.read_text())["cells"][INDEX[cell]]["outputs"]
+        except ValueError:  # caught half written
+            return False
+        return output in json.dumps(outputs)
+
+    page.wait(written, f"the saved notebook does not hold {output!r} in the outputs of the {cell!r} cell")
 
 
 def pictures(page: Page) -> dict[str, tuple[int, int]]:

@@ -364,7 +364,7 @@ def test_live_axes_start_from_the_data(name: str, depth: pd.DataFrame) -> None:
     first = depth["received_at"].iloc[0]
     slow = depth.assign(received_at=first + (depth["received_at"] - first) * 20)  # 1 push/0.4 s: the axis steps to 20 s
     parts = pushes(slow)
-    for count in range(1, len(parts) + 1):
+    for count in [*range(1, len(parts), 3), len(parts)]:  # every third push: the axis steps 1, 2, 5, 10, 20 s
         rows = pd.concat(parts[:count])
         anim.draw(rows, None, now=count * 0.05)  # the chart's clock: no patience runs out
         span = (rows["received_at"].iloc[-1] - rows["received_at"].iloc[0]).total_seconds()
