@@ -121,3 +121,9 @@ def __getattr__(name: str) -> Any:
         except PackageNotFoundError:  # running from a source tree that was never installed
             return "0+unknown"
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names and the lazily loaded ones of ``__all__``, which :func:`__getattr__`
+    finds on first use: tab completion offers them before they are loaded."""
+    return sorted(set(globals()) | set(__all__))

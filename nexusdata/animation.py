@@ -24,11 +24,10 @@ from PIL import Image
 
 from .errors import ArgumentError
 from .heatmap import HEATMAP_CHART
-from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, Chart, ChartFigure, Layout, Scene, png
+from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, PICTURE_SCALE, Chart, ChartFigure, Layout, Scene, png
 
-DEVICE_PIXEL_RATIO = 2.0
-"""Device pixels per CSS pixel a live chart is drawn for by default: sharp on a high-resolution
-screen, and on a normal one (scaled down by the browser) no worse than drawn at 1."""
+DEVICE_PIXEL_RATIO = PICTURE_SCALE
+"""Device pixels per CSS pixel a live chart is drawn for by default, as the static charts are."""
 
 JPEG_QUALITY = 90
 """JPEG quality of a live frame."""
@@ -53,17 +52,15 @@ def chart_of(table: str, name: str | None = None) -> Chart:
 class Animation:
     """One chart's frames: :meth:`draw` sets the scene from rows and draws it (in full when its
     layout key changed, else by blitting); :meth:`jpeg` encodes the frame and :meth:`picture`
-    draws the picture to keep. ``history`` is the most pushes the frames will show, if known.
-    ``frames`` counts the frames, ``full_draws`` those that redrew the static parts and
+    draws the picture to keep. ``frames`` counts the frames, ``full_draws`` those that redrew the static parts and
     ``layouts`` those that also laid the figure out again.
     """
 
-    def __init__(self, chart: Chart, *, device_pixel_ratio: float = DEVICE_PIXEL_RATIO, history: int | None = None) -> None:
+    def __init__(self, chart: Chart, *, device_pixel_ratio: float = DEVICE_PIXEL_RATIO) -> None:
         self.chart = chart
         self.device_pixel_ratio = device_pixel_ratio
         self.figure: ChartFigure = chart.figure(scale=device_pixel_ratio)
         self.scene: Scene = chart.scene(self.figure, True)
-        self.scene.pushes = history  # the time axes make room for this many pushes from the start
         self.canvas = FigureCanvasAgg(self.figure)
         self._layout: Layout | None | object = _UNSET
         self._background: object = None

@@ -276,10 +276,11 @@ def _show_chart(feed: Feed, push: str, kind: Kind) -> LivePlot | None:
         return None
     from IPython.display import display
 
-    from .widgets import (
-        LivePlot,  # matplotlib and ipywidgets are loaded only when a chart is shown
+    from .widgets import (  # matplotlib and ipywidgets are loaded only when a chart is shown
+        LivePlot,
+        Pick,
     )
 
-    chart = LivePlot.of(feed, push, kind.name)
+    chart = LivePlot.of(feed, push, Pick.of(kind, feed.connection.subscriptions[0]))  # the first symbol or id
     display(chart)
     return chart

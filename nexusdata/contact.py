@@ -26,7 +26,7 @@ from .errors import ArgumentError, AuthenticationError, Cause, NexusDataError, S
 from .feed import Arrival, Feed
 from .kinds import Kind, Subscription, checkable, renamed
 from .protocol import SERVICES, chainext
-from .protocol.session import Reply, secret_forms
+from .protocol.session import Reply, Secrets
 from .protocol.urls import redact
 from .proxies import Proxy, Route, is_address, route, target
 from .run import run as run_feed
@@ -181,12 +181,10 @@ def scrubber(endpoint: Endpoint, proxy: Proxy | None = None) -> Callable[[str], 
     """A function that masks the endpoint's secrets and the proxy's password (every form of
     them) and secret-looking URL parameters in a text: a second guard over what the transport
     already scrubbed."""
-    forms = secret_forms((*endpoint.secrets, proxy.password if proxy else ""))
+    secrets = Secrets((*endpoint.secrets, proxy.password if proxy else ""))
 
     def scrub(text: str) -> str:
-        for form in forms:
-            text = text.replace(form, "***")
-        return redact(text)
+        return redact(secrets.scrub(text))
 
     return scrub
 

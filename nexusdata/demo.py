@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
-from .plots import book_summary, plot_depth, plot_pair_weights
+from .plots import PICTURE_SCALE, book_summary, plot_depth, plot_pair_weights, png
 from .sim import Simulator
 
 
@@ -63,6 +63,6 @@ def run_demo(
         ("pair_weights_chart", plot_pair_weights(frames["pair_index_v3"])),
     ):
         files[name] = out / f"{name}.png"
-        fig.savefig(files[name], dpi=100)
+        files[name].write_bytes(png(fig, scale=PICTURE_SCALE))  # as Jupyter shows it: sharp on any screen
     echo("wrote " + ", ".join(str(p) for p in files.values()))
     return files

@@ -186,27 +186,54 @@ class LiveHandle:
         """The reply log: the server's answers to every request (see :meth:`Feed.replies`)."""
         return self.feed.replies()
 
-    def plot(self, chart: str | None = None, **options: Any) -> LivePlot:
+    def plot(
+        self, chart: str | None = None, *, symbol: str | None = None, id: str | int | None = None, **options: Any
+    ) -> LivePlot:
         """A live chart of this handle that redraws itself in Jupyter as data arrives: for depth
         the book and its mid and spread (``chart="depth"``, the default) or the order-book
         heatmap (``chart="heatmap"``); for ``pair_index_v3`` the pair weights. ``options`` go to
-        :class:`~nexusdata.widgets.LivePlot`. A chart draws one symbol or id. A handle has one
-        chart: asking again (re-running the cell) closes the previous one."""
+        :class:`~nexusdata.widgets.LivePlot`.
+
+        A chart draws one symbol (depth, ``symbol=``) or id (``pair_index_v3``, ``id=``) of those
+        subscribed, by default the first: it keeps drawing that one whatever :meth:`subscribe`
+        and :meth:`unsubscribe` do (its header says when it is unsubscribed), and never mixes in
+        another's rows. A handle draws one chart at a time: asking again (re-running the cell)
+        turns the previous one into its picture."""
         if not self.subscribed.chart:
             charted = " and ".join(k.name for k in KINDS.values() if k.chart)
             raise ArgumentError(f"live charts draw {charted} data only; this handle collects {self.table.name}")
-        if len(self.feed.connection.subscriptions) > 1:
-            raise ArgumentError(
-                f"a live chart draws one {self.subscribed.key}; this handle has {self.label}: chart a handle of one of them"
-            )
-        from .widgets import (
-            LivePlot,  # matplotlib and ipywidgets are loaded only when a chart is made
+        subscription = self._charted(symbol, id)
+        from .widgets import (  # matplotlib and ipywidgets are loaded only when a chart is made
+            LivePlot,
+            Pick,
         )
 
+        plot = LivePlot.of(self.feed, self.kind, Pick.of(self.subscribed, subscription), chart, **options)
         if self._plot is not None:
-            self._plot.close()
-        self._plot = LivePlot.of(self.feed, self.kind, self.subscribed.name, chart, **options)
-        return self._plot
+            self._plot.finish()
+        self._plot = plot
+        return plot
+
+    def _charted(self, symbol: object, id: object) -> Subscription:
+        """The subscription a chart draws: the one named by ``symbol=`` or ``id=`` (whichever
+        names this handle's subscriptions), else the first."""
+        key = "symbol" if self.subscribed.key == "symbol" else "id"
+        named, other = (symbol, id) if key == "symbol" else (id, symbol)
+        if other is not None:
+            wrong = "id" if key == "symbol" else "symbol"
+            raise ArgumentError(f"a {self.subscribed.name} chart is of one {key}: pass {key}=, not {wrong}=")
+        subscriptions = self.feed.connection.subscriptions
+        if not subscriptions:
+            raise ArgumentError(f"this handle is subscribed to nothing now: live.subscribe(...) a {key} to chart")
+        if named is None:
+            return subscriptions[0]
+        wanted = self._build(named)
+        found = [s for s in subscriptions if len(wanted) == 1 and self.subscribed.key_of(s) == self.subscribed.key_of(wanted[0])]
+        if not found:
+            raise ArgumentError(
+                f"{key} must name one of this handle's subscriptions ({', '.join(self.subscriptions)}), got {named!r}"
+            )
+        return found[0]
 
     def stop(self) -> None:
         """Unsubscribe, close and join the connection thread; what was collected stays readable.
@@ -256,7 +283,7 @@ class LiveHandle:
         from .widgets import LiveStatus
 
         if self._status is None:
-            self._status = LiveStatus(self.feed, self._repr_html_)
+            self._status = LiveStatus(self.feed, self._repr_html_, self.__repr__)
         self._status._ipython_display_()
 
     def _repr_html_(self) -> str:

@@ -12,6 +12,7 @@ draw a saved DataFrame the same way (a PNG in Jupyter, or ``savefig``).
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Callable, Hashable, Iterable
@@ -51,9 +52,6 @@ WAITING = "waiting for the first push"
 """What a chart shows until its first push arrives."""
 
 AGO = "seconds before the newest push"
-
-AHEAD = 10.0
-"""How many times the pushes' span so far a live time axis may span while its history fills."""
 """The live charts' time axis: relative, so its ticks stay put while the data moves."""
 
 
@@ -119,17 +117,19 @@ class Range:
 @dataclass
 class Window:
     """How many seconds a live chart's time axis shows before the newest push: the smallest
-    1-2-5 step that holds the data, growing at once and shrinking (to a step at most a quarter of
-    the window: a span that wavers around a step does not flip it) only after ``patience``
-    seconds."""
+    1-2-5 step that holds the data, ``least`` seconds at least (the first pushes of a busy feed
+    do not step it up at every push). It grows with the data from the first push, so the data
+    fills from 40% of the axis up; it shrinks (to a step at most a quarter of the window: a span
+    that wavers around a step does not flip it) only after ``patience`` seconds."""
 
     patience: float = 5.0
+    least: float = 1.0
     seconds: float | None = None
     _tight_since: float | None = None
 
     def fit(self, span: float, now: float) -> float:
         """The window for data spanning ``span`` seconds, at ``now``."""
-        wanted = nice_step(span)
+        wanted = max(nice_step(span), self.least)
         if self.seconds is None or span > self.seconds:
             self.seconds, self._tight_since = wanted, None
         elif wanted * 4 <= self.seconds:
@@ -258,8 +258,6 @@ class Scene:
     animated: list[Artist]
     columns: tuple[str, ...] | None = None
     """The columns :meth:`update` reads (a live chart builds only these), if not all."""
-    pushes: int | None = None
-    """The most pushes a live scene is given (its chart's ``history``), if known."""
     caption: str
     """What the newest push shows in words (a live chart shows it beside the figure: text is
     the costliest thing to draw, and the browser draws it sharper)."""
@@ -315,14 +313,9 @@ class Scene:
         return low, high
 
     def window(self, window: Window, times: np.ndarray, now: float) -> float:
-        """The live time axis's seconds for pushes at ``times`` (ns, one per push). While fewer
-        than :attr:`pushes` have arrived, the span they will take at the rate so far, up to
-        :data:`AHEAD` times the span so far: the axis is laid out again a few times while the
-        history fills, not at every 1-2-5 step, and the data never fills less than a tenth of it."""
-        span = (times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0
-        if self.pushes is not None and 1 < len(times) < self.pushes:
-            span *= min((self.pushes - 1) / (len(times) - 1), AHEAD)
-        return window.fit(span, now)
+        """The live time axis's seconds for pushes at ``times`` (ns, one per push): ``window``
+        fitted to their span."""
+        return window.fit((times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0, now)
 
 
 def extent(values: np.ndarray) -> tuple[float, float]:
@@ -396,7 +389,9 @@ class DepthScene(Scene):
                 top.autoscale_view()
             return None
         both = [books.book[side] for side in SIDE_COLOURS if side in books.book]
-        x = self.prices.fit(*extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)])), now)
+        low, high = extent(np.concatenate([levels - centre for levels, _ in both] or [np.empty(0)]))
+        reach = max(-low, high)  # the book's farthest level from the mid: the axis is centred on the mid
+        x = self.prices.fit(-reach, reach, now)
         y = self.volumes.fit(0.0, extent(np.concatenate([c for _, c in both] or [np.empty(0)]))[1], now)
         self.limits(top, x, y)
         return Layout(title, (x, y, window, series))
@@ -512,13 +507,28 @@ class PairWeightsScene(Scene):
         self.animate(*self.bars)
 
 
+PICTURE_SCALE = 2.0
+"""Device pixels per CSS pixel of a chart's picture (shown in Jupyter, kept, written by the demo):
+sharp on a high-resolution screen, and on a normal one (scaled down) no worse than drawn at 1."""
+
+
 class ChartFigure(Figure):
-    """A figure that shows itself in Jupyter as a PNG drawn at twice its size and shown at its
-    size (sharp on a high-resolution screen), with or without pyplot."""
+    """A figure that shows itself in Jupyter as a PNG drawn at :data:`PICTURE_SCALE` times its
+    size and shown at its size, with or without pyplot."""
 
     def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
         width, height = (round(v) for v in self.get_size_inches() * self.dpi)
-        return png(self, scale=2.0), {"width": width, "height": height}
+        return png(self, scale=PICTURE_SCALE), {"width": width, "height": height}
+
+    def _ipython_display_(self) -> None:
+        """Display :meth:`_repr_png_` in IPython whatever pyplot did: once pyplot's inline backend
+        is on (``plt.show()`` ran), its formatter for every figure comes before ``_repr_png_`` and
+        would show this one at 1x, trimmed."""
+        from IPython.display import display
+
+        picture, size = self._repr_png_()
+        data = {"image/png": base64.b64encode(picture).decode("ascii"), "text/plain": repr(self)}
+        display(data, metadata={"image/png": size}, raw=True)
 
 
 @dataclass(frozen=True)

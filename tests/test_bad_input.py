@@ -516,7 +516,13 @@ def test_gathered_bad_argument_is_refused_before_connecting(
         ),
         ("live_depth", {"chart": "pie"}, "chart must be one of 'depth', 'heatmap' for depth data, got 'pie'"),
         ("live_depth", {"chart": "pair_weights"}, "chart must be one of 'depth', 'heatmap' for depth data"),
-        ("live_depths", {}, "a live chart draws one symbol; this handle has BTCUSDT, ETHUSDT depth"),
+        (
+            "live_depths",
+            {"symbol": "SOLUSDT"},
+            r"symbol must name one of this handle's subscriptions \(BTCUSDT depth, ETHUSDT depth\)",
+        ),
+        ("live_depths", {"symbol": ["BTCUSDT", "ETHUSDT"]}, "symbol must name one of this handle's subscriptions"),
+        ("live_depth", {"id": 1}, "a depth chart is of one symbol: pass symbol=, not id="),
         ("live_orders", {}, "depth and pair_index_v3"),  # no chart of orders
     ],
 )

@@ -4,7 +4,9 @@ embedded simulator, the way a user sees it.
 
 One JupyterLab server, one browser and one notebook serve every test of the module: the
 ``session`` fixture drives the notebook once and keeps what it measured; each test asserts one
-behaviour of it. Both live charts run in the notebook at the same time.
+behaviour of it. The live charts run in the notebook at the same time; their handles subscribe
+and unsubscribe under them; one handle draws two charts in turn; the page is reloaded while they
+run, then they are stopped, the notebook saved, its kernel shut down and the notebook opened again.
 
 Needs ``chromium`` and ``chromedriver`` (Debian: ``apt-get install chromium chromium-driver``;
 ``.ci/run`` installs them) and selenium and jupyterlab (the ``test`` extra); skipped otherwise,
@@ -129,9 +131,25 @@ t0 = time.monotonic()
 rows = nd.stream_depth("BTCUSDT", seconds=60, **sim.nexus)
 took = time.monotonic() - t0
 print(f"STOPPED {len(rows)} rows after {took:.2f} s, interrupted: {rows.attrs['nexusdata']['interrupted']}")""",
+    "status": """\
+live""",
+    "first_plot": """\
+sol = nd.live_depth("SOLUSDT", depth=10, **sim.nexus)
+sol.plot()""",
+    "second_plot": """\
+sol.plot(chart="heatmap")""",
+    "subscribe": """\
+live.subscribe("ETHUSDT"); sol.subscribe("BTCUSDT"); v3.subscribe(2)
+await asyncio.sleep(2)  # the charts go on redrawing meanwhile, from the kernel's loop (the browser watches them)
+live.unsubscribe("BTCUSDT"); v3.unsubscribe(1)
+await asyncio.sleep(0.5)
+print("SUBSCRIPTIONS " + json.dumps({"live": live.subscriptions, "sol": sol.subscriptions, "v3": v3.subscriptions}))""",
+    "static": """\
+import matplotlib.pyplot as plt
+plt.plot([1, 2]); plt.show()  # pyplot's inline backend, as notebooks 02 and 03 have it
+nd.plot_depth(rows)""",
     "cleanup": """\
-live.stop()
-v3.stop()
+print(f"stopped {nd.stop_live()} live handles")
 sim.stop()
 print(f"live handles left: {len(nd.live_handles())}")""",
 }
@@ -143,8 +161,25 @@ NOTEBOOK = "live_charts.ipynb"
 
 PAGE_PICTURE = "browser_notebook.png"
 CHART_PICTURES = {"depth": "browser_depth.png", "v3": "browser_pair_weights.png"}
+SUBSCRIBED_PICTURES = {
+    "depth": "browser_subscribed_depth.png",
+    "second_plot": "browser_subscribed_heatmap.png",
+    "v3": "browser_subscribed_pair_weights.png",
+}
 KEPT_PICTURE = "browser_kept.png"
+REOPENED_PICTURE = "browser_reopened.png"
 """The screenshots' file names, those of docs/images."""
+
+LIVE_CELLS = ("depth", "v3", "second_plot")
+"""The cells whose chart runs until the handles stop."""
+KEPT_CELLS = ("depth", "v3", "status", "first_plot", "second_plot")
+"""Every cell that showed a live widget: each must show its picture in the end."""
+CAPTIONS = {
+    "depth": r"(\w+) order book at \d",
+    "second_plot": r"(\w+) at \d\d:\d\d",
+    "v3": r"(\S+) v3 pair weights at \d",
+}
+"""What each chart's caption (the header's second line) names: the symbol or pair it draws."""
 
 # The DOM this relies on (JupyterLab 4, ipywidgets 8):
 CELL = ".jp-Notebook .jp-Cell"
@@ -154,7 +189,10 @@ PROGRESS = ".jupyter-widgets.widget-hprogress"  # tqdm.auto's FloatProgress
 CHART = ".jp-OutputArea-output > .jupyter-widgets"  # a LivePlot, whatever its layout (a box today)
 CHART_IMAGE = ".jp-OutputArea-output img.widget-image"  # its image, the chart itself
 KEPT = ".jp-OutputArea-output.jp-RenderedImage img"  # an image output: a stopped chart's kept picture
-DIRTY = ".jp-NotebookPanel.jp-mod-dirty"  # a notebook with unsaved changes (its tab's dot)
+KEPT_HTML = ".jp-OutputArea-output.jp-RenderedHTMLCommon table"  # an HTML output: a stopped handle's kept status
+WIDGET = ".jp-OutputArea-output .jupyter-widgets"  # any widget view
+HEADER = ".jp-OutputArea-output .widget-html-content"  # a chart's header (the first HTML widget in its cell)
+DIRTY = ".lm-TabBar-tab.jp-mod-dirty"  # a notebook with unsaved changes (its tab's dot)
 INTERRUPT = ".jp-NotebookPanel-toolbar jp-button[data-command='notebook:interrupt-kernel']"
 KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 KERNEL_NAME = ".jp-KernelName"
@@ -351,8 +389,18 @@ class Session:
     """From the click on the stop button to the interrupted cell's end, in the browser's clock."""
     page_text: str = ""
     toasts: int = 0
-    reopened: dict[str, int] = field(default_factory=dict)
-    """Pictures each chart's cell shows once the saved notebook is opened again."""
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    """Every header each chart showed while its handle subscribed and unsubscribed, in order."""
+    first_plot_kept: bool = False
+    """Whether a handle's first chart was a picture once its second chart showed."""
+    static_image: dict[str, int] = field(default_factory=dict)
+    """The static chart's image after plt.show(): its pixels and its width on the page."""
+    reloaded: list[str] = field(default_factory=list)
+    """The cells whose live widget showed again after the page reload, while the handles ran."""
+    kept: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Pictures (images or HTML tables) and widgets each live widget's cell shows once the handles stopped."""
+    reopened: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """The same once the notebook is saved, its kernel shut down and the notebook opened again."""
     reopened_text: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -446,6 +494,15 @@ new MutationObserver(() => {
 }).observe(document.body, {childList: true, subtree: true});
 """
 
+WATCH_HEADERS = """
+window.nexusdataHeaders = arguments[0].map(header => {
+  const seen = [header.innerText];
+  new MutationObserver(() => { if (seen[seen.length - 1] !== header.innerText) seen.push(header.innerText); })
+    .observe(header, {childList: true, characterData: true, subtree: true});
+  return seen;
+});
+"""
+
 COUNT_CHANGES = """
 const [images, seconds] = arguments;
 const started = performance.now();
@@ -537,6 +594,7 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     session.kernel_redraws = json.loads(session.printed("first_frames", "KERNEL REDRAWS"))
 
     # The stop button: a 60 s collection, interrupted once its progress bar shows.
+    session.timings["first frames"] = time.monotonic() - started
     page.run("stop_button")
     page.wait(lambda: page.find(PROGRESS, page.cell("stop_button")), "the 60 s collection's progress bar did not show")
     button = page.find(INTERRUPT)
@@ -550,28 +608,105 @@ def drive(page: Page, lab: Lab, session: Session) -> None:
     )
     session.stop_seconds = (stop["finished"] - stop["clicked"]) / 1000
 
+    # One handle, two charts: the first becomes its picture as the second shows.
+    for name in ("status", "first_plot", "second_plot"):
+        page.run(name)
+        session.outputs[name] = page.finished(name)
+    page.wait(lambda: page.find(CHART_IMAGE, page.cell("second_plot")), "the second chart of a handle did not show")
+    session.first_plot_kept = bool(page.find(KEPT, page.cell("first_plot"))) and not page.find(WIDGET, page.cell("first_plot"))
+
+    session.timings["two plots"] = time.monotonic() - started
+
+    # Subscribe and unsubscribe under every kind of chart, while the browser records its headers.
+    headers = [page.find(HEADER, page.cell(name))[0] for name in CAPTIONS]
+    page.driver.execute_script(WATCH_HEADERS, headers)
+    page.run("subscribe")
+    session.outputs["subscribe"] = page.finished("subscribe")
+    for name, header in zip(CAPTIONS, headers):  # the next redraw's header says so (a busy chart waits for its credit)
+        if name != "second_plot":
+            page.wait(lambda h=header: "unsubscribed" in h.text, f"the {name} chart's header never said it was unsubscribed")
+    session.headers = dict(zip(CAPTIONS, page.driver.execute_script("return window.nexusdataHeaders")))
+    for name, picture in SUBSCRIBED_PICTURES.items():
+        chart = page.find(CHART, page.cell(name))[0]
+        page.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
+        chart.screenshot(str(session.shots / picture))
+
+    session.timings["subscribed"] = time.monotonic() - started
+
+    # A static chart after plt.show(): still drawn at twice its size.
+    page.run("static")
+    session.outputs["static"] = page.finished("static")
+    image = page.wait(lambda: page.find(KEPT, page.cell("static"))[-1:], "the static chart showed no image")[0]
+    page.wait(lambda: page.driver.execute_script("return arguments[0].naturalWidth", image), "the static chart did not load")
+    session.static_image = page.driver.execute_script(
+        "const i = arguments[0]; return {width: i.naturalWidth, height: i.naturalHeight, shown: i.width}", image
+    )
+
+    session.timings["static chart"] = time.monotonic() - started
+
+    # The page reloaded while the handles run (saved first, as a user's autosave does): the
+    # widgets show again, from the kernel; the display ids the kernel showed them with no
+    # longer reach them.
+    save_notebook(page, lab, "static", "image/png")
+    page.driver.refresh()
+    page.wait(lambda: len(page.find(CELL)) == len(CELLS), "the notebook's cells did not show after the page reload")
+    page.wait(lambda: all(page.find(CHART_IMAGE, page.cell(n)) for n in LIVE_CELLS), "the running charts did not show again")
+    page.wait(lambda: page.find(WIDGET, page.cell("status")), "the running handle's status did not show again")
+    session.reloaded = [n for n in KEPT_CELLS if page.find(WIDGET, page.cell(n))]
+    session.timings["reloaded"] = time.monotonic() - started
+
     page.run("cleanup")
     session.outputs["cleanup"] = page.finished("cleanup")
     session.page_text = page.text()
     session.toasts = len(page.find(TOAST))
-    # stopped charts are replaced by a picture of their last state, which the saved notebook keeps
-    for name in charts:
-        page.wait(
-            lambda n=name: page.find(KEPT, page.cell(n)) and not page.find(CHART, page.cell(n)),
-            f"the {name} chart was not kept as a picture",
-        )
+    # stopped charts and statuses are replaced by a picture of their last state, which the saved notebook keeps
+    page.wait(lambda: all(kept(page, n) for n in KEPT_CELLS), f"not every live widget became its picture: {pictures(page)}")
+    session.kept = pictures(page)
     page.driver.execute_script(f"document.querySelector({SCROLLER!r}).scrollTo(0, 0)")
     page.driver.save_screenshot(str(session.shots / KEPT_PICTURE))
     session.timings["notebook run"] = time.monotonic() - started
 
-    # saved and opened again, as a user coming back to it: the pictures, not widget errors
-    page.save()
+    # saved, its kernel shut down, and opened again, as a user coming back to it another day:
+    # the pictures, not widget errors
+    save_notebook(page, lab, "cleanup", "live handles left: 0")
+    shut_down_kernels(lab, page)
     page.driver.refresh()
     page.wait(lambda: len(page.find(CELL)) == len(CELLS), "the saved notebook's cells did not show again")
-    page.wait(lambda: all(page.find(KEPT, page.cell(n)) for n in charts), "the reopened notebook shows no chart pictures")
-    session.reopened = {name: len(page.find(KEPT, page.cell(name))) for name in charts}
+    page.wait(lambda: all(kept(page, n) for n in KEPT_CELLS), f"the reopened notebook lacks pictures: {pictures(page)}")
+    session.reopened = pictures(page)
     session.reopened_text = page.text()
+    for dialog in page.find(".jp-Dialog"):  # a kernel prompt, should one ask, is not the notebook's
+        page.driver.execute_script("arguments[0].remove()", dialog)
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", page.cell("status"))
+    page.driver.save_screenshot(str(session.shots / REOPENED_PICTURE))
     session.timings["saved and reopened"] = time.monotonic() - started
+
+
+def save_notebook(page: Page, lab: Lab, cell: str, output: str) -> None:
+    """Save the notebook and wait until the file holds ``output`` in the outputs of ``cell`` (its
+    last cell run): a reload before the server has written it would load the notebook as it was."""
+    page.save()
+    path = lab.home / "root" / NOTEBOOK
+
+    def written() -> bool:
+        try:
+            outputs = json.loads(path.read_text())["cells"][INDEX[cell]]["outputs"]
+        except ValueError:  # caught half written
+            return False
+        return output in json.dumps(outputs)
+
+    page.wait(written, f"the saved notebook does not hold {output!r} in the outputs of the {cell!r} cell")
+
+
+def pictures(page: Page) -> dict[str, tuple[int, int]]:
+    """The pictures (images, HTML tables) and the widgets each live widget's cell shows."""
+    return {n: (len(page.find(f"{KEPT}, {KEPT_HTML}", page.cell(n))), len(page.find(WIDGET, page.cell(n)))) for n in KEPT_CELLS}
+
+
+def kept(page: Page, name: str) -> bool:
+    """Whether the cell ``name`` shows a picture and no widget."""
+    cell = page.cell(name)
+    return bool(page.find(f"{KEPT}, {KEPT_HTML}", cell)) and not page.find(WIDGET, cell)
 
 
 def shut_down_kernels(lab: Lab, page: Page) -> None:
@@ -672,11 +807,45 @@ def test_a_collectors_progress_bar_renders_as_a_widget(session: Session) -> None
 
 
 def test_a_saved_notebook_reopens_with_pictures_not_widget_errors(session: Session) -> None:
-    """Stopped charts became pictures; saved and opened again, the notebook shows them, and no
-    widget error anywhere (the progress bars became text too)."""
-    assert session.reopened == {"depth": 1, "v3": 1}, session.reopened
-    assert "Error displaying widget" not in session.reopened_text
+    """Every live chart and status became a picture; saved, its kernel shut down and opened
+    again, the notebook shows them, and no widget error anywhere (the progress bars became text
+    too)."""
+    assert session.reopened == dict.fromkeys(KEPT_CELLS, (1, 0)), session.reopened
+    assert "Error displaying widget" not in session.reopened_text and "model not found" not in session.reopened_text
     assert "BTCUSDT depth: 100%" in session.reopened_text
+
+
+def test_live_widgets_show_again_after_a_page_reload_and_become_pictures_after_it(session: Session) -> None:
+    """The page reloaded while the handles ran: their widgets came back from the kernel, and
+    stopping the handles then replaced each with its picture (the kernel's display ids reach no
+    output of a reloaded page: the keepers did it)."""
+    assert session.reloaded == ["depth", "v3", "status", "second_plot"]  # the first plot was a picture already
+    assert session.kept == dict.fromkeys(KEPT_CELLS, (1, 0)), session.kept
+    assert "stopped 3 live handles" in session.outputs["cleanup"]
+
+
+def test_a_new_chart_of_a_handle_turns_the_previous_one_into_its_picture(session: Session) -> None:
+    assert session.first_plot_kept
+
+
+@pytest.mark.parametrize("chart", list(CAPTIONS))
+def test_a_chart_draws_its_own_symbol_while_its_handle_subscribes_and_unsubscribes(session: Session, chart: str) -> None:
+    """Every header the browser showed while a second symbol or id flowed on the handle (2 s),
+    and after the chart's own was unsubscribed, names the chart's one symbol or pair; the chart
+    kept moving; the header says when its symbol is unsubscribed; no traceback anywhere."""
+    headers = session.headers[chart]
+    named = {found.group(1) for header in headers if (found := re.search(CAPTIONS[chart], header))}
+    assert len(named) == 1 and len(headers) >= 5, f"the {chart} chart's headers: {headers}"
+    assert session.printed("subscribe", "SUBSCRIPTIONS") == json.dumps(
+        {"live": ["ETHUSDT depth"], "sol": ["SOLUSDT depth", "BTCUSDT depth"], "v3": ["pair_index_v3 2"]}
+    )
+    gone = {"depth": "BTCUSDT depth unsubscribed", "v3": "pair_index_v3 1 unsubscribed", "second_plot": None}[chart]
+    assert (gone in headers[-1]) if gone else "unsubscribed" not in headers[-1], headers[-1]
+    assert "Traceback" not in session.page_text and "Error" not in session.outputs["subscribe"]
+
+
+def test_a_static_chart_keeps_twice_its_pixels_after_plt_show(session: Session) -> None:
+    assert session.static_image == {"width": 1440, "height": 1200, "shown": 720}, session.static_image
 
 
 @pytest.mark.parametrize("chart", ["depth", "v3"])

@@ -145,7 +145,7 @@ def test_nice_step_is_the_smallest_1_2_5_step_holding_the_span(span: float, step
 
 
 def test_window_grows_at_once_and_shrinks_after_patience_to_at_most_a_quarter() -> None:
-    window = Window(patience=5.0)
+    window = Window(patience=5.0, least=0.01)
     assert window.fit(0.3, now=0.0) == 0.5
     assert window.fit(0.7, now=0.1) == pytest.approx(1.0)  # more than the window: at once
     assert window.fit(3.0, now=0.2) == pytest.approx(5.0)
@@ -162,6 +162,13 @@ def test_window_grows_at_once_and_shrinks_after_patience_to_at_most_a_quarter() 
     shrunk = window.fit(0.6, now=111.0)
     assert shrunk == pytest.approx(1.0)  # the data's own step
     assert shrunk <= 5.0 / 4
+
+
+def test_window_is_a_second_at_least() -> None:
+    window = Window()
+    assert window.fit(0.0, now=0.0) == 1.0  # one push
+    assert window.fit(0.3, now=0.1) == 1.0
+    assert window.fit(1.3, now=0.2) == pytest.approx(2.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +352,29 @@ def test_depth_layout_while_waiting_then_with_data(depth: pd.DataFrame) -> None:
     assert not tick_labels(drawn, mid_ax.xaxis)  # shared with the spread's, drawn once beneath
     mids = [float(t.get_text().replace("−", "-")) for t in tick_labels(drawn, mid_ax.yaxis)]
     assert min(mids) > 1000  # the mid in plain prices (BTC), not an offset or an exponent
+
+
+@pytest.mark.parametrize("name", ["depth", "heatmap"])
+def test_live_axes_start_from_the_data(name: str, depth: pd.DataFrame) -> None:
+    """From the first push on, the time axis holds the pushes so far and little more (they fill
+    40% of it at least, once they span more than its least second), and the depth chart's book
+    axis is centred on the mid: no empty 90% of a panel, no lopsided price axis."""
+    anim = Animation(BLIT_CHARTS[name], device_pixel_ratio=1.0)
+    time_ax = anim.figure.axes[2 if name == "depth" else 0]
+    first = depth["received_at"].iloc[0]
+    slow = depth.assign(received_at=first + (depth["received_at"] - first) * 20)  # 1 push/0.4 s: the axis steps to 20 s
+    parts = pushes(slow)
+    for count in [*range(1, len(parts), 3), len(parts)]:  # every third push: the axis steps 1, 2, 5, 10, 20 s
+        rows = pd.concat(parts[:count])
+        anim.draw(rows, None, now=count * 0.05)  # the chart's clock: no patience runs out
+        span = (rows["received_at"].iloc[-1] - rows["received_at"].iloc[0]).total_seconds()
+        left, right = time_ax.get_xlim()
+        assert right >= 0 and -left >= 1.0  # a second at least
+        assert span <= -left and (span >= 0.4 * -left or -left == 1.0), (count, span, time_ax.get_xlim())
+        if name == "depth":
+            low, high = anim.figure.axes[0].get_xlim()
+            assert low == pytest.approx(-high) and high > 0, (count, low, high)
+    assert -time_ax.get_xlim()[0] >= 20  # the window grew with the data, step by step
 
 
 def test_heatmap_layout_while_waiting_then_with_data(depth: pd.DataFrame) -> None:

@@ -263,3 +263,39 @@ def test_a_cursor_left_behind_by_max_rows_counts_what_it_lost_and_reads_whole_pu
     assert (len(late.frame), late.dropped) == (90, 400 - 50 - 90)  # the cut push's 5 rows count as dropped
     assert late.frame["received_at"].value_counts().eq(10).all()
     pd.testing.assert_frame_equal(late.frame, buffer.dataframe().iloc[5:].reset_index(drop=True), check_categorical=False)
+
+
+@pytest.mark.parametrize("table", [tables.DEPTH, tables.PAIR_INDEX_V3], ids=lambda t: t.name)
+def test_tail_where_is_the_newest_pushes_of_one_symbol_or_id(table: tables.Table) -> None:
+    """tail(n, where=(column, value)): the rows of the newest n pushes holding ``value``, others
+    skipped (and not counted), across chunks of one, several or none of them and pending frames."""
+    market, rng = Market(3), random.Random(3)
+    if table is tables.DEPTH:
+        column, names = "symbol", ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+        def frame(name: str) -> bytes:
+            return orjson.dumps(nexus.push(nexus.MARKETDEPTH, market.book(name, 5, rng)))
+    else:
+        column, names = "underlying_cid", ["1", "2", "3"]
+        streams = {name: IndexStream(table.name, name, market) for name in names}
+
+        def frame(name: str) -> bytes:
+            return streams[name].next().encode()
+
+    # the first two alternate; the third only in the first pushes (a symbol unsubscribed since),
+    # then a run of the first alone: a chunk (of 7) without the second
+    order = [names[2]] * 3 + [names[i % 2] for i in range(30)] + [names[0]] * 10 + [names[1]] * 2
+    buffer = TableBuffer(table, chunk_frames=7)
+    for i, name in enumerate(order):
+        buffer.extend([frame(name)], i * 1_000, 1)
+    held = buffer.dataframe()
+    for value in names:
+        rows = held[held[column] == value]
+        times = rows["received_at"].drop_duplicates()
+        assert len(times) == order.count(value)
+        for pushes in (1, 3, 8, 17, 100):
+            expected = rows[rows["received_at"].isin(times.iloc[-pushes:])].reset_index(drop=True)
+            got = buffer.tail(pushes, where=(column, value))
+            pd.testing.assert_frame_equal(got, expected, check_categorical=False)
+            assert got["received_at"].nunique() == min(pushes, len(times))
+    assert buffer.tail(5, where=(column, "nowhere")).empty

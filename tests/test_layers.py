@@ -130,11 +130,15 @@ def test_no_service_is_named_above_the_protocol_layer_outside_the_registry() -> 
 
 def test_import_nexusdata_loads_neither_the_simulator_nor_the_charts() -> None:
     """``import nexusdata`` stays light (benchmarks/import_time.py measures it): the simulator's
-    server, matplotlib and ipywidgets load when first used."""
+    server, matplotlib and ipywidgets load when first used. ``dir(nexusdata)`` (what tab
+    completion offers) lists every public name all the same, those loaded on first use too."""
     heavy = ("matplotlib", "ipywidgets", "websockets", "nexusdata.sim.server", "nexusdata.plots", "IPython")
-    probe = f"import sys, nexusdata; print([m for m in {heavy!r} if m in sys.modules])"
+    probe = (
+        "import sys, nexusdata; listed = sorted(set(nexusdata.__all__) - set(dir(nexusdata)));"
+        f" print([m for m in {heavy!r} if m in sys.modules], listed)"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip() == "[] []"  # nothing heavy loaded, and no public name missing from dir()
     used = "import sys, nexusdata as nd; nd.plot_depth; from nexusdata.sim import Simulator; print('matplotlib' in sys.modules, 'websockets' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", used], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "True True"

@@ -12,19 +12,22 @@ test_chart_layout.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import IPython.display
+import numpy as np
 import pytest
 from waiting import wait_until
 
 import nexusdata as nd
 from nexusdata.heatmap import HeatmapScene
+from nexusdata.plots import book_summary
 from nexusdata.sim import Simulator
-from nexusdata.widgets import LiveStatus
+from nexusdata.widgets import Kept, LivePlot, LiveStatus
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -32,16 +35,27 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 @dataclass
 class Kernel:
     """What a pretended kernel was asked to show: ``display`` calls (objects, keywords) and
-    ``update_display`` calls (object, display id)."""
+    ``update_display`` calls (object, display id, keywords)."""
 
     displays: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
-    updates: list[tuple[Any, str]] = field(default_factory=list)
+    updates: list[tuple[Any, str, dict[str, Any]]] = field(default_factory=list)
 
     def display(self, *objects: Any, **options: Any) -> None:
         self.displays.append((objects, options))
 
     def update_display(self, obj: Any, *, display_id: str, **options: Any) -> None:
-        self.updates.append((obj, display_id))
+        self.updates.append((obj, display_id, options))
+
+    def shown(self, kept: Kept, index: int = 0) -> str:
+        """The display id of the ``index``-th display, checked to be ``kept``'s box (the widget
+        beside its keeper, which knows the box)."""
+        ((bundle,), options) = self.displays[index]
+        assert options["raw"] is True and options["display_id"]
+        assert kept.box is not None and kept.keeper is not None
+        assert bundle[WIDGET_VIEW]["model_id"] == kept.box.model_id
+        assert kept.box.children == (kept.widget, kept.keeper)
+        assert kept.keeper.root == kept.box.model_id and kept.keeper.layout.display == "none"
+        return str(options["display_id"])
 
 
 @pytest.fixture
@@ -63,27 +77,55 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_a_displayed_chart_is_replaced_by_a_png_at_its_device_resolution_once_stopped(
     sim: Simulator, kernel: Kernel, no_thread_leak: None
 ) -> None:
+    """By the display id (the page that ran the cell), and by the keeper beside the chart (a page
+    reloaded since: tests/test_browser.py shows it there), with the same picture."""
     with nd.live_depth("BTCUSDT", **sim.nexus) as live:
         chart = live.plot(device_pixel_ratio=1.5)  # not the default: the picture must follow the option
         chart._ipython_display_()
         assert wait_until(lambda: live.feed.accepted > 0)
         assert not kernel.updates  # nothing replaced while it runs
-    ((bundle,), options) = kernel.displays[0]
-    assert len(kernel.displays) == 1
-    assert options["raw"] is True and options["display_id"]
-    assert bundle[WIDGET_VIEW]["model_id"] == chart.model_id  # the widget itself, by its model
+    display_id = kernel.shown(chart._kept)
+    keeper = chart._kept.keeper
+    assert len(kernel.displays) == 1 and keeper is not None and not keeper.picture
 
     chart.finish()
     chart.finish()  # a second finish replaces nothing again
     assert len(kernel.updates) == 1
-    picture, display_id = kernel.updates[0]
-    assert display_id == options["display_id"]  # the output displayed, replaced in place
-    assert isinstance(picture, IPython.display.Image)
+    data, updated, options = kernel.updates[0]
+    assert updated == display_id and options["raw"] is True  # the output displayed, replaced in place
     css_width, css_height = chart.animation.chart.size
-    assert png_size(picture.data) == (round(1.5 * css_width), round(1.5 * css_height))
-    assert (picture.width, picture.height) == (css_width, css_height)
-    _, metadata = picture._repr_png_()  # what the notebook keeps: drawn finer, shown at the CSS size
-    assert metadata == {"width": css_width, "height": css_height}
+    assert png_size(base64.b64decode(data["image/png"])) == (round(1.5 * css_width), round(1.5 * css_height))
+    assert options["metadata"] == {"image/png": {"width": css_width, "height": css_height}}  # drawn finer, shown at CSS size
+    assert "stopped" in data["text/plain"]
+    assert keeper.picture == {"data": data, "metadata": options["metadata"]}
+
+    chart._ipython_display_()  # shown again once stopped: the picture itself, no widget
+    assert kernel.displays[-1] == ((data,), {"metadata": options["metadata"], "raw": True})
+
+
+def test_a_new_chart_of_a_handle_turns_the_previous_one_into_its_picture(
+    sim: Simulator, kernel: Kernel, no_thread_leak: None
+) -> None:
+    """``live.plot()`` then ``live.plot(chart="heatmap")``: the first chart's output becomes its
+    picture at once and it stops redrawing; the second runs until the handle stops."""
+
+    async def in_the_kernels_loop() -> tuple[LivePlot, LivePlot]:
+        with nd.live_depth("BTCUSDT", **sim.nexus) as live:
+            first = live.plot()
+            first._ipython_display_()
+            second = live.plot(chart="heatmap")
+            second._ipython_display_()
+            assert first._task is not None and second._task is not None
+            await asyncio.wait_for(first._task, timeout=10)  # ended, while the feed runs
+            assert not live.feed.finished.is_set() and not second._task.done()
+        await asyncio.wait_for(second._task, timeout=10)
+        return first, second
+
+    first, second = asyncio.run(in_the_kernels_loop())
+    assert [update[1] for update in kernel.updates] == [kernel.shown(first._kept, 0), kernel.shown(second._kept, 1)]
+    for chart, (data, _, _) in zip((first, second), kernel.updates):
+        assert chart._kept.keeper is not None and chart._kept.keeper.picture["data"] == data
+    assert "stopped" not in kernel.updates[0][0]["text/plain"] and "stopped" in kernel.updates[1][0]["text/plain"]
 
 
 def test_a_live_handle_in_a_kernel_shows_a_status_that_follows_the_feed_then_is_kept_as_html(
@@ -110,14 +152,15 @@ def test_a_live_handle_in_a_kernel_shows_a_status_that_follows_the_feed_then_is_
 
     status, first, moved = asyncio.run(in_the_kernels_loop())
     assert messages(moved) > messages(first)
-    ((bundle,), options) = kernel.displays[0]
-    assert len(kernel.displays) == 1 and options["raw"] is True
-    assert bundle[WIDGET_VIEW]["model_id"] == status.model_id
+    display_id = kernel.shown(status._kept)
+    keeper = status._kept.keeper
+    assert len(kernel.displays) == 1 and keeper is not None
     assert len(kernel.updates) == 1
-    kept, display_id = kernel.updates[0]
-    assert display_id == options["display_id"]
-    assert isinstance(kept, IPython.display.HTML)
-    assert "stopped" in kept.data and kept.data == status.value
+    data, updated, options = kernel.updates[0]
+    assert updated == display_id and options == {"metadata": {}, "raw": True}
+    assert "stopped" in data["text/html"] and data["text/html"] == status.value
+    assert data["text/plain"].startswith("<LiveHandle BTCUSDT depth")
+    assert keeper.picture == {"data": data, "metadata": {}}
 
 
 def messages(status_html: str) -> int:
@@ -171,3 +214,72 @@ def test_live_heatmap_redraws_as_pushes_arrive_with_its_colorbar_and_best_prices
     assert chart.figure.axes[0].get_title() == "BTCUSDT order book heatmap"
     assert "best bid" in chart.status and "best ask" in chart.status
     assert chart.animation.caption in chart.status  # the caption, in the header
+
+
+def mids(chart: LivePlot) -> np.ndarray:
+    """The mids the depth chart draws."""
+    return np.asarray(chart.figure.axes[1].get_lines()[0].get_ydata())
+
+
+def assert_mids_of(chart: LivePlot, live: nd.LiveHandle, symbol: str) -> None:
+    """The chart's mids are those of every push of ``symbol`` up to its last frame, and nothing
+    else (pushes may have arrived since)."""
+    frame = live.frame()
+    expected = book_summary(frame[frame["symbol"] == symbol])["mid"].to_numpy()
+    drawn = mids(chart)
+    assert 0 < len(drawn) <= len(expected) and np.allclose(drawn, expected[: len(drawn)])
+
+
+def pushed(live: nd.LiveHandle, column: str, value: str) -> bool:
+    return bool((live.frame()[column] == value).any())
+
+
+def test_a_chart_draws_its_own_symbol_whatever_the_handle_subscribes(sim: Simulator, no_thread_leak: None) -> None:
+    """Symbols at about 48,000 (BTC), 3,000 (ETH) and 5,500 (SOL): a chart's book and mids are of
+    its symbol only, before and after subscribe and unsubscribe, and the heatmap takes a handle of
+    several (it refused: "depth must hold one symbol")."""
+    with nd.live_depth(["BTCUSDT", "ETHUSDT"], **sim.nexus) as live:
+        with pytest.raises(
+            nd.ArgumentError,
+            match=r"symbol must name one of this handle's subscriptions \(BTCUSDT depth, ETHUSDT depth\), got 'XRPUSDT'",
+        ):
+            live.plot(symbol="XRPUSDT")
+        with pytest.raises(nd.ArgumentError, match="pass symbol=, not id="):
+            live.plot(id=1)
+        eth = live.plot(symbol="ETHUSDT")
+        live.subscribe("SOLUSDT")
+        assert wait_until(lambda: pushed(live, "symbol", "SOLUSDT"))
+        assert eth.refresh(force=True)
+        live.unsubscribe("ETHUSDT")
+        eth.refresh(force=True)  # what the kernel's loop does: the header follows the subscriptions
+        assert "ETHUSDT depth unsubscribed" in eth.status
+        assert eth.figure.axes[0].get_title() == "ETHUSDT order book around the mid"
+        assert_mids_of(eth, live, "ETHUSDT")
+
+        heatmap = live.plot(chart="heatmap")  # the first subscribed now: BTCUSDT (BTC and SOL arrive)
+        assert wait_until(lambda: heatmap.refresh(force=True) and heatmap.animation.scene.colours is not None)
+        assert heatmap.figure.axes[0].get_title() == "BTCUSDT order book heatmap"
+        assert 40_000 < heatmap.figure.axes[0].get_ylim()[0] and "unsubscribed" not in heatmap.status
+
+        live.unsubscribe("BTCUSDT")
+        sol = live.plot()  # the one subscribed now
+        assert sol.figure.axes[0].get_title() == "SOLUSDT order book around the mid"
+        assert_mids_of(sol, live, "SOLUSDT")
+        assert 4_000 < mids(sol).min() and mids(sol).max() < 7_000  # no BTC mid (48,000) on its axis
+    live.unsubscribe("SOLUSDT")
+    with pytest.raises(nd.ArgumentError, match="subscribed to nothing"):
+        live.plot()
+
+
+def test_a_pair_weights_chart_draws_its_own_id(sim: Simulator, no_thread_leak: None) -> None:
+    with nd.live_index("pair_index_v3", [1, 2], **sim.chainext) as live:
+        with pytest.raises(nd.ArgumentError, match="pass id=, not symbol="):
+            live.plot(symbol="BTCUSDT")
+        chart = live.plot(id=2)
+        assert wait_until(lambda: pushed(live, "underlying_cid", "1") and pushed(live, "underlying_cid", "2"))
+        assert wait_until(lambda: chart.refresh(force=True) and len(chart.figure.axes[1].get_lines()[0].get_ydata()) > 1)
+    frame = live.frame()
+    prices = frame[frame["underlying_cid"] == "2"].drop_duplicates("received_at")["price"]
+    drawn = chart.figure.axes[1].get_lines()[0].get_ydata()
+    assert np.allclose(drawn, prices.iloc[: len(drawn)]) and drawn.max() < 1_000  # id 2's index (150), not id 1's (3,000)
+    assert "unsubscribed" not in chart.status

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
 import nexusdata as nd
+from nexusdata.demo import run_demo
 from nexusdata.frames import latest_push
 from nexusdata.plots import PAIR_STATUS, book_summary, index_prices, png
 from nexusdata.sim import Simulator
@@ -78,3 +83,59 @@ def test_empty_frames_draw_empty_charts(depth: pd.DataFrame, v3: pd.DataFrame) -
     for fig in (nd.plot_depth(depth.iloc[:0]), nd.plot_pair_weights(v3.iloc[:0])):
         assert png(fig).startswith(b"\x89PNG")
         assert not any(line.get_xydata().size for ax in fig.axes for line in ax.get_lines())
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels, from its header."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+# An IPython shell with pyplot's inline backend on and a plt.show() behind it (as notebooks 02 and
+# 03 have), then a static chart displayed: what the notebook receives, as "width height shown".
+AFTER_PLT_SHOW = """
+import base64, sys
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import display
+from IPython.utils.capture import capture_output
+import matplotlib
+from matplotlib_inline.backend_inline import configure_inline_support
+import pandas as pd
+import nexusdata as nd
+
+shell = InteractiveShell.instance()
+matplotlib.use("module://matplotlib_inline.backend_inline")
+configure_inline_support(shell, "module://matplotlib_inline.backend_inline")  # what %matplotlib inline does
+import matplotlib.pyplot as plt
+plt.plot([1, 2])
+with capture_output():
+    plt.show()
+depth = pd.read_parquet(sys.argv[1])
+for fig in (nd.plot_depth(depth), nd.plot_depth_heatmap(depth)):
+    with capture_output() as captured:
+        display(fig)
+    (output,) = captured.outputs
+    png = base64.b64decode(output.data["image/png"])
+    shown = output.metadata["image/png"]
+    print(int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"), shown["width"], shown["height"])
+"""
+
+
+def test_static_charts_keep_twice_their_pixels_once_pyplot_has_shown(depth: pd.DataFrame, tmp_path: Path) -> None:
+    """pyplot's inline backend registers a PNG formatter for every matplotlib figure, which came
+    before the chart's own and drew it at 1x, trimmed (731x611 for 1440x1200)."""
+    depth.to_parquet(tmp_path / "depth.parquet")
+    done = subprocess.run(
+        [sys.executable, "-c", AFTER_PLT_SHOW, str(tmp_path / "depth.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split("\n")[:2] == ["1440 1200 720 600", "1800 1000 900 500"], done.stdout + done.stderr
+
+
+def test_the_demo_writes_its_charts_at_twice_their_size(tmp_path: Path) -> None:
+    files = run_demo(tmp_path, seconds=1.0, echo=lambda line: None)
+    assert png_size(files["depth_chart"].read_bytes()) == (1440, 1200)
+    assert png_size(files["pair_weights_chart"].read_bytes()) == (1920, 1040)

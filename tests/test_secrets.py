@@ -5,16 +5,20 @@ socket at all, in what each feed's session logs or raises for any frame (the ses
 protocol tests, test_protocol_nexus.py and test_protocol_chainext.py).
 
 A secret counts as leaked if any 12 consecutive characters of it show, raw or URL-encoded
-(log lines cut frames short, so a leak may be partial).
+(log lines cut frames short, so a leak may be partial). A secret shorter than
+``nexusdata.protocol.session.SHORT_SECRET`` counts as leaked where it shows as a whole token:
+inside a word it is just letters ("x" in "nexus"), which masking would only garble.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import traceback
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +34,7 @@ from nexusdata.feed import Feed
 from nexusdata.protocol import chainext, nexus
 from nexusdata.protocol.chainext import ChaiNextSession, IndexSubscription
 from nexusdata.protocol.nexus import NexusSession
+from nexusdata.protocol.session import Secrets
 from nexusdata.sim import Simulator
 from nexusdata.sim.faults import Faults
 
@@ -264,3 +269,33 @@ def test_preview_of_a_frame_repeating_a_long_secret_leaks_no_part_of_it(caplog):
     s.receive("x" + secret * 8)  # not JSON: logged through the preview
     assert s.malformed == 1
     assert secret[:16] not in caplog.text
+
+
+# -- short secrets: masked as whole tokens, the text around them left as it is -----------------------
+
+
+@pytest.mark.parametrize("token", ["x", "e"])
+def test_a_short_token_is_masked_where_it_stands_not_inside_words(token: str, tmp_path: Path) -> None:
+    """``nexusdata check --token x``: the transcript and the trace keep every word that merely
+    contains the letter ("nexus", "/api/realtime", "Protocols"); the token itself shows nowhere
+    as a token, in the URL or in any frame, and the check still passes."""
+    trace = tmp_path / "trace.jsonl"
+    with Simulator(seed=16, token=token) as sim:
+        transcript = nd.check("nexus", url=sim.nexus_url, token=token, seconds=10, pushes=3, trace=trace)
+    assert transcript.attrs["nexusdata"]["passed"]
+    shown = nd.format_transcript(transcript)
+    frames = trace.read_text()
+    alone = re.compile(rf"(?<!\w){re.escape(token)}(?!\w)")
+    for text in (shown, frames):
+        assert not alone.search(text), alone.search(text)
+        assert text.count("***") == text.count("X-API-TOKEN=***")  # masked where the token stood, nowhere else
+    assert "nexus at ws://127.0.0.1" in shown and "/api/realtime?X-API-TOKEN=***" in shown
+    assert "Switching Protocols" in shown and "API_MARKETDEPTH BTCUSDT" in shown
+
+
+def test_short_secrets_are_masked_as_tokens_and_long_ones_anywhere() -> None:
+    secrets = Secrets(["x", API_SECRET])
+    text = f"nexus ?X-API-TOKEN=x&y=1 'x' x,x {API_SECRET} glued{API_SECRET}glued {quote(API_SECRET, safe='')} xx"
+    assert secrets.scrub(text) == "nexus ?X-API-TOKEN=***&y=1 '***' ***,*** *** glued***glued *** xx"
+    secrets.add("xx")
+    assert secrets.scrub("xx x xxx") == "*** *** xxx"

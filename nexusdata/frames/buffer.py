@@ -25,7 +25,7 @@ import pyarrow as pa
 from ..errors import ArgumentError
 from ..protocol.tables import Kind, Table
 from .arrow_json import read_frames
-from .columns import CONVERTERS, Array, NotColumnar, concat, to_arrow, to_series_values
+from .columns import CONVERTERS, Array, NotColumnar, concat, equal, take, to_arrow, to_series_values
 
 log = logging.getLogger("nexusdata.frames")
 
@@ -123,13 +123,21 @@ class TableBuffer:
             chunks = list(self._chunks)
         return build_dataframe(self.table, chunks)
 
-    def tail(self, pushes: int, *, pending: bool = True, columns: Collection[str] | None = None) -> pd.DataFrame:
+    def tail(
+        self,
+        pushes: int,
+        *,
+        pending: bool = True,
+        columns: Collection[str] | None = None,
+        where: tuple[str, str] | None = None,
+    ) -> pd.DataFrame:
         """The rows of the newest ``pushes`` pushes held, as a DataFrame: what a live chart
         draws, as cheap however much the buffer holds (no push is typed twice). ``pending=False``
         leaves the frames not yet typed to the connection's thread (which types them once a
         chunk's worth has arrived) instead of typing them here, under the lock that thread waits
         for: a chart of a flood then shows the pushes up to the last chunk typed. Only ``columns``
-        are built, if named (those a chart reads)."""
+        are built, if named (those a chart reads). ``where=(column, value)`` keeps only the rows
+        holding ``value`` in ``column`` (one symbol or id of several), and counts only their pushes."""
         picked: list[Chunk] = []
         with self._lock:
             if pending:
@@ -138,6 +146,13 @@ class TableBuffer:
             for chunk in reversed(self._chunks):
                 if count >= pushes:
                     break
+                if where is not None:
+                    kept = equal(chunk.columns[where[0]], where[1])
+                    if not kept.all():
+                        rows = np.flatnonzero(kept)
+                        if not len(rows):
+                            continue
+                        chunk = Chunk({name: take(values, rows) for name, values in chunk.columns.items()}, len(rows))
                 # a push's rows share one received_at; each change starts the next push
                 # (received_at, like every META column, is a numpy array)
                 starts = np.flatnonzero(np.diff(cast(np.ndarray, chunk.columns["received_at"]).view(np.int64))) + 1

@@ -184,6 +184,19 @@ def concat(kind: Kind, parts: Sequence[Array]) -> Array:
     return np.concatenate(parts)
 
 
+def equal(values: Array, value: str) -> np.ndarray:
+    """Where ``values`` (categories or Arrow strings: symbols, ids) hold ``value``, as a boolean
+    array (missing values are not equal to anything)."""
+    if isinstance(values, pd.Categorical):
+        categories = values.categories
+        if value not in categories:
+            return np.zeros(len(values), dtype=bool)
+        return cast(np.ndarray, values.codes == categories.get_loc(value))
+    if isinstance(values, pa.Array):
+        return pc.equal(values, pa.scalar(value)).fill_null(False).to_numpy(zero_copy_only=False)
+    return cast(np.ndarray, values == value)
+
+
 def take(values: Array, rows: np.ndarray) -> Array:
     """The values at ``rows`` (positions), whatever kind of array holds them."""
     return values.take(pa.array(rows)) if isinstance(values, pa.Array) else values[rows]

@@ -241,7 +241,7 @@ class ChaiNextSession(Session[IndexSubscription]):
     def _login(self) -> None:
         now = self.clock()
         request = login_request(self._key, self._secret, now)
-        self._secrets += (request["args"]["signature"],)  # hex: it has no other form
+        self._secrets.add(request["args"]["signature"])
         self.outbox.append(dumps(request))
         self._login_sent = now
 

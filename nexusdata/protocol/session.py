@@ -8,6 +8,7 @@ or a thread, and takes the time from an injectable clock, which is what lets the
 from __future__ import annotations
 
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -75,11 +76,39 @@ def batch(data: Any) -> bool:
     return isinstance(data, list) and bool(data) and all(isinstance(item, dict) for item in data)
 
 
-def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret as it may appear in a frame or URL a server echoes: raw, percent-encoded,
-    JSON-escaped. Longest first, so no form is left half replaced."""
-    forms = {f for s in secrets if s for f in (s, quote(s, safe=""), quote_plus(s), dumps(s)[1:-1])}
-    return tuple(sorted(forms, key=len, reverse=True))
+SHORT_SECRET = 8
+"""Characters below which a secret is masked only where it stands as a whole token, not inside a
+word: masking every ``x`` of a token ``x`` garbles the text (``ne***us``, ``/api/***altime``) and
+hides nothing a guess would not find. Longer secrets are masked wherever they appear, glued to
+other text too (a server may echo one inside a longer string)."""
+
+
+class Secrets:
+    """Masks secrets in text with ``***``, in every form a server may echo them: raw,
+    percent-encoded, JSON-escaped. A secret of :data:`SHORT_SECRET` characters or more is masked
+    wherever it appears; a shorter one where no letter, digit or ``_`` touches it on either side.
+    ``add`` takes more (a login's signature)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._forms: dict[str, bool] = {}  # each form, and whether it is masked only as a whole token
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        for secret in secrets:
+            if secret:
+                for form in (secret, quote(secret, safe=""), quote_plus(secret), dumps(secret)[1:-1]):
+                    self._forms[form] = self._forms.get(form, True) and len(secret) < SHORT_SECRET
+        # longest first: no form is left half masked by a shorter one that starts where it does
+        alternatives = (
+            rf"(?<!\w){re.escape(form)}(?!\w)" if whole else re.escape(form)
+            for form, whole in sorted(self._forms.items(), key=lambda item: len(item[0]), reverse=True)
+        )
+        self._pattern = re.compile("|".join(alternatives)) if self._forms else None
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret masked."""
+        return self._pattern.sub("***", text) if self._pattern is not None else text
 
 
 class Subscribable(Protocol):
@@ -125,7 +154,7 @@ class Session(ABC, Generic[SubT]):
         self.malformed = 0
         self.unknown = 0
         self.finished = False
-        self._secrets = secret_forms(secrets)
+        self._secrets = Secrets(secrets)
         self.replies: list[Reply] = []
         """Every answer to a request this session sent, in order (see :class:`Reply`)."""
         self.refused: dict[SubT, SubscriptionError] = {}
@@ -317,7 +346,5 @@ class Session(ABC, Generic[SubT]):
         return self.scrub(str(value))[:_PREVIEW]
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret this session knows replaced by ``***``."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with every secret this session knows masked (see :class:`Secrets`)."""
+        return self._secrets.scrub(text)
