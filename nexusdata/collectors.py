@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import kinds
+from .checks import check_flag
 from .config import split_conn
 from .errors import ArgumentError
 from .feed import LIVE_READS, Feed
@@ -26,7 +27,6 @@ from .kinds import (
     Kind,
     OrderRows,
     Subscription,
-    check_flag,
     check_run,
     keys,
     keyword_only,

@@ -26,10 +26,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 from matplotlib.ticker import AutoLocator, ScalarFormatter
 
-from .config import nonempty_str, positive_int
+from .checks import floats, nanoseconds, nonempty_str, positive_int
 from .errors import ArgumentError
 from .feed import clock
 from .frames import frame_with
+from .frames.book import best_prices, push_starts, side_codes
 from .plots import (
     AGO,
     SIDE_COLOURS,
@@ -41,8 +42,6 @@ from .plots import (
     Scene,
     Window,
     extent,
-    nanoseconds,
-    push_starts,
     time_axis,
 )
 
@@ -150,9 +149,9 @@ def volume_grid(
     if depth.attrs:  # every column read would deep-copy a collector's attrs (its gap and reply logs)
         depth = pd.DataFrame(depth, copy=False)
 
-    received = nanoseconds(depth["received_at"])
-    price = _floats(depth["price"], "price")
-    volume = _floats(depth["volume"], "volume")
+    received = nanoseconds(depth["received_at"], "depth's received_at")
+    price = floats(depth["price"], "depth's price")
+    volume = floats(depth["volume"], "depth's volume")
     level0 = depth["level"].to_numpy() == 0
     order = None  # the rows in time order, when they are not already, and without NaT
     if len(received) and received.min() == _NAT:
@@ -164,11 +163,7 @@ def volume_grid(
     if order is not None:
         received, price, volume, level0 = received[order], price[order], volume[order], level0[order]
 
-    # pushes: runs of one received_at, oldest first
-    opens = np.empty(len(received), dtype=bool)
-    opens[:1] = True
-    np.not_equal(received[1:], received[:-1], out=opens[1:])
-    starts = np.flatnonzero(opens)  # each push's first row
+    starts = push_starts(received)  # each push's first row, oldest first
     push_times = received[starts]
 
     # time columns, and the push each one shows
@@ -230,11 +225,7 @@ def volume_grid(
 
     # the best bid and ask of each push: its level-0 rows
     best = np.flatnonzero(level0[:cut])
-    side = _codes(depth["side"], ("bid", "ask"), best if order is None else order[best])
-    push = np.searchsorted(starts, best, side="right") - 1
-    best_bid, best_ask = np.full(kept, np.nan), np.full(kept, np.nan)
-    best_bid[push[side == 0]] = price[best[side == 0]]
-    best_ask[push[side == 1]] = price[best[side == 1]]
+    best_bid, best_ask = best_prices(starts, best, side_codes(depth["side"], best if order is None else order[best]), price)
     return Grid(
         times=_edges(start, end, columns),
         prices=np.linspace(low, high, rows + 1),
@@ -353,28 +344,6 @@ def _one_symbol(depth: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, 
     return depth, (present[0] if present else None)
 
 
-def _floats(column: pd.Series, name: str) -> np.ndarray:
-    """A column of numbers as float64, NaN where missing."""
-    if column.dtype == np.float64:
-        return column.to_numpy()
-    try:
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise ArgumentError(f"depth's {name} must be numbers, got dtype {column.dtype}") from exc
-
-
-def _codes(column: pd.Series, values: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
-    """The position in ``values`` of each of the ``rows`` of ``column`` (int8), -1 for any other value."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # a lookup by code (a str Index's get_indexer is slow)
-        lookup = [values.index(c) if c in values else -1 for c in column.array.categories.tolist()]
-        return np.array([*lookup, -1], dtype=np.int8)[column.array.codes[rows]]  # code -1 (missing): the last
-    picked = column.to_numpy()[rows]
-    codes = np.full(len(picked), -1, dtype=np.int8)
-    for i, value in enumerate(values):
-        codes[picked == value] = i
-    return codes
-
-
 def _price_range(prices: Any) -> tuple[float, float] | None:
     if prices is None:
         return None
@@ -472,7 +441,7 @@ class HeatmapScene(Scene):
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         if rows.attrs:  # as in volume_grid: no deep copy of a collector's attrs per column read
             rows = pd.DataFrame(rows, copy=False)
-        received = nanoseconds(rows["received_at"])
+        received = nanoseconds(rows["received_at"], "depth's received_at")
         has_data = bool(len(received))
         self.waiting.set_visible(not has_data)
         if not self.live:
@@ -482,7 +451,7 @@ class HeatmapScene(Scene):
             return None
         newest = int(received.max()) if has_data else 0
         seconds = self.window(self.times, received[push_starts(received)], now)
-        low, high = self.prices.fit(*extent(_floats(rows["price"], "price")), now)
+        low, high = self.prices.fit(*extent(floats(rows["price"], "depth's price")), now)
         artists = self.artists
         symbol = None
         if has_data:

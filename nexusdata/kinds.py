@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from .config import nonempty_str, positive_int, positive_number
+from .checks import nonempty_str, positive_int, positive_number
 from .errors import ArgumentError
 from .protocol import (
     IndexSubscription,
@@ -208,13 +208,6 @@ def check_run(seconds: object, max_messages: object) -> tuple[float, int | None]
     ``max_messages`` (``None`` or >= 1)."""
     limit = None if max_messages is None else positive_int(max_messages, "max_messages")
     return positive_number(seconds, "seconds", allow_inf=limit is not None), limit
-
-
-def check_flag(value: object, name: str) -> bool:
-    """``value`` if it is a bool, else an :class:`ArgumentError`."""
-    if not isinstance(value, bool):
-        raise ArgumentError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 F = TypeVar("F", bound=Callable[..., Any])

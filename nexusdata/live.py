@@ -25,7 +25,8 @@ import pandas as pd
 
 from . import kinds
 from .batches import CALLBACK_WAIT, EVERY, BatchCallback, Batches
-from .config import Endpoint, positive_int, split_conn
+from .checks import positive_int
+from .config import Endpoint, split_conn
 from .errors import ArgumentError
 from .feed import (
     LIVE_READS,

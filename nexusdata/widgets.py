@@ -33,7 +33,7 @@ import ipywidgets
 import traitlets
 
 from .animation import DEVICE_PIXEL_RATIO, Animation, chart_of
-from .config import positive_int, positive_number
+from .checks import positive_int, positive_number
 from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
 from .kinds import Kind, Subscription
 from .plots import Chart
