@@ -32,7 +32,8 @@ import anywidget
 import ipywidgets
 import traitlets
 
-from .animation import DEVICE_PIXEL_RATIO, Animation, chart_of
+from .animation import DEVICE_PIXEL_RATIO, Animation, drawing
+from .charts import chart_of
 from .checks import positive_int, positive_number
 from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
 from .kinds import Kind, Subscription
@@ -259,8 +260,8 @@ class LivePlot(ipywidgets.VBox):
     @classmethod
     def of(cls, feed: Feed, kind: str, pick: Pick, chart: str | None = None, **options: Any) -> LivePlot:
         """A live chart of ``pick`` among ``feed``'s pushes of ``kind``: the one named ``chart``
-        (:data:`~nexusdata.animation.CHARTS`), else the default of the pick's table."""
-        return cls(feed, kind, chart_of(pick.kind.name, chart), pick=pick, **options)
+        (:data:`~nexusdata.charts.CHARTS`), else the default of the pick's kind."""
+        return cls(feed, kind, drawing(chart_of(pick.kind.name, chart)), pick=pick, **options)
 
     @property
     def share(self) -> float:
