@@ -67,4 +67,5 @@ def chart_of(kind: str, name: str | None = None) -> ChartEntry:
 
 def charted_kinds() -> str:
     """The kinds a live chart draws, in words (``depth and pair_index_v3``), for messages."""
-    return " and ".join(dict.fromkeys(entry.kind for entry in CHARTS.values()))
+    kinds = list(dict.fromkeys(entry.kind for entry in CHARTS.values()))
+    return " and ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
