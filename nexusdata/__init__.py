@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .analytics import bars, pair_weights, tidy_depth, top_of_book, wide
 from .batches import BatchCallback, Batches
+from .charts import PLOTS
 from .collectors import collect_index, collect_orders, collect_risk, stream_depth
 from .errors import (
     ArgumentError,
@@ -40,8 +42,9 @@ from .replay import replay
 if TYPE_CHECKING:
     from .aio import acollect_index, acollect_orders, acollect_risk, astream_depth
     from .contact import check, format_transcript
-    from .heatmap import plot_depth_heatmap
-    from .plots import plot_depth, plot_pair_weights
+    from .heatmap import plot_depth_heatmap as plot_depth_heatmap  # the static charts typed (PLOTS finds them)
+    from .plots import plot_depth as plot_depth
+    from .plots import plot_pair_weights as plot_pair_weights
     from .recording.compaction import compact
 
 __all__ = [
@@ -75,9 +78,6 @@ __all__ = [
     "live_orders",
     "live_risk",
     "pair_weights",
-    "plot_depth",
-    "plot_depth_heatmap",
-    "plot_pair_weights",
     "read_recording",
     "record",
     "replay",
@@ -86,25 +86,21 @@ __all__ = [
     "tidy_depth",
     "top_of_book",
     "wide",
+    *PLOTS,  # the static charts (plot_depth, plot_depth_heatmap, plot_pair_weights): nexusdata/charts.py
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """The static charts, the first-contact check, compaction, the asyncio collectors and
-    ``__version__``, found on first use: matplotlib, the check's transcript, the compactor,
-    asyncio and the package metadata are loaded by what needs them, not by ``import nexusdata``."""
+    """The static charts (each in its display module, by the registry of charts), the
+    first-contact check, compaction, the asyncio collectors and ``__version__``, found on first
+    use: matplotlib, the check's transcript, the compactor, asyncio and the package metadata are
+    loaded by what needs them, not by ``import nexusdata``."""
     if name in ("astream_depth", "acollect_orders", "acollect_risk", "acollect_index"):
         from . import aio
 
         return getattr(aio, name)
-    if name in ("plot_depth", "plot_pair_weights"):
-        from . import plots
-
-        return getattr(plots, name)
-    if name == "plot_depth_heatmap":
-        from . import heatmap
-
-        return heatmap.plot_depth_heatmap
+    if name in PLOTS:
+        return getattr(importlib.import_module(f".{PLOTS[name].module}", __name__), name)
     if name in ("check", "format_transcript"):
         from . import contact
 

@@ -15,6 +15,7 @@ shows the frames.
 
 from __future__ import annotations
 
+import importlib
 import io
 
 import numpy as np
@@ -22,9 +23,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from .errors import ArgumentError
-from .heatmap import HEATMAP_CHART
-from .plots import DEPTH_CHART, MUTED, PAIR_WEIGHTS_CHART, PICTURE_SCALE, Chart, ChartFigure, Layout, Scene, png
+from .charts import ChartEntry
+from .plots import MUTED, PICTURE_SCALE, Chart, ChartFigure, Layout, Scene, png
 
 DEVICE_PIXEL_RATIO = PICTURE_SCALE
 """Device pixels per CSS pixel a live chart is drawn for by default, as the static charts are."""
@@ -34,19 +34,12 @@ JPEG_QUALITY = 90
 
 _UNSET = object()
 
-CHARTS: dict[str, Chart] = {"depth": DEPTH_CHART, "heatmap": HEATMAP_CHART, "pair_weights": PAIR_WEIGHTS_CHART}
-"""Every live chart by name; the first one of a table is that table's default."""
 
-
-def chart_of(table: str, name: str | None = None) -> Chart:
-    """The live chart ``name`` of ``table`` (its default if ``None``), or an
-    :class:`~nexusdata.errors.ArgumentError` naming the charts there are."""
-    charts = {n: c for n, c in CHARTS.items() if c.table == table}
-    if name is None and charts:
-        return next(iter(charts.values()))
-    if name not in charts:
-        raise ArgumentError(f"chart must be one of {', '.join(map(repr, charts))} for {table} data, got {name!r}")
-    return charts[name]
+def drawing(entry: ChartEntry) -> Chart:
+    """The figure layout and scene of a chart of the registry (:data:`~nexusdata.charts.CHARTS`),
+    its display module loaded."""
+    chart: Chart = getattr(importlib.import_module(f"{__package__}.{entry.module}"), entry.drawing)
+    return chart
 
 
 class Animation:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import pandas as pd
 
-from .config import positive_int, positive_number
+from .checks import positive_int, positive_number
 from .errors import ArgumentError, NexusDataError
 from .feed import Feed, Listener, Signal
 from .run import raise_feed_error

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import kinds
+from .charts import charted_kinds, charts_of
+from .checks import check_flag
 from .config import split_conn
 from .errors import ArgumentError
 from .feed import LIVE_READS, Feed
@@ -26,7 +28,6 @@ from .kinds import (
     Kind,
     OrderRows,
     Subscription,
-    check_flag,
     check_run,
     keys,
     keyword_only,
@@ -152,10 +153,9 @@ def wants_chart(plan: Plan, plot: object) -> bool:
     subscription collected, and be drawn from the main thread."""
     if not check_flag(plot, "plot"):
         return False
-    charted = " and ".join(k.name for k in KINDS.values() if k.chart)
     kind = next(iter(plan))
     if len(plan) > 1 or not kind.chart:
-        raise ArgumentError(f"plot=True draws {charted} data only, not {', '.join(k.name for k in plan)}")
+        raise ArgumentError(f"plot=True draws {charted_kinds()} data only, not {', '.join(k.name for k in plan)}")
     if len(plan[kind]) > 1:
         raise ArgumentError(f"plot=True draws one symbol or id; collect {kind.labels(plan[kind])} without it and plot each")
     if threading.current_thread() is not threading.main_thread():
@@ -272,7 +272,8 @@ def explain_empty(feed: Feed, rows: pd.DataFrame, seconds: float, label: str) ->
 def _show_chart(feed: Feed, push: str, kind: Kind) -> LivePlot | None:
     """Display a live chart of ``feed`` in Jupyter; elsewhere say why there is none."""
     if not in_kernel():
-        log.warning("plot=True shows a live chart in Jupyter only; plot the result with nd.plot_depth / nd.plot_pair_weights")
+        functions = " / ".join(f"nd.{entry.plot}" for entry in charts_of(kind.name))
+        log.warning("plot=True shows a live chart in Jupyter only; plot the result with %s", functions)
         return None
     from IPython.display import display
 

@@ -3,12 +3,12 @@ connection options, all checked before any socket is opened."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .checks import positive_int, positive_number
 from .errors import ArgumentError
 from .protocol import SERVICES, Service, Session
 from .protocol.urls import check_ws_url, redact
@@ -108,35 +108,6 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"Endpoint({self.service}, {self.display_url})"
-
-
-def positive_number(
-    value: object, name: str, *, allow_inf: bool = False, unit: str = "seconds", maximum: float = math.inf
-) -> float:
-    """``value`` as a float if it is a positive number (of ``unit``, up to ``maximum``), else an
-    :class:`ArgumentError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value <= maximum:
-        of = f" of {unit}" if unit else ""
-        up_to = f" up to {maximum:g}" if maximum < math.inf else ""
-        raise ArgumentError(f"{name} must be a positive number{of}{up_to}, got {value!r}")
-    if math.isinf(value) and not allow_inf:
-        raise ArgumentError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def positive_int(value: object, name: str, *, maximum: int | None = None) -> int:
-    """``value`` if it is an int from 1 to ``maximum``, else an :class:`ArgumentError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (maximum and value > maximum):
-        accepted = f"from 1 to {maximum}" if maximum else ">= 1"
-        raise ArgumentError(f"{name} must be a whole number {accepted}, got {value!r}")
-    return value
-
-
-def nonempty_str(value: object, name: str) -> str:
-    """``value`` stripped if it is a non-empty string, else an :class:`ArgumentError`."""
-    if not isinstance(value, str) or not value.strip():
-        raise ArgumentError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
 
 
 def _credential(conn: Mapping[str, Any], service: str, key: str, env: Mapping[str, str]) -> str:

@@ -21,7 +21,8 @@ from typing import IO, Any
 import orjson
 import pandas as pd
 
-from .config import ENV, Endpoint, Options, positive_int, positive_number, split_conn
+from .checks import positive_int, positive_number
+from .config import ENV, Endpoint, Options, split_conn
 from .errors import ArgumentError, AuthenticationError, Cause, NexusDataError, SubscriptionError
 from .feed import Arrival, Feed
 from .kinds import Kind, Subscription, checkable, renamed

@@ -26,10 +26,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 from matplotlib.ticker import AutoLocator, ScalarFormatter
 
-from .config import nonempty_str, positive_int
+from .checks import floats, nanoseconds, nonempty_str, positive_int
 from .errors import ArgumentError
 from .feed import clock
 from .frames import frame_with
+from .frames.book import best_prices, push_starts, side_codes
 from .plots import (
     AGO,
     SIDE_COLOURS,
@@ -41,8 +42,6 @@ from .plots import (
     Scene,
     Window,
     extent,
-    nanoseconds,
-    push_starts,
     time_axis,
 )
 
@@ -149,99 +148,148 @@ def volume_grid(
     depth, name = _one_symbol(depth, symbol)
     if depth.attrs:  # every column read would deep-copy a collector's attrs (its gap and reply logs)
         depth = pd.DataFrame(depth, copy=False)
+    levels = _Levels.of(depth)
+    starts = push_starts(levels.received)  # each push's first row, oldest first
+    push_times = levels.received[starts]
+    if time_range is None and not len(push_times):
+        return _empty(rows, price_range, name)
+    span = _time_span(push_times, time_range, most)
+    shown = _Shown.of(span, push_times, starts, len(levels.received))
+    shown_price, shown_volume = levels.price[shown.rows], levels.volume[shown.rows]
+    low, high = _price_span(shown_price, price_range)
+    grid = _volumes(shown_price, shown_volume, shown.at, (low, high, rows), span.columns)
+    return Grid(
+        times=_edges(span.start, span.end, span.columns),
+        prices=np.linspace(low, high, rows + 1),
+        volume=_carried_forward(grid, shown.column[shown.last]).T,
+        best=_best(depth["side"], levels, starts[: len(shown.column)], push_times, shown.cut),
+        symbol=name,
+    )
 
-    received = nanoseconds(depth["received_at"])
-    price = _floats(depth["price"], "price")
-    volume = _floats(depth["volume"], "volume")
-    level0 = depth["level"].to_numpy() == 0
-    order = None  # the rows in time order, when they are not already, and without NaT
-    if len(received) and received.min() == _NAT:
-        order = np.flatnonzero(received != _NAT)
-    if len(received) > 1:
-        times_in_order = received if order is None else received[order]
-        if not np.all(times_in_order[1:] >= times_in_order[:-1]):
-            order = np.argsort(received, kind="stable") if order is None else order[np.argsort(times_in_order, kind="stable")]
-    if order is not None:
-        received, price, volume, level0 = received[order], price[order], volume[order], level0[order]
 
-    # pushes: runs of one received_at, oldest first
-    opens = np.empty(len(received), dtype=bool)
-    opens[:1] = True
-    np.not_equal(received[1:], received[:-1], out=opens[1:])
-    starts = np.flatnonzero(opens)  # each push's first row
-    push_times = received[starts]
+@dataclass(frozen=True, eq=False)
+class _Levels:
+    """A depth frame's rows read once, as :func:`volume_grid` needs them: in time order, without
+    rows of no time (``order`` says which rows of the frame, in which order, when they were not
+    already)."""
 
-    # time columns, and the push each one shows
-    if time_range is None:
-        if not len(push_times):
-            return _empty(rows, price_range, name)
-        start = int(push_times[0])
-        gap = (int(push_times[-1]) - start) // (len(push_times) - 1) if len(push_times) > 1 else _SECOND
-        end = int(push_times[-1]) + gap
-        columns = min(len(push_times), most)
-    else:
-        start, end = time_range
-        columns = most
-    kept = int(np.searchsorted(push_times, end))  # the pushes before the end, and their rows
-    cut = int(starts[kept]) if kept < len(starts) else len(received)
-    starts = starts[:kept]
-    column = _column_of(push_times[:kept] - start, end - start, columns)  # each push's column
-    last = np.ones(kept, dtype=bool)  # the last push in its column is the one it shows
-    last[:-1] = column[1:] != column[:-1]
-    sizes = np.diff(starts, append=cut)  # each push's rows
-    if last.all():
-        picked: slice | np.ndarray = slice(0, cut)
-        at = np.repeat(column, sizes)
-    else:  # the rows of the shown pushes only: ranges joined without a loop
+    received: np.ndarray  # int64 ns
+    price: np.ndarray
+    volume: np.ndarray
+    level0: np.ndarray  # whether a row is its side's best
+    order: np.ndarray | None
+
+    @classmethod
+    def of(cls, depth: pd.DataFrame) -> _Levels:
+        received = nanoseconds(depth["received_at"], "depth's received_at")
+        price = floats(depth["price"], "depth's price")
+        volume = floats(depth["volume"], "depth's volume")
+        level0 = depth["level"].to_numpy() == 0
+        order = None
+        if len(received) and received.min() == _NAT:
+            order = np.flatnonzero(received != _NAT)
+        if len(received) > 1:
+            times_in_order = received if order is None else received[order]
+            if not np.all(times_in_order[1:] >= times_in_order[:-1]):
+                order = np.argsort(received, kind="stable") if order is None else order[np.argsort(times_in_order, kind="stable")]
+        if order is None:
+            return cls(received, price, volume, level0, None)
+        return cls(received[order], price[order], volume[order], level0[order], order)
+
+    def original(self, rows: np.ndarray) -> np.ndarray:
+        """The frame's row numbers of ``rows`` (numbered in time order)."""
+        return rows if self.order is None else self.order[rows]
+
+
+@dataclass(frozen=True)
+class _TimeSpan:
+    """The grid's time axis: ``columns`` equal columns from ``start`` to ``end`` (ns)."""
+
+    start: int
+    end: int
+    columns: int
+
+
+def _time_span(push_times: np.ndarray, time_range: tuple[int, int] | None, most: int) -> _TimeSpan:
+    """The given ``time_range`` in ``most`` columns; by default from the first push to the last
+    one plus the mean time between pushes, a column per push up to ``most``."""
+    if time_range is not None:
+        return _TimeSpan(*time_range, most)
+    start = int(push_times[0])
+    gap = (int(push_times[-1]) - start) // (len(push_times) - 1) if len(push_times) > 1 else _SECOND
+    return _TimeSpan(start, int(push_times[-1]) + gap, min(len(push_times), most))
+
+
+@dataclass(frozen=True, eq=False)
+class _Shown:
+    """Which pushes the grid's columns show: the pushes before the span's end (their rows are
+    those before ``cut``), each one's ``column``, and whether it is the ``last`` in its column
+    (the one the column shows); the ``rows`` of the shown pushes and the column each is ``at``."""
+
+    cut: int
+    column: np.ndarray
+    last: np.ndarray
+    rows: slice | np.ndarray
+    at: np.ndarray
+
+    @classmethod
+    def of(cls, span: _TimeSpan, push_times: np.ndarray, starts: np.ndarray, rows: int) -> _Shown:
+        kept = int(np.searchsorted(push_times, span.end))
+        cut = int(starts[kept]) if kept < len(starts) else rows
+        starts = starts[:kept]
+        column = _column_of(push_times[:kept] - span.start, span.end - span.start, span.columns)
+        last = np.ones(kept, dtype=bool)
+        last[:-1] = column[1:] != column[:-1]
+        sizes = np.diff(starts, append=cut)  # each push's rows
+        if last.all():
+            return cls(cut, column, last, slice(0, cut), np.repeat(column, sizes))
+        # the rows of the shown pushes only: ranges joined without a loop
         shows, counts = np.flatnonzero(last), sizes[last]
         before = np.cumsum(counts) - counts
         picked = np.arange(int(counts.sum())) + np.repeat(starts[shows] - before, counts)
-        at = np.repeat(column[shows], counts)
-    shown_price, shown_volume = price[picked], volume[picked]
+        return cls(cut, column, last, picked, np.repeat(column[shows], counts))
 
-    # price rows
-    if price_range is None:  # the shown prices' span, NaN left out
-        low, high = (float(f.reduce(shown_price)) if len(shown_price) else math.nan for f in (np.fmin, np.fmax))
-        if math.isnan(low):
-            low, high = 0.0, 1.0
-        else:
-            pad = (high - low) * MARGIN or max(abs(low) * 1e-4, 1e-9)
-            low, high = low - pad, high + pad
-    else:
-        low, high = price_range
 
-    # the shown rows scattered into the grid in one step, on a (time, price) layout so that the
-    # forward fill copies whole contiguous columns; transposed on the way out
-    inside = (shown_price >= low) & (shown_price <= high)  # NaN prices fail both
+def _price_span(shown: np.ndarray, price_range: tuple[float, float] | None) -> tuple[float, float]:
+    """The given ``price_range``; by default the ``shown`` prices' span (NaN left out) widened by
+    :data:`MARGIN` on each side."""
+    if price_range is not None:
+        return price_range
+    low, high = (float(f.reduce(shown)) if len(shown) else math.nan for f in (np.fmin, np.fmax))
+    if math.isnan(low):
+        return 0.0, 1.0
+    pad = (high - low) * MARGIN or max(abs(low) * 1e-4, 1e-9)
+    return low - pad, high + pad
+
+
+def _volumes(price: np.ndarray, volume: np.ndarray, at: np.ndarray, bins: tuple[float, float, int], columns: int) -> np.ndarray:
+    """The ``volume`` of levels at ``price`` in the columns ``at``, summed into ``bins`` (low,
+    high, rows) price rows, as a (columns, rows) array (a time-major layout, so that carrying a
+    column forward copies a contiguous block). Levels outside the range are dropped; NaN
+    volumes count as 0."""
+    low, high, rows = bins
+    inside = (price >= low) & (price <= high)  # NaN prices fail both
     if not inside.all():
-        shown_price, shown_volume, at = shown_price[inside], shown_volume[inside], at[inside]
-    cell = np.minimum(((shown_price - low) * (rows / (high - low))).astype(np.int64), rows - 1)
+        price, volume, at = price[inside], volume[inside], at[inside]
+    cell = np.minimum(((price - low) * (rows / (high - low))).astype(np.int64), rows - 1)
     cell += at * rows
-    missing = np.isnan(shown_volume)
-    weights = np.where(missing, 0.0, shown_volume) if missing.any() else shown_volume
+    missing = np.isnan(volume)
+    weights = np.where(missing, 0.0, volume) if missing.any() else volume
     grid = np.bincount(cell, weights=weights, minlength=columns * rows).astype(np.float64, copy=False)  # int when empty
-    grid = grid.reshape(columns, rows)
-    seen = np.full(columns, -1)
-    seen[column[last]] = column[last]
-    if (seen < 0).any():  # a column without a push shows the book of the one before, NaN before any
-        source = np.maximum.accumulate(seen)
-        grid = grid[np.maximum(source, 0)]
-        grid[source < 0] = np.nan
+    return grid.reshape(columns, rows)
 
-    # the best bid and ask of each push: its level-0 rows
-    best = np.flatnonzero(level0[:cut])
-    side = _codes(depth["side"], ("bid", "ask"), best if order is None else order[best])
-    push = np.searchsorted(starts, best, side="right") - 1
-    best_bid, best_ask = np.full(kept, np.nan), np.full(kept, np.nan)
-    best_bid[push[side == 0]] = price[best[side == 0]]
-    best_ask[push[side == 1]] = price[best[side == 1]]
-    return Grid(
-        times=_edges(start, end, columns),
-        prices=np.linspace(low, high, rows + 1),
-        volume=grid.T,
-        best=Best(push_times[:kept].astype("datetime64[ns]"), best_bid, best_ask),
-        symbol=name,
-    )
+
+def _carried_forward(grid: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """``grid`` (columns, rows) with each column that shows no push (not in ``shown``) showing
+    the book of the one before, NaN before the first."""
+    seen = np.full(len(grid), -1)
+    seen[shown] = shown
+    if (seen >= 0).all():
+        return grid
+    source = np.maximum.accumulate(seen)
+    grid = grid[np.maximum(source, 0)]
+    grid[source < 0] = np.nan
+    return grid
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,28 +401,6 @@ def _one_symbol(depth: pd.DataFrame, symbol: str | None) -> tuple[pd.DataFrame, 
     return depth, (present[0] if present else None)
 
 
-def _floats(column: pd.Series, name: str) -> np.ndarray:
-    """A column of numbers as float64, NaN where missing."""
-    if column.dtype == np.float64:
-        return column.to_numpy()
-    try:
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise ArgumentError(f"depth's {name} must be numbers, got dtype {column.dtype}") from exc
-
-
-def _codes(column: pd.Series, values: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
-    """The position in ``values`` of each of the ``rows`` of ``column`` (int8), -1 for any other value."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # a lookup by code (a str Index's get_indexer is slow)
-        lookup = [values.index(c) if c in values else -1 for c in column.array.categories.tolist()]
-        return np.array([*lookup, -1], dtype=np.int8)[column.array.codes[rows]]  # code -1 (missing): the last
-    picked = column.to_numpy()[rows]
-    codes = np.full(len(picked), -1, dtype=np.int8)
-    for i, value in enumerate(values):
-        codes[picked == value] = i
-    return codes
-
-
 def _price_range(prices: Any) -> tuple[float, float] | None:
     if prices is None:
         return None
@@ -427,6 +453,14 @@ def _edges(start: int, end: int, columns: int) -> np.ndarray:
     return (start + whole * steps + (rest * steps + columns - 1) // columns).astype("datetime64[ns]")
 
 
+def _best(side: pd.Series, levels: _Levels, starts: np.ndarray, push_times: np.ndarray, cut: int) -> Best:
+    """The best bid and ask of the pushes starting at ``starts`` (the pushes before the grid's
+    end, whose rows are those before ``cut``), from their level-0 rows."""
+    top = np.flatnonzero(levels.level0[:cut])
+    bid, ask = best_prices(starts, top, side_codes(side, levels.original(top)), levels.price)
+    return Best(push_times[: len(starts)].astype("datetime64[ns]"), bid, ask)
+
+
 def _empty(rows: int, price_range: tuple[float, float] | None, name: str | None) -> Grid:
     """The grid of a frame without a push: no time edges, and no price edges unless a range was given."""
     edges = np.linspace(*price_range, rows + 1) if price_range else np.zeros(0)
@@ -472,7 +506,7 @@ class HeatmapScene(Scene):
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         if rows.attrs:  # as in volume_grid: no deep copy of a collector's attrs per column read
             rows = pd.DataFrame(rows, copy=False)
-        received = nanoseconds(rows["received_at"])
+        received = nanoseconds(rows["received_at"], "depth's received_at")
         has_data = bool(len(received))
         self.waiting.set_visible(not has_data)
         if not self.live:
@@ -482,7 +516,7 @@ class HeatmapScene(Scene):
             return None
         newest = int(received.max()) if has_data else 0
         seconds = self.window(self.times, received[push_starts(received)], now)
-        low, high = self.prices.fit(*extent(_floats(rows["price"], "price")), now)
+        low, high = self.prices.fit(*extent(floats(rows["price"], "depth's price")), now)
         artists = self.artists
         symbol = None
         if has_data:

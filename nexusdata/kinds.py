@@ -3,7 +3,7 @@
 A kind is what a user asks for by name (``depth``, ``orders``, ``executions``, ``risk``,
 ``pair_index_v3``, ...): the service that serves it, the table its pushes are flattened into,
 how one subscription is built from checked arguments, how it is labelled, and whether a live
-chart draws it. The collectors, live handles, the recorder, the reader, replay and the command
+chart draws it (the registry of charts, :mod:`nexusdata.charts`, says). The collectors, live handles, the recorder, the reader, replay and the command
 line all read :data:`KINDS`, so a new kind (or a new view of the orders) is one entry here and
 one table in :mod:`nexusdata.protocol.tables` (docs/architecture.md shows one).
 """
@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from .config import nonempty_str, positive_int, positive_number
+from .charts import charts_of
+from .checks import nonempty_str, positive_int, positive_number
 from .errors import ArgumentError
 from .protocol import (
     IndexSubscription,
@@ -48,8 +49,12 @@ class Kind:
     column: str
     """The column telling its subscriptions' rows apart (a recording's partition key comes from it)."""
     build: Build
-    chart: bool = False
-    """Whether a live chart draws it (:data:`nexusdata.animation.CHARTS` has one of its table)."""
+
+    @property
+    def chart(self) -> bool:
+        """Whether a live chart draws it (the registry of charts, :data:`~nexusdata.charts.CHARTS`,
+        has one of it)."""
+        return bool(charts_of(self.name))
 
     def subscription(self, key: Any = None, depth: Any = 5) -> Subscription:
         """One checked subscription (see :data:`Build`)."""
@@ -150,7 +155,7 @@ prefers them in this order when a recording holds several."""
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("depth", "nexus", tables.DEPTH, "symbol", "symbol", _depth, chart=True),
+        Kind("depth", "nexus", tables.DEPTH, "symbol", "symbol", _depth),
         Kind("orders", "nexus", tables.ORDERS, None, "symbol", _orders),
         Kind("cp_orders", "nexus", tables.CP_ORDERS, None, "symbol", _orders),
         Kind("executions", "nexus", tables.EXECUTIONS, None, "symbol", _orders),
@@ -159,7 +164,7 @@ KINDS: dict[str, Kind] = {
         Kind("pair_index", "chainext", tables.PAIR_INDEX, "id", "cid", _topic("pair_index")),
         Kind("index", "chainext", tables.INDEX, "id", "index_id", _topic("index")),
         Kind("coin_index_v3", "chainext", tables.COIN_INDEX_V3, "id", "underlying_cid", _topic("coin_index_v3")),
-        Kind("pair_index_v3", "chainext", tables.PAIR_INDEX_V3, "id", "underlying_cid", _topic("pair_index_v3"), chart=True),
+        Kind("pair_index_v3", "chainext", tables.PAIR_INDEX_V3, "id", "underlying_cid", _topic("pair_index_v3")),
     )
 }
 """Every subscription kind, by public name."""
@@ -208,13 +213,6 @@ def check_run(seconds: object, max_messages: object) -> tuple[float, int | None]
     ``max_messages`` (``None`` or >= 1)."""
     limit = None if max_messages is None else positive_int(max_messages, "max_messages")
     return positive_number(seconds, "seconds", allow_inf=limit is not None), limit
-
-
-def check_flag(value: object, name: str) -> bool:
-    """``value`` if it is a bool, else an :class:`ArgumentError`."""
-    if not isinstance(value, bool):
-        raise ArgumentError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 F = TypeVar("F", bound=Callable[..., Any])

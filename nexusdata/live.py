@@ -25,7 +25,9 @@ import pandas as pd
 
 from . import kinds
 from .batches import CALLBACK_WAIT, EVERY, BatchCallback, Batches
-from .config import Endpoint, positive_int, split_conn
+from .charts import charted_kinds
+from .checks import positive_int
+from .config import Endpoint, split_conn
 from .errors import ArgumentError
 from .feed import (
     LIVE_READS,
@@ -191,7 +193,8 @@ class LiveHandle:
     ) -> LivePlot:
         """A live chart of this handle that redraws itself in Jupyter as data arrives: for depth
         the book and its mid and spread (``chart="depth"``, the default) or the order-book
-        heatmap (``chart="heatmap"``); for ``pair_index_v3`` the pair weights. ``options`` go to
+        heatmap (``chart="heatmap"``); for ``pair_index_v3`` the pair weights (the charts of
+        each kind: :data:`~nexusdata.charts.CHARTS`). ``options`` go to
         :class:`~nexusdata.widgets.LivePlot`.
 
         A chart draws one symbol (depth, ``symbol=``) or id (``pair_index_v3``, ``id=``) of those
@@ -200,8 +203,7 @@ class LiveHandle:
         another's rows. A handle draws one chart at a time: asking again (re-running the cell)
         turns the previous one into its picture."""
         if not self.subscribed.chart:
-            charted = " and ".join(k.name for k in KINDS.values() if k.chart)
-            raise ArgumentError(f"live charts draw {charted} data only; this handle collects {self.table.name}")
+            raise ArgumentError(f"live charts draw {charted_kinds()} data only; this handle collects {self.table.name}")
         subscription = self._charted(symbol, id)
         from .widgets import (  # matplotlib and ipywidgets are loaded only when a chart is made
             LivePlot,

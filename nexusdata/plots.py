@@ -17,7 +17,6 @@ import io
 import math
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -30,9 +29,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.text import Text
 
-from .errors import ArgumentError
+from .checks import floats, nanoseconds
 from .feed import clock
 from .frames import frame_with, schema
+from .frames.book import SIDES, best_prices, mid_price, push_starts, side_codes
 from .protocol import tables
 
 PAIR_STATUS = {
@@ -149,22 +149,6 @@ def nice_step(span: float) -> float:
     return next(step * power for step in (1, 2, 5, 10) if step * power >= span * (1 - 1e-9))
 
 
-def push_starts(received_ns: np.ndarray) -> np.ndarray:
-    """The row index where each push starts (a push's rows share one ``received_at``)."""
-    return np.flatnonzero(np.r_[True, received_ns[1:] != received_ns[:-1]]) if len(received_ns) else np.empty(0, np.int64)
-
-
-def nanoseconds(column: pd.Series, frame: str = "depth") -> np.ndarray:
-    """A time column of a ``frame`` DataFrame as int64 nanoseconds since the epoch, UTC, without
-    a copy per value (NaT: the int64 minimum)."""
-    if not pd.api.types.is_datetime64_any_dtype(column.dtype):
-        raise ArgumentError(f"{frame}'s {column.name} must be times (datetime64), got dtype {column.dtype}")
-    times = column.array
-    if not isinstance(times, pd.arrays.DatetimeArray):  # Arrow-backed
-        times = pd.DatetimeIndex(column).array
-    return cast(np.ndarray, times.as_unit("ns").asi8)
-
-
 @dataclass(frozen=True)
 class Books:
     """Depth rows read once as numpy arrays: per push its time and best bid and ask, and the
@@ -178,31 +162,24 @@ class Books:
 
     @classmethod
     def of(cls, depth: pd.DataFrame) -> Books:
-        received = nanoseconds(depth["received_at"])
+        received = nanoseconds(depth["received_at"], "depth's received_at")
         starts = push_starts(received)
-        first = np.zeros(len(received), dtype=bool)
-        first[starts] = True
-        push = np.cumsum(first) - 1
         level = depth["level"].to_numpy()
-        is_bid = (depth["side"] == "bid").to_numpy()
-        is_ask = (depth["side"] == "ask").to_numpy()
-        price = depth["price"].to_numpy(dtype="float64")
-        best = {}
-        for side, mask in (("bid", is_bid), ("ask", is_ask)):
-            values = np.full(len(starts), np.nan)
-            at = mask & (level == 0)
-            values[push[at]] = price[at]
-            best[side] = values
+        price = floats(depth["price"], "depth's price")
+        top = np.flatnonzero(level == 0)
+        bid, ask = best_prices(starts, top, side_codes(depth["side"], top), price)
         book: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         symbol = None
         if len(starts):
             newest = slice(int(starts[-1]), None)
-            volume = depth["volume"].to_numpy(dtype="float64")[newest]
-            for side, mask in (("bid", is_bid[newest]), ("ask", is_ask[newest])):
+            sides = side_codes(depth["side"], newest)
+            volume = floats(depth["volume"], "depth's volume")[newest]
+            for code, side in enumerate(SIDES):
+                mask = sides == code
                 order = np.argsort(level[newest][mask], kind="stable")
                 book[side] = (price[newest][mask][order], np.cumsum(volume[mask][order]))
             symbol = str(depth["symbol"].iloc[-1])
-        return cls(received[starts], best["bid"], best["ask"], book, symbol)
+        return cls(received[starts], bid, ask, book, symbol)
 
     @property
     def centre(self) -> float:
@@ -212,7 +189,7 @@ class Books:
 
     @property
     def mid(self) -> np.ndarray:
-        return (self.bid + self.ask) / 2
+        return mid_price(self.bid, self.ask)
 
     @property
     def spread(self) -> np.ndarray:
@@ -449,7 +426,7 @@ class PairWeightsScene(Scene):
 
     def update(self, rows: pd.DataFrame, title: str | None, now: float) -> Layout | None:
         left, right = self.axes
-        received = nanoseconds(rows["received_at"], "v3")
+        received = nanoseconds(rows["received_at"], "v3's received_at")
         starts = push_starts(received)
         newest = int(starts[-1]) if len(starts) else 0
         push = rows.iloc[newest:]

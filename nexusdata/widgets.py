@@ -32,10 +32,12 @@ import anywidget
 import ipywidgets
 import traitlets
 
-from .animation import DEVICE_PIXEL_RATIO, Animation, chart_of
-from .config import positive_int, positive_number
+from .animation import DEVICE_PIXEL_RATIO, Animation, drawing
+from .charts import chart_of
+from .checks import positive_int, positive_number
 from .feed import OTHER_STATE_COLOUR, STATE_COLOURS, Feed
 from .kinds import Kind, Subscription
+from .pacing import Pacing
 from .plots import Chart
 
 log = logging.getLogger("nexusdata.widgets")
@@ -51,29 +53,6 @@ DRAW_SHARE = 0.05
 time (what drawing takes from ingestion: the GIL it holds and a core; waiting for the GIL costs
 nothing): slow machines redraw less often, and a feed at full speed keeps its throughput
 (``python -m benchmarks`` measures it)."""
-
-CALM_SHARE = 0.35
-"""The share of the time drawing may take while ingestion is calm (the connection thread spent
-more than :data:`CALM_WAITING` of the time since the last redraw waiting for data): the feed
-then has room, and the chart moves more often."""
-
-CALM_WAITING = 0.5
-"""Share of the time the connection thread waits for data above which ingestion counts as calm."""
-
-CREDIT = 0.04
-"""CPU seconds of drawing a chart may save up while it has nothing to draw (two frames' worth or
-so: more would be spent in one burst when data comes back): a redraw is allowed
-while its credit, earned at the drawing share in force, is not negative, and costs its CPU time.
-In the long run drawing takes no more than the share; a rare full draw is paid for by the
-redraws after it, not by a running mean that slows every later one."""
-
-DEBT = 0.1
-"""The most CPU seconds a chart's credit may owe: after a full draw (0.2-0.4 s) a busy feed's chart
-waits at most 2 s at a twentieth, not the 4-8 s the draw cost; full draws are rare (limits
-change with hysteresis), so the share holds over a longer run."""
-
-FIRST_LAYOUTS = 2
-"""Layouts at the start (the empty chart, the first push) that are not charged to the credit."""
 
 STATUS_EVERY = 1.0
 """Seconds between updates of a displayed live handle's status."""
@@ -230,8 +209,9 @@ class LivePlot(ipywidgets.VBox):
     :meth:`finish` is called); elsewhere call :meth:`refresh`. It shows the newest ``history``
     pushes, redraws at most ``max_fps`` times a second and spends at most ``draw_share`` of the
     time drawing while ingestion is busy (about what ingestion then loses), up to
-    :data:`CALM_SHARE` while it is calm; ``share`` is the share in force. The image is drawn for ``device_pixel_ratio`` device
-    pixels per CSS pixel and shown at the chart's size in CSS pixels. ``redraws`` counts the
+    :data:`~nexusdata.pacing.CALM_SHARE` while it is calm (``pacing`` decides; ``share`` is the
+    share in force). The image is drawn for ``device_pixel_ratio`` device pixels per CSS pixel
+    and shown at the chart's size in CSS pixels. ``redraws`` counts the
     redraws, ``animation.full_draws`` those that redrew the whole figure; ``figure`` is the
     matplotlib figure drawn and :meth:`picture` a PNG of the chart's state to keep.
     """
@@ -273,22 +253,21 @@ class LivePlot(ipywidgets.VBox):
         self._finished = False
         self._seen = -1  # pushes the buffer had taken at the last redraw
         self._drawn: tuple[int, object] = (-1, None)  # rows and newest time of the last frame: the pick's may not have moved
-        self._next_at = 0.0
-        self._credit = 0.0  # CPU seconds drawing may take now: earned at `share` a second, spent by redraws
-        self._credited_at = time.monotonic()
-        self._drawing = 0.0  # CPU seconds the last redraw took
-        self._calm = True  # whether the connection thread mostly waited for data since the last redraw
-        self._ingestion = (time.monotonic(), feed.connection.waiting_seconds)  # when, and the connection's waiting then
-        self.share = self.draw_share
-        """The share of the time drawing may take until the next redraw, by how busy ingestion was."""
+        self.pacing = Pacing(time.monotonic(), feed.connection.waiting_seconds, max_fps=self.max_fps, draw_share=self.draw_share)
         self.refresh(force=True)
         self._task = start_task(self._redraw_until_stopped)
 
     @classmethod
     def of(cls, feed: Feed, kind: str, pick: Pick, chart: str | None = None, **options: Any) -> LivePlot:
         """A live chart of ``pick`` among ``feed``'s pushes of ``kind``: the one named ``chart``
-        (:data:`~nexusdata.animation.CHARTS`), else the default of the pick's table."""
-        return cls(feed, kind, chart_of(pick.kind.name, chart), pick=pick, **options)
+        (:data:`~nexusdata.charts.CHARTS`), else the default of the pick's kind."""
+        return cls(feed, kind, drawing(chart_of(pick.kind.name, chart)), pick=pick, **options)
+
+    @property
+    def share(self) -> float:
+        """The share of the time drawing may take until the next redraw, by how busy ingestion was
+        (:class:`~nexusdata.pacing.Pacing`)."""
+        return self.pacing.share
 
     @property
     def status(self) -> str:
@@ -300,9 +279,7 @@ class LivePlot(ipywidgets.VBox):
         the throttle allows it (``force`` ignores the throttle); the header follows the status
         either way. Call it on the main thread only. Returns whether it drew a frame."""
         started, cpu = time.monotonic(), time.thread_time()
-        self._credit = min(CREDIT, self._credit + (started - self._credited_at) * self.share)
-        self._credited_at = started
-        if not force and (started < self._next_at or self._credit < 0):
+        if not self.pacing.allows(started) and not force:
             return False
         buffer = self.feed.buffers[self.kind]
         if buffer.pushes == self._seen and self.redraws:
@@ -313,7 +290,7 @@ class LivePlot(ipywidgets.VBox):
         # a busy feed types its own pushes, a chunk at a time, soon: the chart need not (under
         # the lock ingestion waits for); a calm one may take long to fill a chunk, and a stopped
         # one never will
-        busy = not self._calm and self.redraws and not self.feed.finished.is_set()
+        busy = not self.pacing.calm and self.redraws and not self.feed.finished.is_set()
         rows = buffer.tail(self.history, pending=not busy, columns=self.animation.scene.columns, where=self._where)
         drawn = (len(rows), rows["received_at"].iat[-1] if len(rows) else None)
         new = drawn != self._drawn  # else the pushes were of other symbols, or not typed yet: the same frame
@@ -324,13 +301,7 @@ class LivePlot(ipywidgets.VBox):
             self.redraws += 1
         self.header.value = self._header()
         cost = time.thread_time() - cpu
-        if not (self.animation.layouts > layouts and self.animation.layouts <= FIRST_LAYOUTS):
-            # the layouts of the empty chart and of the first push are not charged, and a debt stops
-            # at DEBT: a rare full draw must not freeze a busy feed's chart for seconds
-            self._credit = max(self._credit - cost, -DEBT)
-        self._measure_ingestion(started)
-        self._drawing = cost
-        self._next_at = started + 1 / self.max_fps
+        self.pacing.spent(started, cost, self.feed.connection.waiting_seconds, laid_out=self.animation.layouts > layouts)
         return new
 
     def finish(self) -> None:
@@ -374,17 +345,6 @@ class LivePlot(ipywidgets.VBox):
     def _header(self) -> str:
         caption = html.escape(self.animation.caption)
         return f"{status_html(self.feed, self._status_line())}<br><span style='font-weight:600'>{caption}</span>"
-
-    def _measure_ingestion(self, now: float) -> None:
-        """Set :attr:`share`: more than ``draw_share`` if the connection thread has mostly been
-        waiting for data since the last redraw (a calm feed), else ``draw_share``. The time that
-        redraw took is left out: while the chart holds the GIL the thread cannot wait for data,
-        even on a calm feed."""
-        then, waited = self._ingestion
-        self._ingestion = (now, self.feed.connection.waiting_seconds)
-        span = now - then - self._drawing
-        self._calm = span > 0 and (self._ingestion[1] - waited) / span > CALM_WAITING
-        self.share = max(self.draw_share, CALM_SHARE) if self._calm else self.draw_share
 
     def close(self) -> None:
         """Stop redrawing and close the widgets."""

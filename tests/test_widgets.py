@@ -16,9 +16,10 @@ from waiting import wait_until
 import nexusdata as nd
 from nexusdata.feed import clock
 from nexusdata.frames import latest_push
+from nexusdata.pacing import CALM_SHARE
 from nexusdata.plots import book_summary
 from nexusdata.sim import Simulator
-from nexusdata.widgets import CALM_SHARE, DRAW_SHARE, LivePlot
+from nexusdata.widgets import DRAW_SHARE, LivePlot
 
 
 def test_live_chart_redraws_from_the_event_loop_while_data_flows(sim: Simulator, no_thread_leak: None) -> None:

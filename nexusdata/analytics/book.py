@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..checks import categorical, datetimes, floats, positive_int, whole_numbers
 from ..errors import ArgumentError
 from ..frames import Chunk, build_dataframe, frame_with
+from ..frames.book import SIDES, mid_price, push_ids, side_codes
 from ..frames.columns import STR_DTYPE
 from ..protocol import tables
-from .checks import categorical, datetimes, floats, positive_int, whole_numbers
 
-SIDES = ("bid", "ask")
 FIELDS = ("price", "volume", "cp", "time")
 """The fields of a level, in the order of a wide row's columns."""
 KEYS = ("received_at", "connection", "symbol")
@@ -57,25 +57,6 @@ class Book:
     def fields(self) -> tuple[str, ...]:
         """The fields this book holds, in :data:`FIELDS` order."""
         return tuple(f for f in FIELDS if f in ("price", "volume") or getattr(self, f) is not None)
-
-
-def push_ids(received: np.ndarray, symbol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's push (numbered in order of first appearance; a push is a ``received_at`` and
-    ``symbol``), and each push's first row. Rows of a push need not be adjacent."""
-    if len(received):
-        # as collected, read back or held live: each push's rows adjacent, pushes in time order
-        change = np.concatenate(([False], (received[1:] != received[:-1]) | (symbol[1:] != symbol[:-1])))
-        starts = np.concatenate(([0], np.flatnonzero(change)))
-        if np.all(received[starts[1:]] > received[starts[:-1]]):  # so no push is split in two
-            return np.cumsum(change), starts
-    push, _ = pd.factorize(received)
-    if len(symbol) and symbol.min() != symbol.max():
-        push, _ = pd.factorize(push.astype(np.int64) * (int(symbol.max()) + 2) + (symbol.astype(np.int64) + 1))
-    if not len(push):
-        return push, np.empty(0, dtype=np.intp)
-    # codes are handed out in order of appearance: a push first appears where its code exceeds every earlier one
-    before = np.maximum.accumulate(np.concatenate(([-1], push[:-1])))
-    return push, np.flatnonzero(push > before)
 
 
 def times_of(values: np.ndarray, dtype: Any) -> pd.DatetimeIndex:
@@ -132,11 +113,11 @@ def book_of_rows(depth: pd.DataFrame, argument: str, levels: int | None = None) 
 
 def sides(column: pd.Series, argument: str) -> np.ndarray:
     """Each row's side: 0 bid, 1 ask."""
-    bid, ask = np.asarray(column == "bid"), np.asarray(column == "ask")
-    wrong = ~(bid | ask)
+    codes = side_codes(column)
+    wrong = codes < 0
     if wrong.any():
         raise ArgumentError(f"{argument}'s side must be 'bid' or 'ask', got {column[wrong].iloc[0]!r}")
-    return ask.astype(np.int64)
+    return codes.astype(np.int64)
 
 
 def book_of_wide(wide: pd.DataFrame, argument: str, levels: int | None = None) -> Book:
@@ -253,7 +234,7 @@ def top_frame(book: Book, levels: int) -> pd.DataFrame:
     # a level not quoted adds nothing; a quoted level of unknown (NaN) volume makes the sum unknown
     quoted = np.where(book.present[:, :, :levels], book.volume[:, :, :levels], 0.0).sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mid = (bid + ask) / 2
+        mid = mid_price(bid, ask)
         spread = ask - bid
         derived = {
             "mid": mid,

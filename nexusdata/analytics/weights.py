@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..checks import categorical, datetimes, floats, whole_numbers
 from ..errors import ArgumentError
 from ..frames import frame_with
-from .book import push_ids
-from .checks import categorical, datetimes, floats, whole_numbers
+from ..frames.book import push_ids
 
 V3 = "a pair_index_v3 DataFrame (collect_index('pair_index_v3')'s columns)"
 _NEEDS = ("received_at", "underlying_cid", "exchange", "pair_symbol", "pair_weight", "pair_status")

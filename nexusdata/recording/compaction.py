@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ..checks import positive_int
 from ..errors import ArgumentError, NexusDataError
 from ..kinds import renamed
 from ..protocol import TABLES, Table
@@ -144,8 +145,7 @@ def compact(
     root = recording_root(path)
     feeds = _feeds(root, renamed(kind, feed, "feed", "kind"))
     cutoff = datetime.now(timezone.utc).date() if before is None else day_argument(before, "before")
-    if isinstance(target_size, bool) or not isinstance(target_size, int) or target_size < 1:
-        raise ArgumentError(f"target_size must be a whole number of bytes >= 1, got {target_size!r}")
+    target_size = positive_int(target_size, "target_size", unit="bytes")
     if isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < math.inf:
         raise ArgumentError(f"idle must be a number of seconds >= 0, got {idle!r}")
     started = time.monotonic()

@@ -26,11 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..config import positive_int, positive_number, split_conn
+from ..checks import check_flag, positive_int, positive_number
+from ..config import split_conn
 from ..errors import ArgumentError
 from ..feed import Feed
 from ..frames import build_table
-from ..kinds import KINDS, Kind, Subscription, check_flag, renamed, with_rows
+from ..kinds import KINDS, Kind, Subscription, renamed, with_rows
 from ..progress import RunProgress
 from ..protocol import SERVICES, Table
 from ..run import run

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from websockets.exceptions import ConnectionClosed
 
-from ..config import positive_int, positive_number
+from ..checks import positive_int, positive_number
 from ..errors import ArgumentError
 from ..protocol import chainext, nexus
 from ..protocol.session import dumps

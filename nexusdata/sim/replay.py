@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import positive_number
+from ..checks import positive_number
 from ..errors import ArgumentError
+from ..frames.book import push_starts
 from ..kinds import ORDER_VIEWS
 from ..protocol import TABLES, Table, chainext, nexus
 from ..protocol.session import dumps
@@ -165,7 +166,7 @@ def wire_pushes(table: Table, kind: str, frame: pd.DataFrame) -> Iterator[tuple[
         return
     received = frame["received_at"].dt.tz_convert(None).to_numpy().view(np.int64)
     connection = frame["connection"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, (received[1:] != received[:-1]) | (connection[1:] != connection[:-1])])
+    starts = push_starts(received, connection)
     bounds = [*starts.tolist(), len(frame)]
     strings = kind in nexus.EVENTS  # Nexus sends numbers and times as strings
     block: Rows = []

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ..config import positive_number
+from ..checks import positive_number
 from ..errors import ArgumentError, NexusDataError
 from ..protocol import urls
 from ..protocol.urls import CHAINEXT_PATH
