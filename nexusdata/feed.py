@@ -144,8 +144,11 @@ class Feed:
         return self.finished.wait(seconds)
 
     def stop(self) -> None:
-        """Unsubscribe, close and join the connection thread."""
+        """Unsubscribe, close and join the connection thread, then let the buffers' typing
+        threads type what was handed to them and end."""
         self.connection.stop()
+        for buffer in self.buffers.values():
+            buffer.finish()
 
     @property
     def error(self) -> Exception | None:
