@@ -259,7 +259,8 @@ def record(
 
     def flush_when_due() -> None:
         nonlocal next_flush
-        if time.monotonic() >= next_flush or sum(b.rows for b in live.buffers.values()) >= row_limit:
+        # rows typed so far: counting the rest would wait for the typing threads on this thread
+        if time.monotonic() >= next_flush or sum(b.typed_rows for b in live.buffers.values()) >= row_limit:
             _flush(live, writers)
             next_flush = time.monotonic() + interval
 
