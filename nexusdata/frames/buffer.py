@@ -91,7 +91,7 @@ class TableBuffer:
     """
 
     def __init__(
-        self, table: Table, *, chunk_frames: int = 1024, max_rows: int | None = None, typists: int = TYPISTS, waiting: int = 4
+        self, table: Table, *, chunk_frames: int = 1024, max_rows: int | None = None, typists: int = TYPISTS, waiting: int = 2
     ) -> None:
         self.table = table
         self.chunk_frames = chunk_frames
