@@ -231,6 +231,16 @@ def test_typing_threads_join_batches_in_order_and_end(no_thread_leak: None) -> N
     pd.testing.assert_frame_equal(got, expected, check_categorical=False)  # category order may differ
 
 
+def test_a_calm_feed_is_typed_on_the_connection_thread(no_thread_leak: None) -> None:
+    """A batch that took a second or more to fill is typed where it was sealed: no thread starts."""
+    frames = sim_frames(tables.DEPTH, 2 * ARROW_FROM)
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=ARROW_FROM)
+    for i, frame in enumerate(frames):
+        buffer.extend([frame], i * 100_000_000, 1)  # 10 pushes a second
+        assert _typing_threads() == []
+    assert buffer.typed_rows == 2 * ARROW_FROM * 10
+
+
 def test_the_connection_thread_waits_while_typing_falls_behind(monkeypatch: pytest.MonkeyPatch, no_thread_leak: None) -> None:
     """With ``waiting`` batches untyped, extend waits for the typing threads (memory stays
     bounded) and tail(pending=False) does not wait at all; once typing goes on, every push is

@@ -56,6 +56,11 @@ TYPISTS = min(2, os.cpu_count() or 1)
 """Typing threads a buffer runs at most: two keep both cores of a 2-core machine busy under a
 flood (with the connection's thread, whose share is small); more would only wait for the GIL."""
 
+CALM_FILL_NS = 1_000_000_000
+"""A batch that took this long or longer to fill (fewer than ``chunk_frames`` pushes a second)
+is typed on the connection's thread, which has the time; a faster feed's batches go to typing
+threads. A calm feed (a live chart's, a soak test's) then starts no thread at all."""
+
 SMALL_CHUNK = 4096
 """Rows below which a newly typed chunk is joined to a small one before it (joining costs little
 at this size; a read then joins a few chunks, not one per early typing)."""
@@ -82,7 +87,8 @@ class TableBuffer:
     Every ``chunk_frames`` frames are sealed into a batch that the buffer's typing threads (at
     most ``typists``) type while the connection's thread goes on reading the socket: Arrow's
     reader and compute let go of the GIL, so they share the machine's cores. Batches may be typed
-    side by side but join the buffer in order. A typing thread ends as soon as no batch waits,
+    side by side but join the buffer in order. A batch that took a second or more to fill is
+    typed on the connection's thread instead (:data:`CALM_FILL_NS`). A typing thread ends as soon as no batch waits,
     so a buffer leaves none behind; when ``waiting`` batches are sealed and not yet typed, the
     connection's thread waits (memory stays bounded when typing falls behind, and TCP's flow
     control slows the server). A reader that needs every push typed (:meth:`dataframe`,
@@ -125,8 +131,11 @@ class TableBuffer:
             self._reads.append((received_ns, connection, len(frames)))
             self.pushes += len(frames)
             if len(self._frames) >= self.chunk_frames:
+                filled_in = received_ns - self._reads[0][0]
                 self._seal()
-                if len(self._workers) < self.typists:  # the batch waits while the others type theirs
+                if filled_in >= CALM_FILL_NS and not self._workers:  # a calm feed: typed here, no thread started
+                    self._type_next()
+                elif len(self._workers) < self.typists:  # the batch waits while the others type theirs
                     worker = threading.Thread(target=self._work, name=f"nexusdata-typing-{self.table.name}", daemon=True)
                     self._workers.add(worker)
                     worker.start()
