@@ -24,13 +24,13 @@ difference to the CPU a push that ``python -m benchmarks`` measures end to end.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.json as pj
 
 from nexusdata.config import Endpoint, Service
@@ -99,7 +99,7 @@ def measure(
         "framing (ClientFrames)": per_push(lambda: ours(chunks), len(pushes), rounds),
         "hand-over (deliver, feed, extend)": per_push(hand_over(service, subscription, kind, table, chunks), len(pushes), rounds),
         "decode (Arrow's JSON reader)": per_push(
-            lambda: pj.read_json(io.BytesIO(text), read_options=_READ, memory_pool=POOL), BATCH, rounds
+            lambda: pj.read_json(pa.BufferReader(text), read_options=_READ, memory_pool=POOL), BATCH, rounds
         ),
         "decode + flatten + type (read_frames)": per_push(lambda: read_frames(table, batch), BATCH, rounds),
         "... + chunk (a typing thread's batch)": per_push(lambda: _type(table, _Batch(batch, [(0, 1, BATCH)])), BATCH, rounds),

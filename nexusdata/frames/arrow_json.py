@@ -14,8 +14,7 @@ structs.
 
 from __future__ import annotations
 
-import io
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +35,8 @@ def read_frames(table: Table, frames: list[bytes]) -> tuple[dict[str, Array], np
     """Typed columns of ``table`` for the pushes in ``frames`` (whole JSON messages, payload
     under ``table.envelope``) and, per row, the index of the frame it came from."""
     try:
-        batch = pj.read_json(io.BytesIO(_lines(frames)), read_options=_READ, memory_pool=POOL)
+        text = cast(IO[bytes], pa.BufferReader(_lines(frames)))  # read in place, not copied (the stubs: a file object)
+        batch = pj.read_json(text, read_options=_READ, memory_pool=POOL)
         if batch.num_rows != len(frames) or table.envelope not in batch.column_names:
             raise NotColumnar("frames do not map one to one onto rows")
         if _nesting(batch.schema) > _MAX_NESTING:
