@@ -217,17 +217,17 @@ def test_typing_threads_join_batches_in_order_and_end(no_thread_leak: None) -> N
     """Batches sealed on the connection's thread are typed by the buffer's typing threads,
     side by side, and join in order: the rows equal those of typing everything at once, and
     no typing thread is left once the buffer has finished."""
-    frames = sim_frames(tables.DEPTH, 404)  # 10 rows each
-    buffer = TableBuffer(tables.DEPTH, chunk_frames=40, typists=2)
+    frames = sim_frames(tables.DEPTH, 10 * ARROW_FROM + 4)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=ARROW_FROM, typists=2)
     at_once = TableBuffer(tables.DEPTH, chunk_frames=10**6)  # typed when read, on the reader's thread
-    for i in range(0, 404, 8):  # reads of 8: a batch every 5 reads, 4 pushes left over
+    for i in range(0, len(frames), 8):  # reads of 8: a batch every ARROW_FROM / 8 reads, 4 pushes left over
         buffer.extend(frames[i : i + 8], i * 1_000, 1)
         at_once.extend(frames[i : i + 8], i * 1_000, 1)
     buffer.finish()
     assert _typing_threads() == []
-    assert buffer.typed_rows == 4_000  # the pushes of the 10 batches; the last 4 wait for a reader
+    assert buffer.typed_rows == 10 * ARROW_FROM * 10  # the pushes of the 10 batches; the last 4 wait for a reader
     got, expected = buffer.dataframe(), at_once.dataframe()
-    assert len(got) == 4_040 and got["received_at"].is_monotonic_increasing
+    assert len(got) == len(frames) * 10 and got["received_at"].is_monotonic_increasing
     pd.testing.assert_frame_equal(got, expected, check_categorical=False)  # category order may differ
 
 
@@ -289,7 +289,7 @@ def test_buffer_with_typing_threads_equals_the_reference(case: tuple[tables.Tabl
     or the reference path for a batch Arrow declines) holds exactly the rows the element-wise
     reference path makes of them, and counts the same pushes malformed."""
     table, batch = case
-    frames = (batch * 40)[:40]
+    frames = (batch * (ARROW_FROM + 8))[: ARROW_FROM + 8]  # a batch for Arrow's reader, a few left for the reader's path
     buffer = TableBuffer(table, chunk_frames=ARROW_FROM, typists=2)
     for i in range(0, len(frames), 5):
         buffer.extend(frames[i : i + 5], i, 1)  # the n-th frame of a read is stamped n ns later: frame i at i
