@@ -89,10 +89,10 @@ class TableBuffer:
     most ``typists``) type while the connection's thread goes on reading the socket: Arrow's
     reader and compute let go of the GIL, so they share the machine's cores. Batches may be typed
     side by side but join the buffer in order. A batch that took a second or more to fill is
-    typed on the connection's thread instead (:data:`CALM_FILL_NS`). A typing thread ends as soon as no batch waits,
-    so a buffer leaves none behind; when ``waiting`` batches are sealed and not yet typed, the
-    connection's thread waits (memory stays bounded when typing falls behind, and TCP's flow
-    control slows the server). A reader that needs every push typed (:meth:`dataframe`,
+    typed on the connection's thread instead (:data:`CALM_FILL_NS`). A typing thread ends as
+    soon as no batch waits, so a buffer leaves none behind; while more than ``waiting`` batches
+    are sealed and not yet typed, the connection's thread waits (memory stays bounded when
+    typing falls behind, and TCP's flow control slows the server). A reader that needs every push typed (:meth:`dataframe`,
     :attr:`rows`, :meth:`tail`, :meth:`take_chunks`) seals what is pending and waits for it,
     typing it itself when no thread is at work (a calm feed).
     """
