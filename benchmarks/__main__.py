@@ -5,11 +5,14 @@ approach in a fresh process of its own (:mod:`benchmarks.measure`), alternating 
 round by round so that drift in the machine's load hits them alike, and prints messages/s,
 rows/s, bytes per row, peak RSS and the ratio to the floor measured in the same run (best
 round of each): the bare loop, the naive concat loop, the collector, a live handle and the
-recorder. Then, per feed, each live chart's cost to a live handle, from alternating windows with and
-without it in one run, with its redraws a second and CPU a redraw under the flood
-(:mod:`benchmarks.plot_cost`); the same on a calm feed (:mod:`benchmarks.redraw`); the frame-latency check of a
-1-million-row buffer, the CPU a websocket frame costs to split (:mod:`benchmarks.framing`) and what
-``import nexusdata`` costs after pandas (:mod:`benchmarks.import_time`).
+recorder, with the least CPU a message of each (every thread's, user and system: less
+disturbed by the other work of a shared machine than a rate). Then, per feed, each live
+chart's cost to a live handle, from alternating windows with and without it in one run, with
+its redraws a second and CPU a redraw under the flood (:mod:`benchmarks.plot_cost`); the same on
+a calm feed (:mod:`benchmarks.redraw`); the frame-latency check of a 1-million-row buffer, the
+CPU a websocket frame costs to split (:mod:`benchmarks.framing`), the CPU a push costs in each
+stage of its path (:mod:`benchmarks.stages`) and what ``import nexusdata`` costs after pandas
+(:mod:`benchmarks.import_time`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from . import framing, import_time, plot_cost, redraw
+from . import framing, import_time, plot_cost, redraw, stages
 from .flood_server import running
 from .stats import mean_and_margin
 
@@ -81,7 +84,8 @@ def main() -> None:
     parser.add_argument("--calm-seconds", type=float, default=20.0, help="seconds each chart redraws on a calm feed")
     args = parser.parse_args()
     print(
-        f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9} {'vs floor':>8}"
+        f"{'feed':<14} {'approach':<26} {'msgs/s':>9} {'rows/s':>10} {'B/row':>6} {'peak RSS MB':>11} {'RSS/frame':>9}"
+        f" {'vs floor':>8} {'CPU µs/msg':>10}"
     )
     with running() as port:
         for feed in ("depth", "pair_index_v3"):
@@ -106,8 +110,10 @@ def main() -> None:
                 size = f"{r['frame_bytes'] / r['rows']:6.1f}" if r.get("rows") else f"{'':6}"
                 rss = r["peak_rss_above_baseline"] / 2**20
                 ratio = f"{r['peak_rss_above_baseline'] / r['frame_bytes']:9.2f}" if r.get("frame_bytes") else f"{'':9}"
+                cpu = min(x["cpu_seconds"] / x["messages"] for x in runs[approach]) * 1e6
                 print(
-                    f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio} {rate / floor_rate:8.2f}"
+                    f"{feed:<14} {label:<26} {rate:9.0f} {rate * rows_per_msg:10.0f} {size} {rss:11.1f} {ratio}"
+                    f" {rate / floor_rate:8.2f} {cpu:10.1f}"
                 )
             paired = [c["seconds"] / r["seconds"] for c, r in zip(runs["nexusdata"], runs["record"])]
             mean, margin = mean_and_margin(paired)
@@ -129,6 +135,7 @@ def main() -> None:
         print(redraw.line(result))
     print(f"TableBuffer.dataframe() over 1,000,000 depth rows: {frame_latency() * 1000:.1f} ms")
     framing.main()
+    stages.main()
     import_time.main()
 
 

@@ -1,5 +1,5 @@
-"""One measurement in a fresh process, printed as one JSON line: rate, rows, bytes per row and
-peak RSS above the interpreter's baseline (taken after a short warm-up run of the same approach,
+"""One measurement in a fresh process, printed as one JSON line: rate, CPU time (every thread's,
+user and system), rows, bytes per row and peak RSS above the interpreter's baseline (taken after a short warm-up run of the same approach,
 so one-time costs such as lazy imports and thread pools are not counted).
 
     python -m benchmarks.measure APPROACH FEED PORT MESSAGES
@@ -43,6 +43,12 @@ def reset_peak_rss() -> None:
     the peak measured is the measured run's, not the warm-up's."""
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread's, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_bytes() -> int:
@@ -109,8 +115,8 @@ def connection_options(port: int, feed: str) -> dict[str, Any]:
     return {"url": f"ws://127.0.0.1:{port}/websocket", "api_key": "k", "api_secret": "s"}
 
 
-LAPS: list[float] = []
-"""Start and end of the timed part, where an approach times only part of its run."""
+LAPS: list[tuple[float, float]] = []
+"""Start and end of the timed part (clock and CPU), where an approach times only part of its run."""
 
 
 def live(port: int, feed: str, messages: int) -> pd.DataFrame:
@@ -122,10 +128,10 @@ def live(port: int, feed: str, messages: int) -> pd.DataFrame:
         handle = nd.live_depth("BTCUSDT", **conn) if feed == "depth" else nd.live_index("pair_index_v3", "1", **conn)
         with handle:
             start = handle.feed.accepted
-            LAPS.append(time.perf_counter())
+            LAPS.append((time.perf_counter(), cpu_seconds()))
             while handle.feed.accepted < start + messages:
                 await asyncio.sleep(0.01)
-            LAPS.append(time.perf_counter())
+            LAPS.append((time.perf_counter(), cpu_seconds()))
             return handle.frame()
 
     return asyncio.run(run())
@@ -154,14 +160,18 @@ def main() -> None:
     baseline = rss_bytes()
     reset_peak_rss()
     LAPS.clear()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     df = APPROACHES[approach](port, feed, messages)
-    elapsed = time.perf_counter() - start if not LAPS else LAPS[-1] - LAPS[-2]
+    if LAPS:
+        (start, cpu), end = LAPS[-2], LAPS[-1]
+    else:
+        end = (time.perf_counter(), cpu_seconds())
     result: dict[str, Any] = {
         "approach": approach,
         "feed": feed,
         "messages": messages,
-        "seconds": elapsed,
+        "seconds": end[0] - start,
+        "cpu_seconds": end[1] - cpu,
         "peak_rss_above_baseline": peak_rss_bytes() - baseline,
     }
     if df is not None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from . import kinds
@@ -240,11 +241,13 @@ def subscription_counts(
     refused = feed.connection.refused
     pushes: dict[Any, int]
     counts: dict[Any, int]
+    stamps = rows["received_at"].array.asi8
+    starts = np.flatnonzero(np.diff(stamps, prepend=stamps[:1] - 1))  # a push's rows share its received_at
     if kind.key is None:  # the orders: one subscription, every row
-        pushes, counts = {None: rows["received_at"].nunique()}, {None: len(rows)}
-    else:
-        grouped = rows.groupby(rows[kind.column].astype(str), observed=True)["received_at"]
-        pushes, counts = grouped.nunique().to_dict(), grouped.size().to_dict()
+        pushes, counts = {None: len(starts)}, {None: len(rows)}
+    else:  # the column is one of the push's own fields, so its first row tells whose push it is
+        column = rows[kind.column]
+        pushes, counts = _value_counts(column.iloc[starts]), _value_counts(column)
     return [
         {
             "subscription": kind.label(sub),
@@ -254,6 +257,12 @@ def subscription_counts(
         }
         for sub in subscriptions
     ]
+
+
+def _value_counts(values: pd.Series) -> dict[Any, int]:
+    """Rows per value, by the value's text (counted on a categorical's codes or by Arrow: no
+    Python string per row)."""
+    return {str(value): int(count) for value, count in values.value_counts(dropna=True).items() if count}
 
 
 def explain_empty(feed: Feed, rows: pd.DataFrame, seconds: float, label: str) -> None:

@@ -146,25 +146,20 @@ class Feed:
         self._watching = threading.Lock()
         self.connection = Connection(endpoint, subscriptions, self._on_pushes, options, done=self.ended, trace=trace)
 
-    def _on_pushes(self, kinds: list[str], frames: list[bytes], received_ns: int, connection: int) -> None:
+    def _on_pushes(self, pushes: dict[str, list[bytes]], received_ns: int, connection: int) -> None:
         """Route one socket read's pushes to their buffers, up to ``max_messages``."""
         limit = self.max_messages
-        if limit is not None:
-            room = limit - self.accepted
-            if room <= 0:
-                return
-            kinds, frames = kinds[:room], frames[:room]
-        if len(set(kinds)) == 1:  # the usual case: one kind per connection
-            by_kind = {kinds[0]: frames}
-        else:
-            by_kind = {}
-            for kind, frame in zip(kinds, frames):
-                by_kind.setdefault(kind, []).append(frame)
-        for kind, raw in by_kind.items():
+        if limit is not None and self.accepted >= limit:
+            return
+        for kind, raw in pushes.items():
             buffer = self.buffers.get(kind)
             if buffer is None:
                 self.unexpected += len(raw)
                 continue
+            if limit is not None and len(raw) > limit - self.accepted:
+                raw = raw[: max(limit - self.accepted, 0)]
+                if not raw:
+                    continue
             buffer.extend(raw, received_ns, connection)
             self.accepted += len(raw)
             self.latest[kind] = Read(raw, received_ns, connection)
@@ -198,8 +193,11 @@ class Feed:
         return self.finished.wait(seconds)
 
     def stop(self) -> None:
-        """Unsubscribe, close and join the connection thread."""
+        """Unsubscribe, close and join the connection thread, then let the buffers' typing
+        threads type what was handed to them and end."""
         self.connection.stop()
+        for buffer in self.buffers.values():
+            buffer.finish()
 
     @property
     def error(self) -> Exception | None:

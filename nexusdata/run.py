@@ -22,6 +22,10 @@ log = logging.getLogger("nexusdata")
 TICK = 0.2
 """Seconds between wake-ups while a run blocks."""
 
+SHOW_EVERY = 0.1
+"""Seconds at least between two updates of the progress bar, however often a run wakes (a
+recorder checks its rows more often than a bar need move)."""
+
 INTERRUPT_AGAIN = 3.0
 """Seconds after one Ctrl-C in which a second one raises instead of returning the rows so far
 (so a script that loops over collections can be stopped)."""
@@ -52,7 +56,7 @@ def run(
     """Run ``feed`` for ``seconds`` (``inf``: until it finishes) and stop it.
 
     Every ``tick`` it calls ``on_tick`` and brings ``bar`` up to date (with ``more()`` beside
-    the counts); ``on_stop`` runs once the feed stopped, before the bar's last update (a
+    the counts; at most every :data:`SHOW_EVERY`); ``on_stop`` runs once the feed stopped, before the bar's last update (a
     recorder's last flush). Ctrl-C ends the run early with :attr:`Outcome.interrupted` set, logging
     ``on_interrupt`` (what happens to what arrived); a second one within
     :data:`INTERRUPT_AGAIN` seconds raises, as does the first one when ``on_interrupt`` is
@@ -60,9 +64,13 @@ def run(
     """
     started = time.monotonic()
     deadline = started + seconds
+    shown = -math.inf
 
-    def show() -> None:
-        show_progress(feed, bar, started, more)
+    def show(now: float, *, last: bool = False) -> None:
+        nonlocal shown
+        if last or now - shown >= SHOW_EVERY:
+            shown = now
+            show_progress(feed, bar, started, more)
 
     feed.start()
     completed = interrupted = False
@@ -70,8 +78,9 @@ def run(
         while not feed.wait(min(tick, max(deadline - time.monotonic(), 0))):
             if on_tick is not None:
                 on_tick()
-            show()
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            show(now)
+            if now >= deadline:
                 break
         completed = feed.error is None
     except KeyboardInterrupt:
@@ -84,7 +93,7 @@ def run(
         if on_stop is not None:
             on_stop()
         if bar is not None:
-            show()
+            show(time.monotonic(), last=True)
             bar.close(completed)
     return Outcome(completed, interrupted, time.monotonic() - started)
 

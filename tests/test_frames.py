@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_examples import TABLE_SOURCE, load
+from waiting import WAIT, wait_until
 
 from nexusdata.frames import TableBuffer
+from nexusdata.frames import buffer as buffer_module
 from nexusdata.frames.arrow_json import read_frames
-from nexusdata.frames.buffer import build_dataframe, build_table, schema
+from nexusdata.frames.buffer import ARROW_FROM, Chunk, build_dataframe, build_table, schema, type_elementwise
 from nexusdata.frames.columns import ARROW_TYPES, CONVERTERS, NotColumnar
 from nexusdata.protocol import nexus, tables
 from nexusdata.sim.indices import IndexStream
@@ -299,3 +302,96 @@ def test_tail_where_is_the_newest_pushes_of_one_symbol_or_id(table: tables.Table
             pd.testing.assert_frame_equal(got, expected, check_categorical=False)
             assert got["received_at"].nunique() == min(pushes, len(times))
     assert buffer.tail(5, where=(column, "nowhere")).empty
+
+
+def _typing_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("nexusdata-typing")]
+
+
+def test_typing_threads_join_batches_in_order_and_end(no_thread_leak: None) -> None:
+    """Batches sealed on the connection's thread are typed by the buffer's typing threads,
+    side by side, and join in order: the rows equal those of typing everything at once, and
+    no typing thread is left once the buffer has finished."""
+    frames = sim_frames(tables.DEPTH, 10 * ARROW_FROM + 4)  # 10 rows each
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=ARROW_FROM, typists=2)
+    at_once = TableBuffer(tables.DEPTH, chunk_frames=10**6)  # typed when read, on the reader's thread
+    for i in range(0, len(frames), 8):  # reads of 8: a batch every ARROW_FROM / 8 reads, 4 pushes left over
+        buffer.extend(frames[i : i + 8], i * 1_000, 1)
+        at_once.extend(frames[i : i + 8], i * 1_000, 1)
+    buffer.finish()
+    assert _typing_threads() == []
+    assert buffer.typed_rows == 10 * ARROW_FROM * 10  # the pushes of the 10 batches; the last 4 wait for a reader
+    got, expected = buffer.dataframe(), at_once.dataframe()
+    assert len(got) == len(frames) * 10 and got["received_at"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(got, expected, check_categorical=False)  # category order may differ
+
+
+def test_a_calm_feed_is_typed_on_the_connection_thread(no_thread_leak: None) -> None:
+    """A batch that took a second or more to fill is typed where it was sealed: no thread starts."""
+    frames = sim_frames(tables.DEPTH, 2 * ARROW_FROM)
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=ARROW_FROM)
+    for i, frame in enumerate(frames):
+        buffer.extend([frame], i * 100_000_000, 1)  # 10 pushes a second
+        assert _typing_threads() == []
+    assert buffer.typed_rows == 2 * ARROW_FROM * 10
+
+
+def test_the_connection_thread_waits_while_typing_falls_behind(monkeypatch: pytest.MonkeyPatch, no_thread_leak: None) -> None:
+    """With ``waiting`` batches untyped, extend waits for the typing threads (memory stays
+    bounded) and tail(pending=False) does not wait at all; once typing goes on, every push is
+    there, in order."""
+    gate = threading.Event()
+    typed = buffer_module._type
+
+    def held_up(table: tables.Table, batch: Any) -> Any:
+        gate.wait(WAIT)
+        return typed(table, batch)
+
+    monkeypatch.setattr(buffer_module, "_type", held_up)
+    frames = sim_frames(tables.DEPTH, ARROW_FROM)
+    buffer = TableBuffer(tables.DEPTH, chunk_frames=ARROW_FROM, typists=2, waiting=2)
+    returned: list[int] = []
+
+    def connection_thread() -> None:
+        for i in range(6):
+            buffer.extend(frames, i * 1_000_000, 1)
+            returned.append(i)
+
+    reading = threading.Thread(target=connection_thread, name="test-connection")
+    reading.start()
+    try:
+        assert wait_until(lambda: buffer.pushes == 3 * ARROW_FROM)  # the third batch is sealed...
+        assert returned == [0, 1]  # ...and its extend waits: nothing is typed while the gate is shut
+        newest: list[pd.DataFrame] = []
+        peek = threading.Thread(target=lambda: newest.append(buffer.tail(5, pending=False)))
+        peek.start()
+        peek.join(WAIT)
+        assert newest and newest[0].empty  # it returned at once, with what was typed: nothing yet
+    finally:
+        gate.set()
+        reading.join(WAIT)
+    assert returned == list(range(6))
+    df = buffer.dataframe()
+    assert len(df) == 6 * ARROW_FROM * 10 and df["received_at"].is_monotonic_increasing
+    buffer.finish()
+    assert _typing_threads() == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_mutations())
+def test_buffer_with_typing_threads_equals_the_reference(case: tuple[tables.Table, list[bytes]]) -> None:
+    """Whatever the pushes, a buffer typing batches of them with its threads (Arrow's reader,
+    or the reference path for a batch Arrow declines) holds exactly the rows the element-wise
+    reference path makes of them, and counts the same pushes malformed."""
+    table, batch = case
+    frames = (batch * (ARROW_FROM + 8))[: ARROW_FROM + 8]  # a batch for Arrow's reader, a few left for the reader's path
+    buffer = TableBuffer(table, chunk_frames=ARROW_FROM, typists=2)
+    for i in range(0, len(frames), 5):
+        buffer.extend(frames[i : i + 5], i, 1)  # the n-th frame of a read is stamped n ns later: frame i at i
+    got = buffer.dataframe()
+    columns, push, malformed = type_elementwise(table, frames)
+    stamps = np.asarray(push, dtype=np.int64).view("datetime64[ns]")
+    chunk = Chunk({"received_at": stamps, "connection": np.ones(len(push), dtype=np.int32), **columns}, len(push))
+    assert buffer.malformed == malformed
+    pd.testing.assert_frame_equal(got, build_dataframe(table, [chunk]), check_categorical=False)
+    buffer.finish()

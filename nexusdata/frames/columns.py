@@ -9,6 +9,7 @@ missing value rather than failing the whole batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias, cast
 
@@ -36,7 +37,7 @@ _NAT = np.iinfo(np.int64).min
 
 POOL = pa.system_memory_pool()
 """Arrow allocations of the frames layer: freed memory goes back to the system at once, where
-Arrow's default jemalloc pool keeps it for a while (and a collector's peak memory with it)."""
+Arrow's default pool keeps it for a while (and a collector's peak memory with it)."""
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
@@ -94,8 +95,29 @@ def to_category(values: Sequence[Any]) -> pd.Categorical:
 def _categorical(strings: pa.Array[Any]) -> pd.Categorical:
     # a DictionaryArray (pyarrow-stubs type dictionary_encode's result as its input's type)
     encoded = cast("pa.DictionaryArray[Any, Any]", pc.dictionary_encode(strings, memory_pool=POOL))
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=STR_DTYPE))
+    indices = encoded.indices
+    codes = (indices.fill_null(-1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
+    return _from_codes(codes, tuple(encoded.dictionary.to_pylist()))
+
+
+def _from_codes(codes: np.ndarray, categories: tuple[Any, ...]) -> pd.Categorical:
+    """A categorical of valid ``codes`` (-1: missing) into distinct ``categories``, without
+    pandas checking every code again."""
+    return pd.Categorical.from_codes(codes, dtype=_dtype(categories), validate=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dtype(categories: tuple[Any, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of ``categories``, made once: pandas checks a new one's categories
+    for duplicates (0.1-0.2 ms, most of typing a small column), and the batches of a feed mostly
+    hold the same few symbols, sides and venues."""
+    return pd.CategoricalDtype(pd.Index(categories, dtype=STR_DTYPE))
+
+
+def labels(tags: np.ndarray, names: Sequence[str]) -> pd.Categorical:
+    """Which of ``names`` each row has, by its index in them (-1: none), as a categorical of
+    all of ``names`` (a level's label: ``bid`` or ``ask``)."""
+    return _from_codes(tags, tuple(names))
 
 
 def to_time(values: Sequence[Any]) -> np.ndarray:
@@ -106,6 +128,10 @@ def to_time(values: Sequence[Any]) -> np.ndarray:
 
 
 def _epoch_ms(raw: np.ndarray) -> np.ndarray:
+    if len(raw):
+        low, high = raw.min(), raw.max()  # NaN if any is
+        if _SECONDS_LIMIT <= low and high < _US_FROM:  # every value in milliseconds: the usual case
+            return raw.astype(np.int64).view("datetime64[ms]")
     raw = np.where(raw >= _NS_FROM, raw / 1e6, np.where(raw >= _US_FROM, raw / 1e3, raw))
     valid = np.isfinite(raw) & (raw > 0) & (raw < _MS_LIMIT)
     ms = np.where(raw < _SECONDS_LIMIT, raw * 1000.0, raw)
@@ -199,7 +225,11 @@ def equal(values: Array, value: str) -> np.ndarray:
 
 def take(values: Array, rows: np.ndarray) -> Array:
     """The values at ``rows`` (positions), whatever kind of array holds them."""
-    return values.take(pa.array(rows)) if isinstance(values, pa.Array) else values[rows]
+    if isinstance(values, pa.Array):
+        return values.take(pa.array(rows))
+    if isinstance(values, pd.Categorical):  # the codes alone: pandas would check the positions first
+        return pd.Categorical.from_codes(values.codes[rows], dtype=values.dtype, validate=False)
+    return cast(np.ndarray, values[rows])
 
 
 ARROW_TYPES: dict[str, pa.DataType] = {

@@ -290,6 +290,13 @@ class Session(ABC, Generic[SubT]):
                 return kind
         return None
 
+    @property
+    def push_prefix(self) -> tuple[bytes, str] | None:
+        """How every push of the subscribed kinds starts and their kind, when they are of one
+        kind with a known start (the usual connection): a read of pushes alone is then told
+        apart in one pass. ``None`` otherwise."""
+        return self._push_prefixes[0] if len(self._push_prefixes) == 1 else None
+
     def take_outbox(self) -> list[str]:
         """The frames to send now, emptying the outbox."""
         out, self.outbox = self.outbox, []

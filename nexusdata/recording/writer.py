@@ -43,7 +43,7 @@ FEEDS: tuple[str, ...] = tuple(KINDS)
 """What can be recorded: every subscription kind by name (``depth``, ``orders`` and its views
 ``cp_orders`` and ``executions``, ``risk`` and the ChaiNext topics)."""
 
-_CHECK = 0.1  # seconds between checks of the rows held (and updates of the progress line)
+_CHECK = 0.02  # seconds between checks of the rows typed: at a flood's 1-1.5 million rows a second, 0.1 s let 2-3 flushes' worth pile up
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,8 @@ def record(
 
     def flush_when_due() -> None:
         nonlocal next_flush
-        if time.monotonic() >= next_flush or sum(b.rows for b in live.buffers.values()) >= row_limit:
+        # rows typed so far: counting the rest would wait for the typing threads on this thread
+        if time.monotonic() >= next_flush or sum(b.typed_rows for b in live.buffers.values()) >= row_limit:
             _flush(live, writers)
             next_flush = time.monotonic() + interval
 

@@ -40,10 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nexusdata.transport")
 
-PushHandler = Callable[[list[str], list[bytes], int, int], None]
-"""``on_pushes(kinds, frames, received_at_ns, connection_number)``, called on the connection's
-thread with the data pushes of one socket read (their kinds and raw frames) and the time the
-read returned."""
+PushHandler = Callable[[dict[str, list[bytes]], int, int], None]
+"""``on_pushes(pushes, received_at_ns, connection_number)``, called on the connection's thread
+with the data pushes of one socket read (their raw frames by kind, each kind's in order) and the
+time the read returned."""
 
 Tracer = Callable[[str, str], None]
 """``trace(direction, text)``: called on the connection's thread for every text frame sent
@@ -389,20 +389,23 @@ class Connection:
         frame raises :class:`ConnectionLost` once the pushes before it are handed over."""
         if self._trace is not None:
             self._trace_read(session, messages)
+        pushes: dict[str, list[bytes]] = {}
+        sole = session.push_prefix
+        if sole is not None:  # a flood's read: pushes of the one kind alone, told in one comprehension
+            prefix, only = sole
+            frames = [data for opcode, data in messages if opcode == TEXT and data.startswith(prefix)]
+            if len(frames) == len(messages):
+                pushes[only], messages = frames, []
         peek, frames_of = session.peek, session.frames_of
-        kinds: list[str] = []
-        frames: list[bytes] = []
         closed: str | None = None
         for opcode, data in messages:
             if opcode == TEXT:
                 kind = peek(data)
                 if kind is not None:
-                    kinds.append(kind)
-                    frames.append(data)
+                    pushes.setdefault(kind, []).append(data)
                     continue
                 for kind, frame in frames_of(data):
-                    kinds.append(kind)
-                    frames.append(frame)
+                    pushes.setdefault(kind, []).append(frame)
                 if session.error is not None or session.reconnect is not None:
                     return False
                 if session.outbox:
@@ -412,11 +415,13 @@ class Connection:
             elif opcode == CLOSE:
                 closed = close_reason(data)
                 break
-        if frames and not closing:
+        if pushes and not closing:
             if session.awaiting:
-                session.saw_frames(kinds, frames)
-            self.messages += len(frames)
-            self._on_pushes(kinds, frames, time.time_ns(), self.number)
+                session.saw_frames(
+                    [kind for kind, frames in pushes.items() for _ in frames], [f for fs in pushes.values() for f in fs]
+                )
+            self.messages += sum(map(len, pushes.values()))
+            self._on_pushes(pushes, time.time_ns(), self.number)
         if closed is not None:
             raise ConnectionLost(f"server closed the connection ({closed})")
         return True
