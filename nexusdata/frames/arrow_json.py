@@ -126,7 +126,7 @@ def _child(items: pa.Array[Any], name: str) -> pa.Array[Any]:
 
 
 def _typed(fields: tuple[Field, ...], items: pa.Array[Any]) -> dict[str, Array]:
-    return {f.name: ARROW_CONVERTERS[f.kind](_field(items, f)) for f in fields}
+    return {f.name: ARROW_CONVERTERS[f.type](_field(items, f)) for f in fields}
 
 
 def _explode(table: Table, items: pa.Array[Any], push: np.ndarray) -> tuple[dict[str, Array], np.ndarray]:

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import ArgumentError
-from ..protocol.tables import Kind, Table
+from ..protocol.tables import ColumnType, Table
 from .arrow_json import read_frames
 from .columns import CONVERTERS, Array, NotColumnar, concat, equal, take, to_arrow, to_series_values
 
@@ -76,7 +76,7 @@ SMALL_CHUNK = 4096
 at this size; a read then joins a few chunks, not one per early typing)."""
 
 
-def schema(table: Table) -> list[tuple[str, Kind | str]]:
+def schema(table: Table) -> list[tuple[str, ColumnType | str]]:
     """Every column of ``table``'s DataFrame with its kind, in order."""
     return [*META, *table.columns]
 
@@ -491,14 +491,14 @@ def build_table(table: Table, chunks: Sequence[Chunk], *, consume: bool = False)
 _META_DTYPES: dict[str, Any] = {"received_at": "datetime64[ns]", "connection": np.int32}
 
 
-def _concat(name: str, kind: Kind | str, parts: list[Array]) -> Array:
+def _concat(name: str, kind: ColumnType | str, parts: list[Array]) -> Array:
     """One column's chunks joined, as numpy or a categorical."""
     if name in _META_DTYPES:
         return np.concatenate(parts) if parts else np.empty(0, dtype=_META_DTYPES[name])
     return concat(kind, parts)  # type: ignore[arg-type]
 
 
-def _join(name: str, kind: Kind | str, parts: list[Array]) -> Any:
+def _join(name: str, kind: ColumnType | str, parts: list[Array]) -> Any:
     """One column's chunks joined as the DataFrame holds it (``received_at`` UTC-aware)."""
     values = _concat(name, kind, parts)
     if name == "received_at":

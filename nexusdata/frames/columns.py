@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from ..protocol.tables import Kind
+from ..protocol.tables import ColumnType
 
 Array: TypeAlias = "np.ndarray | pd.Categorical | pa.Array[Any]"
 """A typed column: numpy for numbers and times, a categorical for categories, Arrow strings for
@@ -154,7 +154,7 @@ def to_position(values: Sequence[int]) -> np.ndarray:
     return np.minimum(np.array(values, dtype=np.int64), 127).astype(np.int8)
 
 
-CONVERTERS: dict[Kind, Callable[[Sequence[Any]], Array]] = {
+CONVERTERS: dict[ColumnType, Callable[[Sequence[Any]], Array]] = {
     "float": to_float,
     "id": to_str,
     "text": to_str,
@@ -187,7 +187,7 @@ def _arrow_strings(arr: pa.Array[Any]) -> pa.Array[Any]:
     return pc.cast(_arrow_of(arr, pa.types.is_string, pa.types.is_integer), pa.string(), memory_pool=POOL)
 
 
-ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array[Any]], Array]] = {
+ARROW_CONVERTERS: dict[ColumnType, Callable[[pa.Array[Any]], Array]] = {
     "float": _arrow_numbers,
     "id": _arrow_strings,
     "text": _arrow_strings,
@@ -199,7 +199,7 @@ ARROW_CONVERTERS: dict[Kind, Callable[[pa.Array[Any]], Array]] = {
 raise :class:`NotColumnar` for anything the element-wise path would treat differently."""
 
 
-def concat(kind: Kind, parts: Sequence[Array]) -> Array:
+def concat(kind: ColumnType, parts: Sequence[Array]) -> Array:
     """Join one column's chunks."""
     if not parts:
         return CONVERTERS[kind]([])
@@ -247,7 +247,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 engine reads. A category is a string; :func:`to_arrow` keeps it dictionary-encoded."""
 
 
-def to_arrow(kind: Kind | str, values: Array) -> pa.Array[Any]:
+def to_arrow(kind: ColumnType | str, values: Array) -> pa.Array[Any]:
     """One joined column as Arrow, sharing numpy's memory where the layouts agree: categories
     stay dictionary-encoded, NaN and NaT become nulls."""
     if kind == "category":
@@ -260,7 +260,7 @@ def to_arrow(kind: Kind | str, values: Array) -> pa.Array[Any]:
     return pa.array(values, type=ARROW_TYPES[kind], from_pandas=True)
 
 
-def to_series_values(kind: Kind, values: Array) -> Any:
+def to_series_values(kind: ColumnType, values: Array) -> Any:
     """A chunk-joined column as it goes into the DataFrame (times become UTC-aware)."""
     if kind == "time":
         return pd.DatetimeIndex(cast(np.ndarray, values)).tz_localize("UTC")

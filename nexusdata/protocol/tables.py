@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["float", "id", "category", "text", "time", "int", "position"]
+ColumnType = Literal["float", "id", "category", "text", "time", "int", "position"]
 """How a column is typed by the frames layer.
 
 - ``float``: decimal strings and JSON numbers → float64.
@@ -37,7 +37,7 @@ class Field:
     """One JSON field copied into one column."""
 
     source: str
-    kind: Kind
+    type: ColumnType
     name: str = ""
     alias: str | None = None  # another key the field may arrive under
 
@@ -82,16 +82,16 @@ class Table:
     fields: tuple[Field, ...]
     levels: tuple[Level, ...] = ()
     envelope: str = "data"
-    columns: tuple[tuple[str, Kind], ...] = field(init=False)
+    columns: tuple[tuple[str, ColumnType], ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        cols: list[tuple[str, Kind]] = [(f.name, f.kind) for f in self.fields]
+        cols: list[tuple[str, ColumnType]] = [(f.name, f.type) for f in self.fields]
         for lv in self.levels:
             if lv.label:
                 cols.append((lv.label, "category"))
             if lv.position:
                 cols.append((lv.position, "position"))
-            cols.extend((f.name, f.kind) for f in lv.fields)
+            cols.extend((f.name, f.type) for f in lv.fields)
         names = [c for c, _ in cols]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate column in table {self.name}: {names}")
@@ -162,8 +162,8 @@ class Table:
         return columns, push
 
 
-def _fields(kind: Kind, *sources: str) -> tuple[Field, ...]:
-    return tuple(Field(s, kind) for s in sources)
+def _fields(column_type: ColumnType, *sources: str) -> tuple[Field, ...]:
+    return tuple(Field(s, column_type) for s in sources)
 
 
 # --- Nexus -------------------------------------------------------------------------------------

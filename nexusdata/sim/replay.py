@@ -235,4 +235,4 @@ def _empty(level: Level, deeper: Sequence[Level], row: dict[str, Any]) -> bool:
     """Whether ``row`` is a parent kept without children (every child value missing; a status
     reads 0 when missing)."""
     kids = [f for lv in (level, *deeper) for f in lv.fields]
-    return all(row[f.name] is None or (f.kind == "int" and row[f.name] == 0) for f in kids)
+    return all(row[f.name] is None or (f.type == "int" and row[f.name] == 0) for f in kids)

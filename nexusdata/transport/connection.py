@@ -283,17 +283,7 @@ class Connection:
     def _serve(self, ws: websocket.WebSocket) -> bool:
         """Run one connection until it drops or the thread is asked to stop. Returns whether it
         was healthy (delivered data or stayed up past the stall timeout)."""
-        self.number += 1
-        assert ws.sock is not None, "create_connection returns an open connection"
-        wire = Wire(ws.sock, self.options.max_message)
-        with self._changing:  # the changes so far are in the set this session starts with
-            session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
-            self._changes.clear()
-        session.clock_offset = self.handshake.clock_offset if self.handshake else None
-        self._session = session
-        self._note(
-            "connected", "handshake complete" + (f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else "")
-        )
+        wire, session = self._open(ws)
         opts = self.options
         started = time.monotonic()
         deadlines = Deadlines(
@@ -303,65 +293,103 @@ class Connection:
         try:
             session.start()
             self._flush(wire, session)
-            while True:
-                waited = time.monotonic()
-                messages = wire.read(deadlines.timeout(waited))
-                now = time.monotonic()
-                self.waiting_seconds += now - waited
-                if messages:
-                    deadlines.on_frame(now)
-                    if not self._deliver(wire, session, messages, deadlines.closing):
-                        return self._end_session(session)
-                if wire.failure is not None:  # after the pushes before the bad frame
-                    raise ConnectionLost(f"{wire.failure} (closed with {wire.failure.code})")
-                if not deadlines.closing:
-                    if session.ready != self.ready.is_set():
-                        if session.ready:
-                            self.ready.set()
-                        else:
-                            self.ready.clear()  # logging in again after code 2010
-                    if self._stopping.is_set():  # checked per read: stop at once
-                        self.ready.clear()
-                        session.finish()
-                        self._flush(wire, session)
-                        deadlines.begin_close(now)
-                if deadlines.closing:  # done once the server answered, or at the close deadline
-                    if session.finished or Action.CLOSE_TIMED_OUT in deadlines.due(now):
-                        self._note("closed", "stopped by the caller")
-                        return True
-                    continue
-                for action in deadlines.due(now):  # keep-alive, stall detection, housekeeping
-                    if action is Action.STALLED:
-                        self._note("stalled", f"no frame for {deadlines.silent_for(now):.1f}s, probe unanswered")
-                        return self.messages > pushes_before
-                    if action is Action.HOUSEKEEPING:
-                        self._apply_changes(session)
-                        for silence in session.silent(session.clock()):
-                            self._note("silent", silence.message)
-                        if session.error is not None:
-                            return self._end_session(session)
-                    elif action is Action.PING:
-                        session.ping()
-                    elif action is Action.PROBE:
-                        wire.ping()
-                        session.ping()
-                    self._flush(wire, session)
+            outcome: bool | None = None
+            while outcome is None:
+                outcome = self._step(wire, session, deadlines, pushes_before)
+            return outcome
         except ConnectionLost as exc:
             self._note("disconnected", str(exc))
         except OSError as exc:
             self._note("disconnected", describe(exc))
         finally:
-            self.malformed += session.malformed
-            self.unknown += session.unknown
-            self.replies.extend(session.replies)
-            for sub, refusal in session.refused.items():
-                if sub not in self.refused:
-                    self.refused[sub] = refusal
-                    self._note("refused", str(refusal))
-            self._session = None
-            self.ready.clear()
-            wire.close()
+            self._close(wire, session)
         return self.messages > pushes_before or time.monotonic() - started > opts.stall_timeout
+
+    def _open(self, ws: websocket.WebSocket) -> tuple[Wire, Session]:
+        """Number the new connection, make its session with the subscriptions wanted now and
+        note it in the gap log."""
+        self.number += 1
+        assert ws.sock is not None, "create_connection returns an open connection"
+        wire = Wire(ws.sock, self.options.max_message)
+        with self._changing:  # the changes so far are in the set this session starts with
+            session = self.endpoint.session([s for s in self.subscriptions if s not in self.refused])
+            self._changes.clear()
+        session.clock_offset = self.handshake.clock_offset if self.handshake else None
+        self._session = session
+        tls = f" ({self.handshake.tls})" if self.handshake and self.handshake.tls else ""
+        self._note("connected", f"handshake complete{tls}")
+        return wire, session
+
+    def _step(self, wire: Wire, session: Session, deadlines: Deadlines, pushes_before: int) -> bool | None:
+        """One read and what follows it: its pushes delivered, the ready flag kept, a stop begun,
+        the timers run. The connection's outcome once it is over (see :meth:`_serve`), else ``None``."""
+        waited = time.monotonic()
+        messages = wire.read(deadlines.timeout(waited))
+        now = time.monotonic()
+        self.waiting_seconds += now - waited
+        if messages:
+            deadlines.on_frame(now)
+            if not self._deliver(wire, session, messages, deadlines.closing):
+                return self._end_session(session)
+        if wire.failure is not None:  # after the pushes before the bad frame
+            raise ConnectionLost(f"{wire.failure} (closed with {wire.failure.code})")
+        if not deadlines.closing:
+            self._follow(wire, session, deadlines, now)
+        if deadlines.closing:  # done once the server answered, or at the close deadline
+            if session.finished or Action.CLOSE_TIMED_OUT in deadlines.due(now):
+                self._note("closed", "stopped by the caller")
+                return True
+            return None
+        return self._keep_alive(wire, session, deadlines, now, pushes_before)
+
+    def _follow(self, wire: Wire, session: Session, deadlines: Deadlines, now: float) -> None:
+        """Mirror the session's readiness in :attr:`ready` (it drops while ChaiNext logs in again
+        after code 2010), and begin a clean close once a stop was asked for (checked per read:
+        a stop is noticed at once)."""
+        if session.ready != self.ready.is_set():
+            if session.ready:
+                self.ready.set()
+            else:
+                self.ready.clear()
+        if self._stopping.is_set():
+            self.ready.clear()
+            session.finish()
+            self._flush(wire, session)
+            deadlines.begin_close(now)
+
+    def _keep_alive(self, wire: Wire, session: Session, deadlines: Deadlines, now: float, pushes_before: int) -> bool | None:
+        """Do what the timers ask for now (keep-alive, stall detection, housekeeping); the
+        connection's outcome if that ends it (stalled, or the session cannot go on), else ``None``."""
+        for action in deadlines.due(now):
+            if action is Action.STALLED:
+                self._note("stalled", f"no frame for {deadlines.silent_for(now):.1f}s, probe unanswered")
+                return self.messages > pushes_before
+            if action is Action.HOUSEKEEPING:
+                self._apply_changes(session)
+                for silence in session.silent(session.clock()):
+                    self._note("silent", silence.message)
+                if session.error is not None:
+                    return self._end_session(session)
+            elif action is Action.PING:
+                session.ping()
+            elif action is Action.PROBE:
+                wire.ping()
+                session.ping()
+            self._flush(wire, session)
+        return None
+
+    def _close(self, wire: Wire, session: Session) -> None:
+        """Keep what the session learnt (counters, replies, refusals) and release the socket."""
+        self.malformed += session.malformed
+        self.unknown += session.unknown
+        self.replies.extend(session.replies)
+        for sub, refusal in session.refused.items():
+            if sub not in self.refused:
+                self.refused[sub] = refusal
+                self._note("refused", str(refusal))
+        self._session = None
+        self.ready.clear()
+        wire.close()
 
     def _apply_changes(self, session: Session) -> None:
         """Send the subscriptions added or dropped since the last tick, and log each in the gap log."""
