@@ -90,7 +90,7 @@ def joining(table: Table, pushes: list[bytes], rounds: int) -> float:
 
 
 def measure(
-    name: str, payloads: list[bytes], service: Service, subscription: Any, kind: str, table: Table, rounds: int
+    name: str, payloads: list[bytes], service: str, subscription: Any, kind: str, table: Table, rounds: int
 ) -> dict[str, float]:
     pushes = payloads * 10  # 20,000
     chunks = reads(pushes)
