@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,31 @@ def test_a_push_that_starts_right_but_is_broken_is_dropped_alone() -> None:
     df = buffer.dataframe()
     assert buffer.malformed == 1
     assert list(df.drop_duplicates("received_at")["received_at"].astype("int64")) == [5_000, 5_002]
+
+
+def test_a_dataframe_is_built_with_no_more_memory_than_it_holds() -> None:
+    """Joining chunks allocates the DataFrame's columns and nothing beside them (making times
+    UTC-aware once copied each time column twice, a third above the result for depth), and the
+    DataFrame shares no memory with the buffer, which goes on holding its rows."""
+    buffer = TableBuffer(tables.DEPTH, typists=0, waiting=10**6)
+    frames = sim_frames(tables.DEPTH, 50)
+    for i in range(40):
+        buffer.extend(frames, i * 10**9, 1)
+    assert buffer.rows == 20_000  # every push typed
+    chunks = list(buffer._chunks)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        df = build_dataframe(tables.DEPTH, chunks)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    held = int(df.memory_usage(index=False, deep=True).sum())
+    assert len(df) == 20_000 and peak - before < 1.1 * held
+    assert str(df["received_at"].dtype) == "datetime64[ns, UTC]" and str(df["time"].dtype).endswith(", UTC]")
+    first = buffer.dataframe()["received_at"].iloc[0]
+    df.loc[0, "received_at"] = pd.Timestamp("2001-01-01", tz="UTC")  # the user's copy, not the buffer's rows
+    assert buffer.dataframe()["received_at"].iloc[0] == first
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,7 +26,7 @@ import pyarrow as pa
 from ..errors import ArgumentError
 from ..protocol.tables import ColumnType, Table
 from .arrow_json import read_frames
-from .columns import CONVERTERS, Array, NotColumnar, concat, equal, take, to_arrow, to_series_values
+from .columns import CONVERTERS, Array, NotColumnar, concat, equal, take, to_arrow, to_series_values, utc_times
 
 log = logging.getLogger("nexusdata.frames")
 
@@ -502,7 +502,7 @@ def _join(name: str, kind: ColumnType | str, parts: list[Array]) -> Any:
     """One column's chunks joined as the DataFrame holds it (``received_at`` UTC-aware)."""
     values = _concat(name, kind, parts)
     if name == "received_at":
-        return pd.DatetimeIndex(cast(np.ndarray, values)).tz_localize("UTC")
+        return utc_times(cast(np.ndarray, values))
     if name == "connection":
         return values
     return to_series_values(kind, values)  # type: ignore[arg-type]
