@@ -23,10 +23,12 @@ from nexusdata.frames import TableBuffer
 from nexusdata.frames import buffer as buffer_module
 from nexusdata.frames.arrow_json import read_frames
 from nexusdata.frames.buffer import ARROW_FROM, Chunk, build_dataframe, build_table, schema, type_elementwise
-from nexusdata.frames.columns import ARROW_TYPES, CONVERTERS, NotColumnar
+from nexusdata.frames.columns import ARROW_TYPES, CONVERTERS, NotColumnar, to_arrow
 from nexusdata.protocol import nexus, tables
 from nexusdata.sim.indices import IndexStream
 from nexusdata.sim.market import Market
+
+_NAT = np.iinfo(np.int64).min
 
 TABLE_FIXTURE = {tables.TABLES[name]: example for name, example in TABLE_SOURCE.items()}
 
@@ -218,6 +220,35 @@ def test_arrow_table_holds_the_dataframes_values(case: tuple[tables.Table, list[
         assert kept.value_type.equals(plain) if kind == "category" else kept.equals(plain), name
         expected = pa.array(frame[name].astype(object) if kind == "category" else frame[name], from_pandas=True)
         assert data.column(name).cast(plain).to_pylist() == expected.cast(plain).to_pylist(), name
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        ("float", np.array([1.5, np.nan, -2.0])),
+        ("float", np.array([1.5, 3.0, -2.0])),
+        ("time", np.array([1_700_000_000_123, _NAT, 5], dtype=np.int64).view("datetime64[ms]")),
+        ("time", np.array([1_700_000_000_123, 0, 5], dtype=np.int64).view("datetime64[ms]")),
+        ("received_at", np.array([10**18, 10**18 + 1], dtype=np.int64).view("datetime64[ns]")),
+        ("category", pd.Categorical(["bid", None, "ask"])),
+        ("category", pd.Categorical(["bid", "ask", "ask"])),
+        ("int", np.array([1, -3, 200], dtype=np.int16)),
+    ],
+)
+def test_to_arrow_makes_nan_and_nat_null_and_takes_the_rest_as_it_is(kind: str, values: Any) -> None:
+    """Columns without a missing value are handed to Arrow without Arrow's search for them;
+    with one, it is a null. Either way the values and the documented type are those of the
+    reference conversion (Arrow's own, from pandas)."""
+    data = to_arrow(kind, values)
+    plain = ARROW_TYPES[kind]
+    if kind == "category":
+        reference = pa.array(values.astype(object), type=plain, from_pandas=True)
+        assert data.type.value_type.equals(plain)
+        data = data.cast(plain)
+    else:
+        reference = pa.array(values, type=plain, from_pandas=True)
+    assert data.type.equals(plain) and data.to_pylist() == reference.to_pylist()
+    assert data.null_count == sum(v is None for v in reference.to_pylist())
 
 
 def test_tail_is_the_newest_pushes_whole() -> None:
