@@ -204,7 +204,11 @@ def concat(kind: ColumnType, parts: Sequence[Array]) -> Array:
     if not parts:
         return CONVERTERS[kind]([])
     if kind == "category":
-        return union_categoricals(cast("list[pd.Categorical]", list(parts)))
+        categoricals = cast("list[pd.Categorical]", list(parts))
+        dtype = categoricals[0].dtype
+        if all(c.dtype is dtype for c in categoricals):  # the usual case: dtypes are cached by their categories
+            return pd.Categorical.from_codes(np.concatenate([c.codes for c in categoricals]), dtype=dtype, validate=False)
+        return union_categoricals(categoricals)
     if kind in ("id", "text"):
         return pa.concat_arrays(cast("list[pa.Array[Any]]", list(parts)), memory_pool=POOL)
     return np.concatenate(parts)
